@@ -1,0 +1,56 @@
+"""Typed errors for faults of the environment itself.
+
+Agent mistakes (bad code, a malformed action, an invalid submission) never raise: they
+become observation text. What raises is the environment's own trouble, or a user's
+misconfiguration, and each message says what was expected, what came, and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class DojoError(Exception):
+    """Base class of every error dojo-kernel raises on purpose."""
+
+
+def expected(what: str, got: object, fix: str | None = None) -> str:
+    """Build the house style of message: 'expected X, got Y. FIX'."""
+    shown = repr(got)
+    if len(shown) > 200:
+        shown = shown[:200] + "..."
+    message = f"expected {what}, got {shown}"
+    return f"{message}. {fix}" if fix else message
+
+
+class ConfigError(DojoError, ValueError):
+    """A setting (a limit, a reward mode, an option) has a value that cannot work."""
+
+
+class KernelStartError(DojoError, RuntimeError):
+    """The kernel did not start or did not become ready; the message names its log file."""
+
+
+class KernelDeadError(DojoError, RuntimeError):
+    """The session was used after close(), or the kernel could not be brought back."""
+
+
+class IsolationError(DojoError, RuntimeError):
+    """Isolation was asked for explicitly (isolation='namespaces') but the OS does not allow it."""
+
+
+class CompetitionNotFound(DojoError, KeyError):
+    """No competition of that name is registered; the message lists the closest names."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class CompetitionFormatError(DojoError, ValueError):
+    """A competition directory or its competition.toml is missing something it needs."""
+
+
+class PrepareError(DojoError, RuntimeError):
+    """Building a competition directory failed (missing raw files, credentials, disk space)."""
+
+
+class RecorderError(DojoError, RuntimeError):
+    """The trajectory files could not be written (disk full, permissions)."""
