@@ -23,7 +23,7 @@ _LAZY = {
     "make": "env",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY) + ["__version__", "register_envs"]
 
 
 def __getattr__(name: str):
@@ -33,3 +33,23 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+def register_envs() -> list[str]:
+    """Register `dojo/<competition>-v0` with Gymnasium for every competition known now, and
+    return the ids. `import dojo_kernel` calls it; call it again after registering more
+    competitions. Nothing is built: a built-in competition is built on its first reset."""
+    import gymnasium
+
+    from .competition import list_competitions
+
+    ids = []
+    for name in list_competitions():
+        env_id = f"dojo/{name}-v0"
+        if env_id not in gymnasium.registry:
+            # nondeterministic: kernels, timings and models are not bit-for-bit repeatable
+            gymnasium.register(env_id, entry_point="dojo_kernel.env:DojoEnv", kwargs={"competition": name},
+                               nondeterministic=True)
+        ids.append(env_id)
+    return ids
+

@@ -1,16 +1,48 @@
 """Submission checks, scoring, leaderboard position and medals.
 
-(CONTRACT STUB: the Grade type below is fixed; grading itself is being written.)
+Grading never raises for a bad submission: every problem an agent can cause becomes a
+``Grade(valid=False, error=...)`` whose message says what is wrong and what was expected.
+Only the environment's own faults (unreadable answers, a broken leaderboard file) raise.
+
+The steps, each its own function so they can be tested and reused:
+
+1. :func:`read_submission` reads the file safely (a regular file inside the allowed
+   folder, no link out of it, no FIFO, under a size cap, no absurdly long line).
+2. :func:`align_submission` checks columns, ids and values and lines predictions up with
+   the answers by id, so row order never matters.
+3. :func:`public_mask` picks the public part of the answers (Kaggle's ``Usage`` column, or
+   a fixed hash of the id); the metric is computed on the split asked for.
+4. :func:`leaderboard_standing` places the score on a leaderboard: MLE-Dojo's position
+   score, rank, MLE-bench's medals and "above median".
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
+import math
+import os
+import stat
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .metrics import Metric
 
 Split = Literal["public", "private", "full"]
 Medal = Literal["gold", "silver", "bronze"]
+SPLITS: tuple[str, ...] = ("public", "private", "full")
+
+# A submission may be at most this many times the size of the answers file (plus a fixed
+# margin): generous for extra decimals, small enough that a runaway file is refused
+# before it is read into memory.
+SIZE_FACTOR = 10
+SIZE_MARGIN_BYTES = 1 << 20
+MAX_LINE_BYTES = 1 << 20  # one CSV line longer than this is refused without parsing
+EXAMPLES_SHOWN = 3  # how many offending ids or values an error message quotes
 
 
 @dataclass
@@ -30,3 +62,502 @@ class Grade:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        """One line a person or an LLM can read."""
+        if not self.valid:
+            return f"invalid submission: {self.error}"
+        direction = "higher is better" if self.higher_is_better else "lower is better"
+        text = f"{self.metric} = {self.score:.6g} ({direction}) on the {self.split} split"
+        if self.position is not None:
+            text += (
+                f"; beats {self.position:.1%} of the {self.teams} leaderboard entries"
+                f" (rank {self.rank}); medal: {self.medal or 'none'}"
+            )
+        return text
+
+
+class SubmissionProblem(Exception):
+    """Raised inside grading for an agent's mistake; always turned into Grade.error."""
+
+
+# ---------------------------------------------------------------- 1. reading the file
+
+
+def submission_size_cap(answers_path: Path) -> int:
+    """The largest submission accepted for these answers, in bytes."""
+    return SIZE_FACTOR * os.stat(answers_path).st_size + SIZE_MARGIN_BYTES
+
+
+def read_submission(
+    path: str | os.PathLike[str],
+    *,
+    allowed_dir: str | os.PathLike[str] | None = None,
+    max_bytes: int | None = None,
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> pd.DataFrame:
+    """Read a submission CSV safely; raise SubmissionProblem with a message otherwise.
+
+    Every column is read as text, so ids keep their exact spelling (``007`` stays
+    ``007``) and values are converted later, where a bad one can be named.
+    """
+    path = Path(path)
+    real = Path(os.path.realpath(path))
+    if allowed_dir is not None:
+        allowed = Path(os.path.realpath(allowed_dir))
+        if os.path.commonpath([allowed, real]) != str(allowed):
+            raise SubmissionProblem(
+                f"expected the submission inside {allowed_dir}, got {path}, which "
+                f"{'links to' if path.is_symlink() else 'is'} {real}. Write a regular file "
+                f"there, e.g. df.to_csv('{path.name}', index=False)."
+            )
+    try:
+        info = os.lstat(real)
+    except FileNotFoundError:
+        raise SubmissionProblem(
+            f"expected a submission file at {path}, found none. Write your predictions there, "
+            f"e.g. df.to_csv('{path.name}', index=False)."
+        ) from None
+    except OSError as exc:
+        raise SubmissionProblem(f"expected a readable submission file at {path}, got {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SubmissionProblem(
+            f"expected {path} to be a regular file, got a {_file_type(info.st_mode)}. "
+            "Write the CSV with df.to_csv(...)."
+        )
+    data = _read_capped(real, max_bytes)
+    if not data.strip():
+        raise SubmissionProblem(
+            f"expected CSV rows in {path}, got an empty file. Write a header line and one row per test id."
+        )
+    _check_line_lengths(data, max_line_bytes)
+    if data.lstrip()[:1] in (b"{", b"["):
+        raise SubmissionProblem(
+            f"expected a CSV file, got what looks like JSON in {path}. Save it with df.to_csv(path, index=False)."
+        )
+    if b"\x00" in data[:65536]:
+        raise SubmissionProblem(
+            f"expected a CSV text file, got binary data in {path} (e.g. a pickle, parquet or "
+            "Excel file). Save it with df.to_csv(path, index=False)."
+        )
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SubmissionProblem(
+            f"expected UTF-8 text, got an undecodable byte at offset {exc.start}. "
+            "Save it with df.to_csv(path, index=False)."
+        ) from None
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise SubmissionProblem(
+            f"expected a comma-separated CSV file, but it could not be parsed: {_first_line(exc)}. "
+            "Save it with df.to_csv(path, index=False)."
+        ) from None
+    header = data.split(b"\n", 1)[0]
+    if frame.shape[1] < 2 and b"," not in header:
+        raise SubmissionProblem(
+            "expected a comma-separated header (the id and target columns), got "
+            f"{header[:200].decode('utf-8', 'replace')!r}. Use commas, not tabs or semicolons: "
+            "df.to_csv(path, index=False)."
+        )
+    return frame
+
+
+def _read_capped(path: Path, max_bytes: int | None) -> bytes:
+    # O_NOFOLLOW and O_NONBLOCK: if the file was swapped for a link or a FIFO since the
+    # lstat above, opening fails or returns at once instead of following or blocking.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise SubmissionProblem(f"expected a readable regular file at {path}, got: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionProblem(f"expected {path} to be a regular file, got a {_file_type(info.st_mode)}")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise SubmissionProblem(
+                f"expected a submission of at most {max_bytes:,} bytes, got {info.st_size:,}. "
+                "Write one row per test id with only the id and target columns."
+            )
+        data = handle.read(max_bytes + 1 if max_bytes is not None else -1)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise SubmissionProblem(f"expected a submission of at most {max_bytes:,} bytes, got more (it grew while read)")
+    return data
+
+
+def _check_line_lengths(data: bytes, max_line_bytes: int) -> None:
+    if len(data) <= max_line_bytes:
+        return
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    bounds = np.concatenate(([-1], newlines, [len(data)]))
+    longest = int(np.diff(bounds).max()) - 1
+    if longest > max_line_bytes:
+        line = int(np.argmax(np.diff(bounds))) + 1
+        raise SubmissionProblem(
+            f"expected CSV lines of at most {max_line_bytes:,} bytes, got a line of {longest:,} bytes "
+            f"(line {line}). Write one row per line: df.to_csv(path, index=False)."
+        )
+
+
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISLNK, "symbolic link"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# ---------------------------------------------------------------- 2. checking and aligning
+
+
+def canonical_keys(values: pd.Series) -> pd.Series:
+    """Ids or labels as comparable text: 1, '1', '1.0' and 1.0 all become '1'; spaces trimmed.
+
+    Text keeps its spelling otherwise ('007' stays '007'), which is why answers' id
+    columns are read as text.
+    """
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.to_numpy(dtype=float)
+        if np.isfinite(numbers).all() and (numbers == np.round(numbers)).all():
+            return pd.Series(numbers.astype(np.int64), index=values.index).astype(str)
+        return values.astype(str)
+    text = values.astype(str).str.strip()
+    if text.str.contains(".", regex=False).any():  # pandas writes integer ids as 1.0 after a NaN
+        text = text.str.replace(r"^([-+]?\d+)\.0+$", r"\1", regex=True)
+    return text
+
+
+@dataclass
+class Aligned:
+    """Answers and predictions, row for row, in the answers' order."""
+
+    answers: pd.DataFrame  # the answer rows (id column, targets, Usage if any)
+    predictions: pd.DataFrame  # target columns only, converted to the metric's type
+
+
+def align_submission(
+    submission: pd.DataFrame,
+    answers: pd.DataFrame,
+    *,
+    id_column: str,
+    target_columns: Sequence[str],
+    metric: Metric,
+    answer_keys: pd.Index | None = None,
+) -> Aligned:
+    """Check a submission against the answers and line it up by id; SubmissionProblem if wrong."""
+    _check_columns(submission, id_column, target_columns)
+    n_expected = len(answers)
+    keys = answer_keys if answer_keys is not None else pd.Index(canonical_keys(answers[id_column]))
+    sub_ids = canonical_keys(submission[id_column])
+    rows = f"expected {n_expected:,} rows (one per test id), got {len(submission):,}"
+
+    blank = sub_ids.eq("") | sub_ids.eq("nan")
+    if blank.any():
+        lines = (np.flatnonzero(blank.to_numpy())[:EXAMPLES_SHOWN] + 2).tolist()
+        raise SubmissionProblem(
+            f"{rows}: {int(blank.sum()):,} rows have no {id_column!r} (CSV lines {lines}). Every row needs its test id."
+        )
+    duplicated = sub_ids.duplicated(keep="first")
+    if duplicated.any():
+        examples = _examples(sub_ids[duplicated].unique())
+        raise SubmissionProblem(
+            f"{rows}: {int(duplicated.sum()):,} duplicate ids, e.g. {examples}. Write each test id exactly once."
+        )
+    positions = keys.get_indexer(pd.Index(sub_ids))
+    unknown = positions < 0
+    if unknown.any():
+        examples = _examples(sub_ids[unknown])
+        raise SubmissionProblem(
+            f"{rows}: {int(unknown.sum()):,} ids are not test ids, e.g. {examples}. "
+            f"Predict exactly the {id_column!r} values of the test file (see sample_submission.csv)."
+        )
+    if len(positions) < n_expected:
+        present = np.zeros(n_expected, dtype=bool)
+        present[positions] = True
+        examples = _examples(keys[~present])
+        raise SubmissionProblem(
+            f"{rows}: {n_expected - len(positions):,} test ids are missing, e.g. {examples}. "
+            "Predict every test id (see sample_submission.csv)."
+        )
+    # reorder the submission to the answers' order
+    order = np.empty(n_expected, dtype=np.int64)
+    order[positions] = np.arange(n_expected)
+    ordered = submission.iloc[order].reset_index(drop=True)
+    ordered_ids = sub_ids.iloc[order].reset_index(drop=True)
+    predictions = pd.DataFrame(
+        {
+            column: _convert_column(ordered[column], column, ordered_ids, answers[column], metric)
+            for column in target_columns
+        }
+    )
+    return Aligned(answers.reset_index(drop=True), predictions)
+
+
+def _check_columns(submission: pd.DataFrame, id_column: str, target_columns: Sequence[str]) -> None:
+    expected = [id_column, *target_columns]
+    got = [str(c) for c in submission.columns]
+    missing = [c for c in expected if c not in got]
+    extra = [c for c in got if c not in expected]
+    if not missing and not extra and len(got) == len(set(got)):
+        return
+    shown = ", ".join(expected) if len(expected) <= 12 else ", ".join(expected[:12]) + f", ... ({len(expected)} in all)"
+    parts = []
+    if missing:
+        lowered = {c.lower().strip(): c for c in got}
+        near = [f"{lowered[m.lower()]!r} should be {m!r}" for m in missing if m.lower() in lowered]
+        parts.append(f"missing column(s) {_examples(missing, quote=True, limit=8)}")
+        if near:
+            parts.append("names differ only in case or spaces: " + "; ".join(near))
+    if extra:
+        unnamed = [c for c in extra if c.startswith("Unnamed: ")]
+        parts.append(f"unexpected column(s) {_examples(extra, quote=True, limit=8)}")
+        if unnamed:
+            parts.append("an 'Unnamed: 0' column is a saved index: write with index=False")
+    raise SubmissionProblem(
+        f"expected the columns {shown} (as in sample_submission.csv), got {', '.join(got[:12])}: " + "; ".join(parts) + "."
+    )
+
+
+def _convert_column(
+    values: pd.Series, column: str, ids: pd.Series, answer_values: pd.Series, metric: Metric
+) -> pd.Series:
+    """Turn one submitted column (read as text) into what the metric expects."""
+    text = values.astype(str).str.strip()
+    if metric.kind == "ranking":
+        return text
+    empty = text.eq("") | text.str.lower().isin(("nan", "na", "null", "none"))
+    if empty.any():
+        raise SubmissionProblem(
+            f"expected a value in every row of column {column!r}, got {int(empty.sum()):,} empty or NaN "
+            f"values (ids {_examples(ids[empty])}). Fill every row."
+        )
+    if metric.kind == "label":
+        return _convert_labels(text, column, ids, answer_values)
+    numbers = pd.to_numeric(text, errors="coerce")
+    not_numbers = numbers.isna()
+    if not_numbers.any():
+        raise SubmissionProblem(
+            f"expected numbers in column {column!r}, got text in {int(not_numbers.sum()):,} rows, e.g. "
+            f"{_examples(text[not_numbers], quote=True)} (ids {_examples(ids[not_numbers])})."
+        )
+    numbers = numbers.astype(float)
+    infinite = ~np.isfinite(numbers)
+    if infinite.any():
+        raise SubmissionProblem(
+            f"expected finite numbers in column {column!r}, got {int(infinite.sum()):,} infinite values "
+            f"(ids {_examples(ids[infinite])})."
+        )
+    if metric.kind == "probability":
+        outside = (numbers < 0) | (numbers > 1)
+        if outside.any():
+            raise SubmissionProblem(
+                f"expected probabilities in [0, 1] in column {column!r}, got {int(outside.sum()):,} values "
+                f"outside, e.g. {_examples(numbers[outside])} (ids {_examples(ids[outside])}). "
+                "Submit predict_proba output, not labels or raw scores."
+            )
+    return numbers
+
+
+def _convert_labels(text: pd.Series, column: str, ids: pd.Series, answer_values: pd.Series) -> pd.Series:
+    answer_keys = canonical_keys(answer_values)
+    lookup = dict(zip(answer_keys, answer_values))
+    submitted = canonical_keys(text)
+    known = submitted.isin(lookup.keys())
+    if not known.all():
+        allowed = sorted(lookup, key=str)
+        shown = ", ".join(repr(a) for a in allowed[:20]) + (" ..." if len(allowed) > 20 else "")
+        raise SubmissionProblem(
+            f"expected labels of column {column!r} to be one of {shown}, got {int((~known).sum()):,} "
+            f"other values, e.g. {_examples(text[~known].unique(), quote=True)} (ids {_examples(ids[~known])})."
+        )
+    return submitted.map(lookup)
+
+
+def _examples(values: Any, *, quote: bool = False, limit: int = EXAMPLES_SHOWN) -> str:
+    """A few distinct offending values for a message, '...' when there are more."""
+    values = list(values)
+    shown: list[Any] = []
+    for value in values:
+        value = value.item() if isinstance(value, np.generic) else value
+        if value not in shown:
+            shown.append(value)
+        if len(shown) == limit:
+            break
+    text = ", ".join(repr(v) if quote else str(v) for v in shown)
+    distinct_left = len(set(map(str, values))) - len(shown)
+    return text + (f" and {distinct_left:,} more" if distinct_left > 0 else "")
+
+
+# ---------------------------------------------------------------- 3. public / private split
+
+
+def public_mask(
+    answers: pd.DataFrame,
+    *,
+    id_column: str,
+    usage_column: str = "Usage",
+    public_fraction: float = 0.3,
+) -> np.ndarray:
+    """Which answer rows belong to the public leaderboard.
+
+    Kaggle's ``Usage`` column decides where the answers have one; otherwise a fixed hash
+    of the id (the same on every machine and run) puts about ``public_fraction`` of the
+    rows in the public part.
+    """
+    if usage_column in answers.columns:
+        return answers[usage_column].astype(str).str.strip().str.lower().eq("public").to_numpy()
+    hashes = pd.util.hash_pandas_object(canonical_keys(answers[id_column]), index=False).to_numpy()
+    return (hashes % np.uint64(10_000)) < np.uint64(round(public_fraction * 10_000))
+
+
+def split_rows(mask_public: np.ndarray, split: str) -> np.ndarray:
+    """Row selector for a split name."""
+    if split == "public":
+        return mask_public
+    if split == "private":
+        return ~mask_public
+    return np.ones(len(mask_public), dtype=bool)
+
+
+# ---------------------------------------------------------------- 4. leaderboard standing
+
+
+def medal_positions(teams: int) -> tuple[int, int, int]:
+    """The last rank that still earns gold, silver and bronze, by MLE-bench's bands.
+
+    Fewer than 100 teams: top 10%, 20%, 40%. 100-249: top 10, 20%, 40%. 250-999: top
+    10 + 0.2% of teams, top 50, top 100. 1000 and more: top 10 + 0.2%, 5%, 10%.
+    """
+    if teams < 1:
+        raise ValueError(f"expected a leaderboard with at least one entry, got {teams}")
+    if teams < 100:
+        return max(1, int(teams * 0.1)), max(1, int(teams * 0.2)), max(1, int(teams * 0.4))
+    if teams < 250:
+        return 10, max(1, int(teams * 0.2)), max(1, int(teams * 0.4))
+    if teams < 1000:
+        return 10 + int(teams * 0.002), 50, 100
+    return 10 + int(teams * 0.002), max(1, int(teams * 0.05)), max(1, int(teams * 0.1))
+
+
+@dataclass(frozen=True)
+class Standing:
+    position: float  # MLE-Dojo's position score: share of entries the score beats or ties
+    rank: int  # 1 + number of entries strictly better
+    teams: int
+    medal: Medal | None
+    above_median: bool
+    thresholds: dict[str, float]
+
+
+def leaderboard_standing(score: float, scores: Sequence[float], higher_is_better: bool) -> Standing:
+    """Place ``score`` on a leaderboard of ``scores`` (any order; direction from the metric).
+
+    Position follows MLE-Dojo: the share of entries whose score is no better than this
+    one, so a tie counts as beaten. Medals and "above median" follow MLE-bench: a medal
+    needs a score at least as good as the entry at the band's last medal rank; above
+    median must be strictly better than the median.
+    """
+    board = np.asarray(scores, dtype=float)
+    board = board[~np.isnan(board)]
+    teams = len(board)
+    if teams == 0:
+        raise ValueError("expected a leaderboard with at least one score, got none")
+    best_first = np.sort(board)[::-1] if higher_is_better else np.sort(board)
+    if higher_is_better:
+        beaten, better = int(np.sum(board <= score)), int(np.sum(board > score))
+    else:
+        beaten, better = int(np.sum(board >= score)), int(np.sum(board < score))
+    gold_at, silver_at, bronze_at = medal_positions(teams)
+    thresholds = {
+        "gold": float(best_first[gold_at - 1]),
+        "silver": float(best_first[silver_at - 1]),
+        "bronze": float(best_first[bronze_at - 1]),
+        "median": float(np.median(board)),
+    }
+
+    def reaches(threshold: float) -> bool:
+        return score >= threshold if higher_is_better else score <= threshold
+
+    medal: Medal | None = None
+    for name in ("gold", "silver", "bronze"):
+        if reaches(thresholds[name]):
+            medal = name  # type: ignore[assignment]
+            break
+    above = score > thresholds["median"] if higher_is_better else score < thresholds["median"]
+    return Standing(beaten / teams, better + 1, teams, medal, bool(above), thresholds)
+
+
+# ---------------------------------------------------------------- all together
+
+
+def grade_submission(
+    submission_path: str | os.PathLike[str],
+    *,
+    answers: pd.DataFrame,
+    id_column: str,
+    target_columns: Sequence[str],
+    metric: Metric,
+    split: str = "private",
+    leaderboard: pd.DataFrame | None = None,
+    allowed_dir: str | os.PathLike[str] | None = None,
+    max_bytes: int | None = None,
+    usage_column: str = "Usage",
+    public_fraction: float = 0.3,
+    answer_keys: pd.Index | None = None,
+) -> Grade:
+    """Grade one submission file against ``answers``; never raises for the submission's faults."""
+    base = {"split": split, "metric": metric.name, "higher_is_better": metric.higher_is_better}
+    if split not in SPLITS:
+        raise ValueError(f"expected split to be one of {', '.join(SPLITS)}, got {split!r}")
+    try:
+        submission = read_submission(submission_path, allowed_dir=allowed_dir, max_bytes=max_bytes)
+        aligned = align_submission(
+            submission, answers, id_column=id_column, target_columns=target_columns,
+            metric=metric, answer_keys=answer_keys,
+        )
+    except SubmissionProblem as problem:
+        return Grade(valid=False, error=str(problem), **base)  # type: ignore[arg-type]
+    rows = split_rows(
+        public_mask(answers, id_column=id_column, usage_column=usage_column, public_fraction=public_fraction),
+        split,
+    )
+    truth = aligned.answers.loc[rows, list(target_columns)]
+    predicted = aligned.predictions.loc[rows]
+    if not metric.multi_target:
+        truth, predicted = truth.iloc[:, 0], predicted.iloc[:, 0]
+    try:
+        with np.errstate(all="ignore"):
+            score = metric(truth, predicted)
+    except ValueError as exc:  # e.g. RMSLE of a value below -1, Poisson deviance of 0
+        return Grade(
+            valid=False,
+            error=f"expected predictions the metric {metric.name} can score, but it failed: {_first_line(exc)}",
+            **base,  # type: ignore[arg-type]
+        )
+    if not math.isfinite(score):
+        return Grade(
+            valid=False,
+            error=f"expected predictions that give a finite {metric.name}, got {score}. "
+            "Check for values the metric cannot take (e.g. negatives for a log-based metric).",
+            **base,  # type: ignore[arg-type]
+        )
+    details: dict[str, Any] = {"rows_scored": int(rows.sum()), "rows_total": len(answers)}
+    grade = Grade(valid=True, score=score, details=details, **base)  # type: ignore[arg-type]
+    if leaderboard is not None and len(leaderboard):
+        standing = leaderboard_standing(score, leaderboard["score"].to_numpy(), metric.higher_is_better)
+        grade.position, grade.rank, grade.teams = standing.position, standing.rank, standing.teams
+        grade.medal, grade.above_median = standing.medal, standing.above_median
+        details["thresholds"] = standing.thresholds
+    return grade

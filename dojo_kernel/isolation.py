@@ -1,25 +1,74 @@
 """How the kernel process is launched: its environment, and (where the OS allows) namespaces.
 
-(CONTRACT: `kernel_environment`, `resolve_mode` and `wrap_command` are called by
-KernelSession. Mode "none" is complete; "namespaces" is being written.)
+The env and KernelSession call, in this order:
+
+    plan = resolve_mode(isolation)                   # "auto" | "namespaces" | "none"; probes once per process
+    prepare_input(run_dir, input_source, plan)       # run_dir/input -> the public data (env; else wrap_command)
+    argv = wrap_command(kernel_argv, plan, cwd=run_dir, runtime_dir=..., input_source=..., allow_network=...)
+    env = kernel_environment(limits, home=..., extra=...)
+
+Mode "namespaces" runs the kernel under bubblewrap (`bwrap`, Debian/Ubuntu package
+`bubblewrap`) in new user, mount, PID, network, IPC and UTS namespaces. In its view:
+
+- hidden:     everything not listed below, in particular the data root (DOJO_DATA or
+              ~/.cache/dojo-kernel) with every competition's private answers, home
+              directories, the repository, other episodes' run dirs, the host's processes,
+              /etc/shadow and /etc/ssh;
+- read-only:  the system (/usr, /bin, /lib*, /etc, /sys), the Python installation the kernel
+              runs on (its prefixes and every directory on its sys.path), the run dir, and
+              the competition's public data at `input/`;
+- writable:   `working/`, a private `/tmp` and `/dev/shm` (tmpfs that die with the kernel),
+              and runtime_dir: the connection file, the ZMQ ipc sockets, $HOME. The caller
+              must give each kernel a fresh runtime_dir and keep files it writes itself
+              (logs) elsewhere: the kernel can plant links there;
+- no network: only a loopback device of its own (unless allow_network=True). ZMQ ipc
+              sockets are files, so the env still talks to the kernel.
+
+The kernel runs as uid/gid 65534 inside a user namespace, with no capabilities, with
+`no_new_privs` set and (bubblewrap 0.8+) without the right to create further user
+namespaces. The user namespace maps it to the uid of whoever runs the env, so files it
+writes in `working/` belong to that user outside, and the env can read and delete them.
+(When the env runs as root the kernel's files are root's outside, but the kernel holds no
+capability and can write only the places above.) Its parent is the sandbox's init, so it
+cannot signal the env, and every process it starts dies with the sandbox. The launched
+process is bwrap, not the kernel: interrupt with an interrupt_request message.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import shutil
+import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError, expected
+from .errors import ConfigError, IsolationError, expected
 from .limits import Limits
 
 MODES = ("auto", "namespaces", "none")
 
 # Variables a kernel legitimately needs from the parent. Everything else (API keys, cloud
 # credentials, tokens) stays out: the environment is built, never inherited as is.
-_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                "LD_LIBRARY_PATH")  # CUDA setups often need it (under namespaces its folders are shown read-only)
+
+SANDBOX_UID = 65534  # "nobody": the kernel's identity inside its user namespace
+SANDBOX_HOSTNAME = "dojo-kernel"
+
+# System directories the kernel needs to run at all; /bin, /lib... are symlinks on merged-/usr systems.
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
+# Secrets that /etc may hold; the kernel is mapped to the file owner of root's files when the
+# env runs as root, so these are covered even though /etc is read-only.
+_ETC_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh", "/etc/sudoers.d")
+_INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`, Fedora: `dnf install bubblewrap`) "
+                 "and allow user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+                 "user.max_user_namespaces > 0; on Ubuntu 24.04+ also "
+                 "kernel.apparmor_restrict_unprivileged_userns=0), or pass isolation='none'")
 
 
 def kernel_environment(limits: Limits, *, home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -48,27 +97,261 @@ def kernel_environment(limits: Limits, *, home: Path, extra: Mapping[str, str] |
 class IsolationPlan:
     mode: str  # "namespaces" or "none": what will actually be used
     warning: str | None = None  # set when "auto" fell back to "none": shown to the agent and in summary.json
+    bwrap: str | None = None  # the bubblewrap executable, for mode "namespaces"
+
+
+def data_root() -> Path:
+    """Where prepared competitions (with their private answers) live.
+
+    The rule of dojo_kernel.competition (DOJO_DATA, else the per-user cache folder, which on
+    Linux is $XDG_CACHE_HOME/dojo-kernel or ~/.cache/dojo-kernel), repeated here because
+    isolation imports nothing but the standard library.
+    """
+    configured = os.environ.get("DOJO_DATA")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return (Path(cache).expanduser() / "dojo-kernel").resolve()
 
 
 def resolve_mode(isolation: str) -> IsolationPlan:
+    """Turn the user's setting into what will be used; "auto" tries a real sandbox once per process."""
     if isolation not in MODES:
         raise ConfigError(expected(f"isolation in {MODES}", isolation))
     if isolation == "none":
         return IsolationPlan("none")
-    # namespaces: not yet available in this build
-    warning = "isolation unavailable: namespaces are not implemented yet; agent code runs unsandboxed"
+    bwrap = shutil.which("bwrap")
+    problem = _sandbox_problem(bwrap)
+    if problem is None:
+        return IsolationPlan("namespaces", bwrap=bwrap)
     if isolation == "namespaces":
-        from .errors import IsolationError
-        raise IsolationError(warning)
-    return IsolationPlan("none", warning)
+        raise IsolationError(f"isolation='namespaces' cannot work here: {problem}. To fix: {_INSTALL_HINT}.")
+    return IsolationPlan("none", warning=(
+        f"WARNING: the kernel is NOT isolated ({problem}): agent code can read any file this "
+        f"process can, including private answers, and reach the network. To fix: {_INSTALL_HINT}."))
+
+
+@functools.lru_cache(maxsize=None)
+def _sandbox_problem(bwrap: str | None) -> str | None:
+    """None if a trial sandbox with the real layout starts and runs Python; else what went wrong."""
+    if bwrap is None:
+        return "bubblewrap (`bwrap`) is not installed"
+    with tempfile.TemporaryDirectory(prefix="dojo-probe-") as tmp:
+        run_dir, runtime_dir = Path(tmp, "run"), Path(tmp, "rt")
+        for folder in (run_dir / "working", runtime_dir):
+            folder.mkdir(parents=True)
+        try:
+            argv = wrap_command([sys.executable, "-c", "open('working/ok', 'w').write('ok')"],
+                                IsolationPlan("namespaces", bwrap=bwrap), cwd=run_dir, runtime_dir=runtime_dir,
+                                input_source=None, allow_network=False)
+        except IsolationError as error:
+            return str(error)
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_probe_env())
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"a trial sandbox did not run ({error})"
+        if done.returncode != 0 or not (run_dir / "working" / "ok").exists():
+            detail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+            return f"a trial sandbox failed: {detail}"
+    return None
+
+
+def _probe_env() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", os.defpath), "LANG": os.environ.get("LANG", "C.UTF-8")}
+
+
+def prepare_input(run_dir: Path, input_source: Path | None, plan: IsolationPlan) -> Path | None:
+    """Make `run_dir/input` a link to the public data; the env calls this once per workspace.
+
+    The same link serves both modes and outlives the episode, so a person can rerun the
+    notebook in the run dir. Mode "none" enforces nothing through it; under "namespaces"
+    wrap_command mounts the public data read-only at the link's target, and nothing else
+    of the data root. Returns the link, or None without public data.
+    """
+    if input_source is None:
+        return None
+    source = Path(input_source).resolve()
+    if not source.is_dir():
+        raise ConfigError(expected("the competition's public data directory", str(input_source),
+                                   "prepare the competition first (`dojo prepare NAME`)"))
+    link = Path(run_dir) / "input"
+    if link.is_symlink():
+        link.unlink()
+    elif link.exists():
+        if link.is_dir() and not any(link.iterdir()):
+            link.rmdir()
+        else:
+            raise ConfigError(expected(f"no file or an empty directory at {link}", "existing content",
+                                       "use a fresh output directory for each episode"))
+    link.symlink_to(source, target_is_directory=True)
+    return link
 
 
 def wrap_command(argv: list[str], plan: IsolationPlan, *, cwd: Path, runtime_dir: Path,
-                 input_source: Path | None, allow_network: bool) -> list[str]:
+                 input_source: Path | None, allow_network: bool,
+                 hidden_paths: Iterable[Path] = (), tmp_size_bytes: int | None = None,
+                 expose_gpus: bool = True) -> list[str]:
     """The command that launches the kernel `argv` under `plan`.
 
-    cwd: the run dir (writable parts: cwd/working). runtime_dir: where the connection file
-    and ipc sockets live (must stay reachable). input_source: the public data, to appear
-    read-only at cwd/input.
+    cwd: the run dir (the kernel's working directory; writable part: cwd/working, which is
+    created if missing). runtime_dir: where the connection file and ipc sockets live (stays
+    writable at the same path). input_source: the public data, read-only at cwd/input (see
+    prepare_input). hidden_paths: more paths the kernel must not see, on top of the data root.
+    tmp_size_bytes: cap of each of the private /tmp and /dev/shm (tmpfs: their files take
+    RAM that the kernel's PSS does not show; None leaves the OS default, half the RAM;
+    needs bubblewrap 0.7+, ignored before).
+    expose_gpus: let the kernel open the NVIDIA device files (which GPU it uses is then
+    steered by CUDA_VISIBLE_DEVICES).
+
+    Side effects on the host: creates cwd/working, and cwd/input through prepare_input when
+    input_source is given and cwd/input is not already a link to it.
     """
-    return list(argv)
+    run_dir = Path(cwd).resolve()
+    link = run_dir / "input"
+    if input_source is not None and not (link.is_dir() and os.path.samefile(link, input_source)):
+        prepare_input(run_dir, input_source, plan)
+    if plan.mode == "none":
+        return list(argv)
+    if plan.mode != "namespaces" or not plan.bwrap:
+        raise ConfigError(expected("an IsolationPlan from resolve_mode()", plan))
+    runtime_dir = Path(runtime_dir).resolve()
+    working = run_dir / "working"
+    working.mkdir(parents=True, exist_ok=True)
+
+    version = _bwrap_version(plan.bwrap)
+    args = [plan.bwrap,
+            "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", SANDBOX_HOSTNAME,
+            "--unshare-cgroup-try",
+            # Die with the env, and leave the env's terminal session (no TIOCSTI keystroke injection).
+            # Interrupts therefore go by message (interrupt_mode "message"), not by signal.
+            "--die-with-parent", "--new-session",
+            # ipykernel exits when its parent looks like init; in a PID namespace it always does.
+            "--unsetenv", "JPY_PARENT_PID"]
+    if version >= (0, 8):  # no nested user namespaces, so no rearranging the view from inside
+        args.append("--disable-userns")
+    if not allow_network:
+        args.append("--unshare-net")
+
+    # Private /proc, /dev, /tmp first: folders shown below may lie inside /tmp (a venv there).
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    if expose_gpus:
+        for device in sorted(Path("/dev").glob("nvidia*")):  # nvidia0.., nvidiactl, nvidia-uvm, nvidia-caps/
+            if device.is_char_device() or device.is_dir():
+                args += ["--dev-bind", str(device), str(device)]
+    for scratch in ("/tmp", "/dev/shm"):  # private to the kernel, gone with it
+        if tmp_size_bytes is not None and version >= (0, 7):
+            args += ["--size", str(int(tmp_size_bytes))]
+        args += ["--tmpfs", scratch]
+
+    # The Python running dojo-kernel (first on the kernel's PATH), and the one in argv if another.
+    interpreters = dict.fromkeys([sys.executable] + ([argv[0]] if Path(argv[0]).name.startswith("python") else []))
+    read_only = _system_dirs() + [d for python in interpreters for d in _python_dirs(python)]
+    read_only += [d for d in _library_dirs() if not any(_is_within(Path(d), Path(o)) for o in read_only)]
+    for path in read_only:
+        args += _ro_bind(path)
+    for secret in _ETC_SECRETS:
+        if os.path.lexists(secret):
+            args += _cover(secret)
+    if allow_network and os.path.isdir("/run/systemd/resolve"):  # /etc/resolv.conf often points here
+        args += ["--ro-bind", "/run/systemd/resolve", "/run/systemd/resolve"]
+    # Anything secret that sits inside a folder made visible above gets an empty tmpfs over it
+    # (made read-only last, once the mounts below have their mount points).
+    covers = [p for p in [data_root(), *(Path(p).resolve() for p in hidden_paths)]
+              if p.exists() and any(_is_within(p, Path(d)) for d in read_only)]
+    for secret in covers:
+        args += ["--tmpfs", str(secret)] if secret.is_dir() else ["--ro-bind", "/dev/null", str(secret)]
+
+    args += ["--bind", str(runtime_dir), str(runtime_dir),
+             "--ro-bind", str(run_dir), str(run_dir),
+             "--bind", str(working), str(working)]
+    if input_source is not None:
+        args += ["--ro-bind", str(Path(input_source).resolve()), str(_input_mount_point(run_dir))]
+    # The root that bwrap assembles the view on is a tmpfs, like the covers: make them read-only.
+    for secret in covers:
+        if secret.is_dir():
+            args += ["--remount-ro", str(secret)]
+    args += ["--remount-ro", "/", "--chdir", str(run_dir), "--"]
+    return args + list(argv)
+
+
+@functools.lru_cache(maxsize=None)
+def _bwrap_version(bwrap: str) -> tuple[int, ...]:
+    """bubblewrap's version, e.g. (0, 8, 0); (0,) where it cannot tell (older options only)."""
+    try:
+        out = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=30).stdout
+        return tuple(int(part) for part in out.split()[-1].split("."))
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return (0,)
+
+
+def _input_mount_point(run_dir: Path) -> Path:
+    """Where the public data must appear so that run_dir/input shows it: the target of the
+    link prepare_input leaves, or run_dir/input itself where an env made it a folder."""
+    link = run_dir / "input"
+    return Path(os.path.realpath(link)) if link.is_symlink() else link
+
+
+def _cover(path: str) -> list[str]:
+    """Arguments that hide `path`: an empty read-only tmpfs over a folder, /dev/null over a file."""
+    if os.path.isdir(path):
+        return ["--tmpfs", path, "--remount-ro", path]
+    return ["--ro-bind", "/dev/null", path]
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _ro_bind(path: str) -> list[str]:
+    """Arguments that show `path` read-only at the same place; links stay links (merged /usr)."""
+    if os.path.islink(path) and os.path.dirname(path) == "/":
+        return ["--symlink", os.readlink(path), path]
+    args = ["--ro-bind", path, path]
+    real = os.path.realpath(path)
+    if real != path:  # e.g. a venv or conda prefix reached through a link: show the target too
+        args += ["--ro-bind", real, real]
+    return args
+
+
+def _library_dirs() -> list[str]:
+    """The existing folders on LD_LIBRARY_PATH, which kernel_environment passes on."""
+    found = (os.path.abspath(d) for d in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if d)
+    return list(dict.fromkeys(d for d in found if d != "/" and os.path.isdir(d)))
+
+
+def _system_dirs() -> list[str]:
+    return [d for d in _SYSTEM_DIRS if os.path.lexists(d)]
+
+
+@functools.lru_cache(maxsize=None)
+def _python_dirs(python: str) -> list[str]:
+    """The directories an interpreter loads code from: its prefixes and its whole sys.path.
+
+    Asked of the interpreter itself (with a clean environment), so editable installs and
+    .pth entries count, and the caller's own sys.path (a test runner's rootdir) does not.
+    """
+    script = "import sys, json; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]))"
+    try:
+        out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60,
+                             env=_probe_env(), cwd="/", check=True).stdout
+        paths = json.loads(out)
+    except (OSError, subprocess.SubprocessError, ValueError) as error:
+        raise IsolationError(f"could not ask {python} for its library paths: {error}") from error
+    system = [Path(d) for d in _SYSTEM_DIRS]
+    home = Path.home().resolve()
+    dirs: list[str] = []
+    for entry in paths:
+        # "/" or a home folder on sys.path (a stray .pth) would show keys and credentials: skip.
+        if not entry or not os.path.isabs(entry) or _is_within(home, Path(entry)):
+            continue
+        # A zip that does not exist or a file entry: bind the existing folder that holds it.
+        while not os.path.isdir(entry) and entry != "/":
+            entry = os.path.dirname(entry)
+        path = Path(entry)
+        if _is_within(home, path) or any(_is_within(path, d) for d in system):
+            continue
+        if entry not in dirs:
+            dirs.append(entry)
+    # Drop folders inside other listed folders: one bind covers them.
+    return [d for d in dirs if not any(o != d and _is_within(Path(d), Path(o)) for o in dirs)]

@@ -1,13 +1,42 @@
 """`KernelSession`: one persistent ipykernel, driven over ZMQ ipc sockets.
 
-(CONTRACT STUB: the data types below are fixed; the session itself is being written.)
+The session launches the kernel itself (so that it owns the whole process tree: its own
+session and process group, death with the parent, the command wrapped for isolation) and
+talks to it with jupyter_client's client and session classes. A `Watchdog` thread holds the
+tree to its `Limits`; a cell that runs too long is interrupted, then killed.
 """
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import dataclasses
+import os
+import queue
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
+
+import zmq
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.connect import write_connection_file
+from nbformat.v4 import output_from_msg
+
+from . import isolation as isolation_module
+from .errors import ConfigError, KernelDeadError, KernelStartError, expected
+from .limits import Breach, Limits, Watchdog, kill_tree
 
 CellStatus = Literal["ok", "error", "timeout", "killed", "died"]
 
@@ -46,6 +75,726 @@ class CellResult:
     exit_code: int | None = None  # for status "died": the exit code, or -signal
     truncated_chars: int = 0  # how many characters of output the cap cut
     warnings: list[str] = field(default_factory=list)  # e.g. "GPU limit unenforceable: ..."
+    # Output that threads of earlier cells printed after their cell had finished; it is also
+    # at the start of `text`, marked as such, but not in `outputs` (it is not this cell's).
+    background_outputs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs: collected under a cap while they arrive, rendered as text for an LLM
+# ---------------------------------------------------------------------------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# A bar redrawn with carriage returns (tqdm) reads as its last state, as in a terminal.
+_OVERWRITTEN = re.compile(r"[^\r\n]*\r(?!\n)")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _image_mimes(data: Mapping[str, Any]) -> list[str]:
+    return [mime for mime in data if mime.startswith("image/")]
+
+
+def _text_size(output: Mapping[str, Any]) -> int:
+    """The characters an output adds to what the LLM reads (what the cap counts)."""
+    kind = output["output_type"]
+    if kind == "stream":
+        return len(output["text"])
+    if kind in ("execute_result", "display_data"):
+        data = output.get("data", {})
+        if _image_mimes(data):
+            return 16
+        return len(data.get("text/plain", ""))
+    return 0
+
+
+def _new_stream(name: str, text: str) -> dict[str, Any]:
+    return {"output_type": "stream", "name": name, "text": text}
+
+
+class _OutputCollector:
+    """One cell's outputs, capped while they arrive so a flood never fills the parent's memory.
+
+    Text (streams and text/plain) is held to `max_chars`: the first half is kept as it comes,
+    the last half in a window that slides, and what falls between is counted and replaced by
+    a note. Images over `max_image_bytes` are dropped with a note. Errors are always kept.
+    """
+
+    def __init__(self, max_chars: int | None, max_image_bytes: int | None) -> None:
+        self.max_chars = max_chars
+        self.max_image_bytes = max_image_bytes
+        self._reset()
+
+    def _reset(self) -> None:
+        self.head: list[dict[str, Any]] = []
+        self.tail: deque[dict[str, Any]] = deque()
+        self.errors: list[dict[str, Any]] = []
+        self._head_open = True
+        self._head_used = 0
+        self._tail_used = 0
+        self._rich_used = 0
+        self._clear_pending = False
+        self.cut_chars = 0
+
+    @property
+    def _head_budget(self) -> int:
+        assert self.max_chars is not None
+        return self.max_chars - self.max_chars // 2
+
+    @property
+    def _tail_budget(self) -> int:
+        assert self.max_chars is not None
+        return self.max_chars // 2
+
+    def clear(self, wait: bool) -> None:
+        """clear_output: with wait=True the clearing happens when the next output arrives."""
+        if wait:
+            self._clear_pending = True
+        else:
+            self._reset()
+
+    def add(self, output: dict[str, Any]) -> None:
+        if self._clear_pending:
+            self._reset()
+        kind = output["output_type"]
+        if kind == "error":
+            self.errors.append(output)
+            return
+        if kind in ("execute_result", "display_data"):
+            self._guard_bundle(output)
+        if self.max_chars is None:
+            self._append(self.head, output)
+            return
+        size = _text_size(output)
+        if self._head_open:
+            room = self._head_budget - self._head_used
+            if size <= room:
+                self._append(self.head, output)
+                self._head_used += size
+                return
+            self._head_open = False
+            if kind == "stream" and room > 0:
+                self._append(self.head, _new_stream(output["name"], output["text"][:room]))
+                self._head_used += room
+                output = _new_stream(output["name"], output["text"][room:])
+                size -= room
+        if kind != "stream" and size > self._tail_budget and not _image_mimes(output["data"]):
+            plain = output["data"]["text/plain"]
+            output["data"]["text/plain"] = plain[: self._tail_budget]
+            self.cut_chars += size - self._tail_budget
+            size = self._tail_budget
+        self._append(self.tail, output)
+        self._tail_used += size
+        self._trim_tail()
+
+    def _trim_tail(self) -> None:
+        while self._tail_used > self._tail_budget and self.tail:
+            first = self.tail[0]
+            excess = self._tail_used - self._tail_budget
+            size = _text_size(first)
+            if first["output_type"] == "stream" and size > excess:
+                first["text"] = first["text"][excess:]
+                removed = excess
+            else:
+                self.tail.popleft()
+                removed = size
+            self._tail_used -= removed
+            self.cut_chars += removed
+
+    @staticmethod
+    def _append(outputs: list[dict[str, Any]] | deque[dict[str, Any]], output: dict[str, Any]) -> None:
+        if (output["output_type"] == "stream" and outputs and outputs[-1]["output_type"] == "stream"
+                and outputs[-1]["name"] == output["name"]):
+            outputs[-1]["text"] += output["text"]
+        else:
+            outputs.append(output)
+
+    def _guard_bundle(self, output: dict[str, Any]) -> None:
+        """Drop images over the byte cap, and rich text (HTML...) past 10x the text cap."""
+        data = output.get("data", {})
+        notes = []
+        for mime in list(data):
+            value = data[mime]
+            if mime == "text/plain":
+                continue
+            text = value if isinstance(value, str) else str(value)
+            if mime.startswith("image/"):
+                size = len(text) * 3 // 4 if mime != "image/svg+xml" else len(text)
+                if self.max_image_bytes is not None and size > self.max_image_bytes:
+                    del data[mime]
+                    notes.append(f"[{mime} of {size:,} bytes dropped: over the "
+                                 f"{self.max_image_bytes:,}-byte image cap]")
+            elif self.max_chars is not None:
+                self._rich_used += len(text)
+                if self._rich_used > 10 * self.max_chars:
+                    del data[mime]
+                    notes.append(f"[{mime} of {len(text):,} characters dropped: over the output cap]")
+        if notes:
+            plain = data.get("text/plain", "")
+            data["text/plain"] = "\n".join(notes + ([plain] if plain else []))
+
+    def finish(self) -> list[dict[str, Any]]:
+        outputs: list[dict[str, Any]] = []
+        for output in self.head:
+            self._append(outputs, output)
+        if self.cut_chars:
+            self._append(outputs, _new_stream(
+                "stdout", f"\n[... {self.cut_chars:,} characters of output cut: the first and last "
+                          f"{self.max_chars:,} in all are kept ...]\n"))
+        for output in [*self.tail, *self.errors]:
+            self._append(outputs, output)
+        return outputs
+
+
+def _clip(text: str, max_chars: int | None) -> str:
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    head = max_chars - max_chars // 2
+    return f"{text[:head]}\n[... {len(text) - max_chars:,} characters cut ...]\n{text[len(text) - max_chars // 2:]}"
+
+
+def render_text(outputs: list[dict[str, Any]], max_chars: int | None = None) -> str:
+    """What an LLM reads of `outputs`: streams, text/plain, `[image/png]` placeholders, errors."""
+    parts: list[str] = []
+
+    def add(piece: str) -> None:
+        if parts and not parts[-1].endswith("\n"):
+            parts.append("\n")
+        parts.append(piece)
+
+    for output in outputs:
+        kind = output["output_type"]
+        if kind == "stream":
+            if parts and parts[-1].endswith("\r"):
+                parts[-1] = parts[-1].rsplit("\n", 1)[0] + "\n" if "\n" in parts[-1] else ""
+            parts.append(_OVERWRITTEN.sub("", output["text"]))
+        elif kind in ("execute_result", "display_data"):
+            data = output.get("data", {})
+            images = _image_mimes(data)
+            if images:
+                add(" ".join(f"[{mime}]" for mime in images))
+            elif "text/plain" in data:
+                add(strip_ansi(data["text/plain"]))
+            elif data:
+                add(f"[{next(iter(data))}]")
+        elif kind == "error":
+            add(_clip(strip_ansi("\n".join(output.get("traceback") or
+                                           [f"{output['ename']}: {output['evalue']}"])), max_chars))
+    text = "".join(parts)
+    return text if not text or text.endswith("\n") else text + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Launching: from one long-lived thread, dying with the parent
+# ---------------------------------------------------------------------------------------------
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: SIGKILL it when its parent goes away."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class _Spawner:
+    """Starts processes from one daemon thread that lives as long as the interpreter.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process:
+    a kernel started from a short-lived worker thread (a pool filling itself) would be killed
+    when that thread finished. Forking from this thread ties kernels to the process instead.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="dojo-kernel-spawner", daemon=True)
+                self._thread.start()
+        done = threading.Event()
+        box: dict[str, Any] = {}
+        self._jobs.put((argv, kwargs, box, done))
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        return box["process"]
+
+    def _serve(self) -> None:
+        while True:
+            argv, kwargs, box, done = self._jobs.get()
+            try:
+                box["process"] = subprocess.Popen(argv, **kwargs)
+            except BaseException as exc:  # handed back to the caller's thread
+                box["error"] = exc
+            finally:
+                done.set()
+
+
+_SPAWNER = _Spawner()
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The session
+# ---------------------------------------------------------------------------------------------
+
+_GRACE_S = 2.5  # after an interrupt, how long a cell may take to stop before the kill
+_POLL_S = 0.05  # how often a waiting run checks that the kernel is alive
+
+
+@dataclass
+class _Kernel:
+    """One launched kernel: its root process and the sockets that talk to it."""
+
+    process: subprocess.Popen
+    client: BlockingKernelClient
+    connection_file: Path
+    socket_prefix: Path
+
+    def __post_init__(self) -> None:
+        self.shell = self.client.shell_channel.socket
+        self.iopub = self.client.iopub_channel.socket
+        self.poller = zmq.Poller()
+        self.poller.register(self.shell, zmq.POLLIN)
+        self.poller.register(self.iopub, zmq.POLLIN)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def receive(self, timeout_s: float):
+        """Yield ("shell" | "iopub", message) for every message that arrives within timeout_s."""
+        ready = dict(self.poller.poll(int(timeout_s * 1000)))
+        session = self.client.session
+        for name, socket in (("iopub", self.iopub), ("shell", self.shell)):
+            if socket not in ready:
+                continue
+            while True:
+                _, message = session.recv(socket, mode=zmq.NOBLOCK)
+                if message is None:
+                    break
+                yield name, message
+
+    def kill(self) -> None:
+        kill_tree(self.process.pid, process_group=self.process.pid)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # in uninterruptible sleep (D state): leave it to init
+            pass
+
+    def dispose(self) -> None:
+        self.kill()
+        self.client.stop_channels()
+        # The kernel's own folder: sockets, connection file, HOME (rmtree never follows links).
+        shutil.rmtree(self.socket_prefix.parent, ignore_errors=True)
+
+
+_LIVE_SESSIONS: "weakref.WeakSet[KernelSession]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_sessions() -> None:
+    for session in list(_LIVE_SESSIONS):
+        session.close()
+
+
+class KernelSession:
+    """One persistent ipykernel with its watchdog. A context manager; `close()` is idempotent.
+
+    cwd: the kernel's working directory (an episode's run dir). limits: what the watchdog and
+    the cell timeout enforce. isolation: "auto" | "namespaces" | "none" (see isolation.py).
+    input_source: the public data, shown read-only at cwd/input under namespaces. env: extra
+    environment variables for the kernel (the rest is built, never inherited).
+    """
+
+    def __init__(self, cwd: str | os.PathLike, limits: Limits = Limits(), *, isolation: str = "auto",
+                 allow_network: bool = False, input_source: str | os.PathLike | None = None,
+                 env: Mapping[str, str] | None = None, startup_timeout: float = 60.0,
+                 log_path: str | os.PathLike | None = None) -> None:
+        self.cwd = Path(cwd).resolve()
+        if not self.cwd.is_dir():
+            raise ConfigError(expected("cwd to be an existing directory", str(cwd), "create it first"))
+        if not isinstance(limits, Limits):
+            raise ConfigError(expected("a dojo_kernel.Limits", type(limits).__name__,
+                                       "build one with Limits(memory_gb=..., ...)"))
+        if not (isinstance(startup_timeout, (int, float)) and startup_timeout > 0):
+            raise ConfigError(expected("a positive number of seconds for startup_timeout", startup_timeout))
+        self.limits = limits
+        self.isolation = isolation_module.resolve_mode(isolation)
+        self._allow_network = allow_network
+        self._input_source = None if input_source is None else Path(input_source).resolve()
+        self._extra_env = dict(env or {})
+        self._startup_timeout = float(startup_timeout)
+        self.runtime_dir = Path(tempfile.mkdtemp(prefix="dk-", dir="/tmp"))
+        self.log_path = Path(log_path) if log_path is not None else self.runtime_dir / "kernel.log"
+        self.warnings: list[str] = [self.isolation.warning] if self.isolation.warning else []
+        self._run_lock = threading.RLock()  # one cell (or restart) at a time
+        self._control_lock = threading.Lock()  # the control socket, used by interrupt()
+        self._closed = False
+        self._generation = 0
+        self._kernel: _Kernel | None = None
+        self._watchdog = Watchdog(limits, disk_path=self.cwd, on_breach=self._on_breach)
+        self.warnings.extend(self._watchdog.warnings)
+        try:
+            self._kernel = self._launch()
+        except BaseException:
+            self._watchdog.stop()
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            raise
+        self._watchdog.attach(self._kernel.process.pid)
+        _LIVE_SESSIONS.add(self)
+
+    # -- public surface -----------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """PID of the launched root process (the kernel, or the sandbox that forks it)."""
+        return None if self._kernel is None else self._kernel.process.pid
+
+    @property
+    def connection_file(self) -> Path | None:
+        return None if self._kernel is None else self._kernel.connection_file
+
+    @property
+    def is_alive(self) -> bool:
+        return not self._closed and self._kernel is not None and self._kernel.alive()
+
+    def __enter__(self) -> "KernelSession":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"pid={self.pid}"
+        return f"KernelSession(cwd={str(self.cwd)!r}, {state}, isolation={self.isolation.mode!r})"
+
+    def run(self, code: str, timeout: float | None = None) -> CellResult:
+        """Run one cell; return its outputs and what happened. Never raises for agent code."""
+        if not isinstance(code, str):
+            raise ConfigError(expected("a str of Python code", type(code).__name__))
+        if timeout is None:
+            timeout = self.limits.cell_timeout_s
+        elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ConfigError(expected("a positive number of seconds (or None) for timeout", timeout))
+        with self._run_lock:
+            self._check_open()
+            notes: list[str] = []
+            restarted = False
+            if not self._kernel.alive():  # died between cells (a thread, exit(), the watchdog)
+                notes.append(self._between_cells_death())
+                self._replace_kernel()
+                restarted = True
+            return self._execute(code, timeout, notes, restarted)
+
+    def interrupt(self) -> None:
+        """Send the running cell a KeyboardInterrupt (as Ctrl-C would)."""
+        kernel = self._kernel
+        if self._closed or kernel is None or not kernel.alive():
+            return
+        if self.isolation.mode == "namespaces":
+            # The launched process is the sandbox, not the kernel: ask the kernel itself.
+            with self._control_lock:
+                message = kernel.client.session.msg("interrupt_request", {})
+                kernel.client.control_channel.send(message)
+        else:
+            os.kill(kernel.process.pid, signal.SIGINT)
+
+    def restart(self) -> None:
+        """Kill the kernel (its whole tree) and start a fresh one: every variable is lost."""
+        with self._run_lock:
+            self._check_open()
+            self._replace_kernel()
+
+    def close(self) -> None:
+        """Kill the kernel's whole process tree and free its files. Safe from any thread, twice."""
+        with self._control_lock:
+            if self._closed:
+                return
+            self._closed = True
+        kernel = self._kernel
+        if kernel is not None:
+            kernel.kill()  # at once, so that a cell running in another thread returns
+        with self._run_lock:
+            self._watchdog.stop()
+            if self._kernel is not None:
+                self._kernel.dispose()
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        _LIVE_SESSIONS.discard(self)
+
+    # -- launching ------------------------------------------------------------------------------
+    def _launch(self) -> _Kernel:
+        self._generation += 1
+        # Each kernel gets a fresh folder of its own (writable to it under isolation); the log
+        # stays outside it, so that links a kernel plants there never redirect the env's writes.
+        kernel_dir = self.runtime_dir / f"g{self._generation}"
+        kernel_dir.mkdir()
+        socket_prefix = kernel_dir / "k"
+        connection_file = kernel_dir / "kernel.json"
+        write_connection_file(str(connection_file), ip=str(socket_prefix), transport="ipc",
+                              key=secrets.token_hex(32).encode(), kernel_name="python3")
+        home = kernel_dir / "home"
+        home.mkdir()
+        environment = isolation_module.kernel_environment(self.limits, home=home, extra=self._extra_env)
+        # No history database: it would cost start time and write outside working/.
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file),
+                "--HistoryManager.enabled=False"]
+        command = isolation_module.wrap_command(
+            argv, self.isolation, cwd=self.cwd, runtime_dir=kernel_dir,
+            input_source=self._input_source, allow_network=self._allow_network)
+        with open(self.log_path, "ab") as log:
+            process = _SPAWNER.popen(command, cwd=self.cwd, env=environment, stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
+        client = BlockingKernelClient(context=zmq.Context.instance())
+        client.load_connection_file(str(connection_file))
+        kernel = _Kernel(process, client, connection_file, socket_prefix)
+        try:
+            self._wait_ready(kernel)
+        except BaseException:
+            kernel.dispose()
+            raise
+        return kernel
+
+    def _wait_ready(self, kernel: _Kernel) -> None:
+        """Until the kernel answers kernel_info on shell and publishes on iopub.
+
+        A SUB socket misses what was published before it connected, so kernel_info is sent
+        again until iopub shows the subscription works.
+        """
+        deadline = time.monotonic() + self._startup_timeout
+        replied = published = False
+        next_request = 0.0
+        while not (replied and published):
+            now = time.monotonic()
+            if not kernel.alive():
+                raise KernelStartError(
+                    f"the kernel exited while starting ({_describe_exit(kernel.process.returncode)}); "
+                    f"its log {self.log_path} ends:\n{_log_tail(self.log_path)}")
+            if now > deadline:
+                raise KernelStartError(
+                    f"expected the kernel to be ready within {self._startup_timeout:g} s, it was not; "
+                    f"pass a larger startup_timeout if the machine is loaded. Its log {self.log_path} "
+                    f"ends:\n{_log_tail(self.log_path)}")
+            if not published and now >= next_request:
+                kernel.client.kernel_info()
+                next_request = now + 0.2
+            for channel, message in kernel.receive(_POLL_S):
+                if channel == "iopub":
+                    published = True
+                elif message["header"]["msg_type"] == "kernel_info_reply":
+                    replied = True
+
+    def _replace_kernel(self) -> None:
+        old = self._kernel
+        self._watchdog.attach(None)
+        if old is not None:
+            old.dispose()
+        self._kernel = None
+        self._kernel = self._launch()
+        self._watchdog.attach(self._kernel.process.pid)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise KernelDeadError("expected an open KernelSession, got one that was closed; "
+                                  "start a new KernelSession")
+
+    def _on_breach(self, breach: Breach) -> None:
+        """Called from the watchdog thread: kill at once; the waiting run reports it."""
+        kernel = self._kernel
+        if kernel is not None and kernel.process.pid == breach.root_pid:
+            kill_tree(kernel.process.pid, process_group=kernel.process.pid)
+
+    def _between_cells_death(self) -> str:
+        breach = self._watchdog.breach
+        assert self._kernel is not None
+        if breach is not None:
+            cause = f"the watchdog killed it: {breach.message}"
+        else:
+            cause = _describe_exit(self._exit_code(self._kernel))
+            if self._kernel.process.returncode == 0:
+                cause += ", e.g. exit() or a shutdown requested by a cell"
+        return (f"[dojo-kernel] the kernel ended after the previous cell ({cause}); a fresh kernel "
+                f"was started for this cell: every earlier variable and import is gone.")
+
+    # -- one cell -------------------------------------------------------------------------------
+    def _execute(self, code: str, timeout: float | None, notes: list[str], restarted: bool) -> CellResult:
+        kernel = self._kernel
+        assert kernel is not None
+        cell = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
+        background = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
+        for channel, message in kernel.receive(0):  # output of earlier cells' threads, queued
+            self._route_background(channel, message, background)
+        msg_id = kernel.client.execute(code, silent=False, store_history=True, allow_stdin=False,
+                                       stop_on_error=False)
+        self._watchdog.begin_cell()
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
+        reply: dict[str, Any] | None = None
+        idle = False
+        interrupted_at: float | None = None
+        ended: str | None = None  # "exited" (died or killed) or "stuck" (ignored the interrupt)
+        while not (reply is not None and idle):
+            for channel, message in kernel.receive(_POLL_S):
+                if message["parent_header"].get("msg_id") != msg_id:
+                    self._route_background(channel, message, background)
+                    continue
+                kind = message["header"]["msg_type"]
+                if channel == "shell":
+                    if kind == "execute_reply":
+                        reply = message["content"]
+                elif kind == "status":
+                    idle = idle or message["content"]["execution_state"] == "idle"
+                elif kind == "clear_output":
+                    cell.clear(bool(message["content"].get("wait")))
+                elif kind in ("stream", "display_data", "execute_result", "error"):
+                    cell.add(output_from_msg(message))
+                elif kind == "update_display_data":
+                    cell.add({"output_type": "display_data", "data": message["content"]["data"],
+                              "metadata": message["content"].get("metadata", {})})
+            if reply is not None and idle:
+                break
+            if self._closed:  # close() from another thread, maybe while a restart ran
+                kernel.kill()
+            if not kernel.alive():
+                ended = "exited"
+                break
+            now = time.monotonic()
+            if deadline is not None and interrupted_at is None and now >= deadline:
+                self.interrupt()
+                interrupted_at = now
+            if interrupted_at is not None and now >= interrupted_at + _GRACE_S:
+                ended = "stuck"
+                break
+        duration = time.monotonic() - started
+        peaks = self._watchdog.end_cell()
+        outputs = cell.finish()
+        result = CellResult(status="ok", outputs=outputs, duration_s=duration,
+                            peak_rss_bytes=peaks.rss_bytes, peak_gpu_bytes=peaks.gpu_bytes,
+                            restarted=restarted, truncated_chars=cell.cut_chars + background.cut_chars,
+                            warnings=list(self.warnings), background_outputs=background.finish())
+        if ended is None:
+            self._complete(result, reply, interrupted_at is not None, timeout, notes)
+        elif ended == "stuck":
+            result.status = "timeout"
+            result.limit_event = LimitEvent("timeout", timeout, duration,
+                f"the cell ran past its {timeout:g} s timeout and did not stop within {_GRACE_S:g} s "
+                f"of an interrupt, so the kernel was killed and restarted")
+            self._restart_after_loss(result, notes)
+        else:
+            self._report_exit(result, kernel, notes)
+        result.text = self._compose_text(result, notes)
+        return result
+
+    def _route_background(self, channel: str, message: dict[str, Any], background: _OutputCollector) -> None:
+        if channel == "iopub" and message["header"]["msg_type"] in ("stream", "display_data",
+                                                                     "execute_result", "error"):
+            background.add(output_from_msg(message))
+
+    def _complete(self, result: CellResult, reply: dict[str, Any] | None, interrupted: bool,
+                  timeout: float | None, notes: list[str]) -> None:
+        assert reply is not None
+        result.execution_count = reply.get("execution_count")
+        if reply.get("status") != "ok":
+            result.status = "error"
+            result.error = CellError(reply.get("ename", "Error"), reply.get("evalue", ""),
+                                     [strip_ansi(line) for line in reply.get("traceback", [])])
+            if result.error.name == "StdinNotImplementedError":
+                notes.append("[dojo-kernel] input() is not available: no one can type into this kernel. "
+                             "Put the value in the code instead.")
+        if interrupted:
+            result.status = "timeout"
+            result.limit_event = LimitEvent("timeout", timeout, result.duration_s,
+                f"the cell ran past its {timeout:g} s timeout and was interrupted; the kernel kept "
+                f"its state")
+            notes.append(f"[dojo-kernel] {result.limit_event.message}.")
+        if any(payload.get("source") == "ask_exit" and not payload.get("keepkernel")
+               for payload in reply.get("payload", [])):
+            # exit()/quit() make ipykernel stop its loop and end a moment later: restart now,
+            # so that the next cell does not meet a dead kernel.
+            kernel = self._kernel
+            assert kernel is not None
+            try:
+                kernel.process.wait(timeout=_GRACE_S)
+            except subprocess.TimeoutExpired:
+                kernel.kill()
+            result.exit_code = self._exit_code(kernel)
+            result.status = "died"
+            result.limit_event = LimitEvent("died", None, None,
+                                            "the cell called exit(), which ends the kernel; it was restarted")
+            self._restart_after_loss(result, notes)
+
+    def _exit_code(self, kernel: _Kernel) -> int | None:
+        """The kernel's exit code, or -signal. Under namespaces the launched sandbox reports a
+        kernel killed by signal N as exit code 128+N, as a shell does: map it back."""
+        code = kernel.process.returncode
+        if self.isolation.mode == "namespaces" and code is not None and 128 < code < 128 + 65:
+            return -(code - 128)
+        return code
+
+    def _report_exit(self, result: CellResult, kernel: _Kernel, notes: list[str]) -> None:
+        kernel.process.wait()
+        result.exit_code = self._exit_code(kernel)
+        breach = self._watchdog.breach
+        if breach is not None and breach.root_pid == kernel.process.pid:
+            result.status = "killed"
+            result.limit_event = LimitEvent(breach.kind, breach.limit, breach.peak,  # type: ignore[arg-type]
+                                            f"{breach.message}; the kernel was killed and restarted")
+            if breach.kind == "memory":
+                result.peak_rss_bytes = max(result.peak_rss_bytes, int(breach.peak * 1024**3))
+            elif breach.kind == "gpu_memory":
+                result.peak_gpu_bytes = max(result.peak_gpu_bytes or 0, int(breach.peak * 1024**3))
+        elif self._closed:
+            result.status = "died"
+            result.limit_event = LimitEvent("died", None, None, "the session was closed while the cell ran")
+            notes.append(f"[dojo-kernel] {result.limit_event.message}.")
+            return
+        else:
+            result.status = "died"
+            result.limit_event = LimitEvent("died", None, None,
+                f"the kernel died ({_describe_exit(result.exit_code)}); it was restarted")
+        self._restart_after_loss(result, notes)
+
+    def _restart_after_loss(self, result: CellResult, notes: list[str]) -> None:
+        assert result.limit_event is not None
+        if not self._closed:
+            self._replace_kernel()
+            result.restarted = True
+        notes.append(f"[dojo-kernel] {result.limit_event.message}: every variable and import is gone; "
+                     f"re-run what you need.")
+
+    def _compose_text(self, result: CellResult, notes: list[str]) -> str:
+        max_chars = self.limits.max_output_chars
+        parts = []
+        if result.background_outputs:
+            parts.append("[output printed after their cell ended, by threads of earlier cells]\n"
+                         + render_text(result.background_outputs, max_chars)
+                         + "[end of that output; this cell's output follows]\n")
+        parts.append(render_text(result.outputs, max_chars))
+        parts.extend(note + "\n" for note in notes)
+        return "".join(parts)

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
 
 from .errors import ConfigError, expected
 
@@ -61,3 +69,358 @@ class Limits:
         if unknown:
             raise ConfigError(expected(f"Limits fields among {sorted(names)}", unknown))
         return cls(**data)
+
+
+# ---------------------------------------------------------------------------------------------
+# The process tree of one kernel
+# ---------------------------------------------------------------------------------------------
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+# /proc/<pid>/task/<tid>/children lists a thread's children without scanning all of /proc
+# (what psutil does); it exists where the kernel has CONFIG_PROC_CHILDREN, almost everywhere.
+_HAS_PROC_CHILDREN = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    kids: list[int] = []
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                kids.extend(int(kid) for kid in handle.read().split())
+        except OSError:  # the thread ended while we looked
+            continue
+    return kids
+
+
+def tree_pids(root_pid: int) -> list[int]:
+    """The PIDs of `root_pid` and all its descendants (root first); [] if root is gone."""
+    if not psutil.pid_exists(root_pid):
+        return []
+    if not _HAS_PROC_CHILDREN:
+        try:
+            return [root_pid] + [child.pid for child in psutil.Process(root_pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+    pids = [root_pid]
+    index = 0
+    while index < len(pids):
+        pids.extend(_children(pids[index]))
+        index += 1
+    return pids
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _pss_bytes(pid: int) -> int:
+    try:
+        return psutil.Process(pid).memory_full_info().pss
+    except (psutil.Error, AttributeError):  # gone, or no smaps here: fall back on RSS
+        return _rss_bytes(pid)
+
+
+def kill_tree(root_pid: int, process_group: int | None = None) -> None:
+    """SIGKILL `root_pid`, every descendant, and `process_group` (if given).
+
+    The tree is frozen with SIGSTOP first and walked again, so that a process forking in a
+    loop cannot slip a new child past the kill. The process group catches descendants that
+    were orphaned earlier (their parent died, so the tree walk no longer reaches them).
+    """
+    seen: set[int] = set()
+    for _ in range(2):
+        for pid in tree_pids(root_pid):
+            if pid not in seen:
+                seen.add(pid)
+                _signal(pid, signal.SIGSTOP)
+    for pid in seen:
+        _signal(pid, signal.SIGKILL)
+    if process_group is not None and process_group > 1 and process_group != os.getpgid(0):
+        try:
+            os.killpg(process_group, signal.SIGKILL)
+        except OSError:  # the group is already empty
+            pass
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except OSError:
+        pass
+
+
+def _disk_bytes(path: Path) -> int:
+    """Bytes on disk under `path` (allocated blocks, so sparse files count what they use)."""
+    total = 0
+    stack = [str(path)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU memory through NVML
+# ---------------------------------------------------------------------------------------------
+
+class _Nvml:
+    """NVML, initialised once per process; `error` says why it cannot be used."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ready: bool | None = None
+        self.error: str | None = None
+        self._handles: list = []
+
+    def available(self) -> bool:
+        with self._lock:
+            if self._ready is None:
+                self._ready = self._init()
+            return self._ready
+
+    def _init(self) -> bool:
+        try:
+            import pynvml
+            pynvml.nvmlInit()
+            count = pynvml.nvmlDeviceGetCount()
+        except Exception as exc:  # no library, no driver, no permission: all mean "no NVML"
+            self.error = f"NVML not available ({type(exc).__name__}: {exc})"
+            return False
+        if count == 0:
+            self.error = "NVML finds no GPU"
+            return False
+        self._handles = [pynvml.nvmlDeviceGetHandleByIndex(index) for index in range(count)]
+        return True
+
+    def memory_by_pid(self) -> dict[int, int]:
+        """GPU bytes per PID, summed over devices (compute and graphics contexts)."""
+        import pynvml
+        used: dict[int, int] = {}
+        for handle in self._handles:
+            for query in (pynvml.nvmlDeviceGetComputeRunningProcesses,
+                          pynvml.nvmlDeviceGetGraphicsRunningProcesses):
+                try:
+                    processes = query(handle)
+                except pynvml.NVMLError:
+                    continue
+                for process in processes:
+                    if process.usedGpuMemory is not None:
+                        used[process.pid] = used.get(process.pid, 0) + process.usedGpuMemory
+        return used
+
+
+NVML = _Nvml()
+
+
+# ---------------------------------------------------------------------------------------------
+# The watchdog
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Breach:
+    """A limit the kernel's tree crossed. kind: memory | gpu_memory | processes | disk."""
+
+    kind: str
+    limit: float
+    peak: float
+    message: str
+    root_pid: int
+
+
+@dataclass
+class CellPeaks:
+    rss_bytes: int = 0
+    gpu_bytes: int | None = None
+
+
+_GB = 1024**3
+
+
+class Watchdog:
+    """A thread that holds one kernel's process tree to its `Limits`.
+
+    It samples fast (`cell_interval`) while a cell runs and slowly (`idle_interval`) between
+    cells. Memory: the summed RSS of the tree is the cheap signal; only when it crosses the
+    limit is PSS read, which splits copy-on-write pages between the processes sharing them,
+    so forked workers are not counted twice. Over a limit, `on_breach` is called from the
+    watchdog thread (the session kills the tree there, at once) and sampling pauses until
+    `attach` names the next kernel.
+    """
+
+    def __init__(self, limits: Limits, *, disk_path: Path, on_breach: Callable[[Breach], None],
+                 cell_interval: float = 0.05, idle_interval: float = 0.5) -> None:
+        self.limits = limits
+        self.disk_path = disk_path
+        self._on_breach = on_breach
+        self._cell_interval = cell_interval
+        self._idle_interval = idle_interval
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._root: int | None = None
+        self._breach: Breach | None = None
+        self._in_cell = False
+        self._last_rss = 0
+        self._peak_rss = 0
+        self._peak_gpu: int | None = None
+        self._next_disk_at = 0.0
+        self._pss_cache: tuple[int, int] | None = None  # (summed RSS, PSS) at the last PSS read
+        self._next_pss_at = 0.0
+        self.warnings: list[str] = []
+        self._measure_gpu = limits.gpu_memory_gb is not None or limits.gpu_device is not None
+        if self._measure_gpu and not NVML.available():
+            self._measure_gpu = False
+            if limits.gpu_memory_gb is not None:
+                self.warnings.append(f"GPU memory limit unenforceable: {NVML.error}; "
+                                     f"gpu_memory_gb={limits.gpu_memory_gb} is not checked")
+        self._thread = threading.Thread(target=self._loop, name="dojo-kernel-watchdog", daemon=True)
+        self._thread.start()
+
+    # -- control, from the session ------------------------------------------------------------
+    def attach(self, root_pid: int | None) -> None:
+        """Watch the tree of `root_pid` from now on (None: watch nothing)."""
+        with self._lock:
+            self._root = root_pid
+            self._breach = None
+            self._pss_cache = None
+            self._last_rss = 0
+        self._wake.set()
+
+    @property
+    def breach(self) -> Breach | None:
+        with self._lock:
+            return self._breach
+
+    def begin_cell(self) -> None:
+        with self._lock:
+            self._in_cell = True
+            self._peak_rss = self._last_rss
+            self._peak_gpu = 0 if self._measure_gpu else None
+        self._wake.set()
+
+    def end_cell(self) -> CellPeaks:
+        with self._lock:
+            self._in_cell = False
+            return CellPeaks(self._peak_rss, self._peak_gpu)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=2)
+
+    # -- sampling -----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._cell_interval if self._in_cell else self._idle_interval)
+            self._wake.clear()
+            with self._lock:
+                root = None if self._breach else self._root
+            if root is None or self._stop.is_set():
+                continue
+            try:
+                breach = self.sample(root)
+            except Exception as exc:  # a sampling bug must never take the session down silently
+                warning = f"watchdog sample failed: {type(exc).__name__}: {exc}"
+                if warning not in self.warnings:
+                    self.warnings.append(warning)
+                continue
+            if breach is None:
+                continue
+            with self._lock:
+                if self._root != root or self._breach is not None:
+                    continue  # a new kernel was attached meanwhile: this breach is stale
+                self._breach = breach
+            self._on_breach(breach)
+
+    def sample(self, root: int) -> Breach | None:
+        """Measure the tree once; return the first limit it crosses, if any."""
+        pids = tree_pids(root)
+        if not pids:
+            return None
+        limits = self.limits
+        if limits.max_processes is not None and len(pids) > limits.max_processes:
+            return Breach("processes", limits.max_processes, len(pids),
+                          f"the kernel's process tree reached {len(pids)} processes, over the "
+                          f"limit of {limits.max_processes}", root)
+        memory = self._memory(pids)
+        gpu = self._gpu(pids) if self._measure_gpu and self._in_cell else None
+        with self._lock:
+            self._last_rss = memory
+            if self._in_cell:
+                self._peak_rss = max(self._peak_rss, memory)
+                if gpu is not None:
+                    self._peak_gpu = max(self._peak_gpu or 0, gpu)
+        if limits.memory_gb is not None and memory > limits.memory_gb * _GB:
+            return Breach("memory", limits.memory_gb, memory / _GB,
+                          f"the kernel's process tree used {memory / _GB:.2f} GB of memory, over "
+                          f"the limit of {limits.memory_gb:g} GB", root)
+        if gpu is not None and limits.gpu_memory_gb is not None and gpu > limits.gpu_memory_gb * _GB:
+            return Breach("gpu_memory", limits.gpu_memory_gb, gpu / _GB,
+                          f"the kernel's processes used {gpu / _GB:.2f} GB of GPU memory, over "
+                          f"the limit of {limits.gpu_memory_gb:g} GB", root)
+        return self._disk(root)
+
+    def _memory(self, pids: list[int]) -> int:
+        """Summed RSS, or PSS where the RSS sum crosses the limit (the confirmation)."""
+        rss = sum(_rss_bytes(pid) for pid in pids)
+        limit = self.limits.memory_gb
+        if limit is None or rss <= limit * _GB:
+            self._pss_cache = None
+            return rss
+        # PSS costs a page-table walk: while the RSS sum stays over the limit (forked workers
+        # sharing pages), it is re-read only when RSS grew past what the last PSS allows, or
+        # after a pause, since a child writing to shared pages raises PSS without raising RSS.
+        now = time.monotonic()
+        if self._pss_cache is not None and now < self._next_pss_at:
+            last_rss, last_pss = self._pss_cache
+            if last_pss + max(0, rss - last_rss) <= limit * _GB:
+                return last_pss + max(0, rss - last_rss)
+        started = time.monotonic()
+        pss = sum(_pss_bytes(pid) for pid in pids)
+        cost = time.monotonic() - started
+        self._pss_cache = (rss, pss)
+        self._next_pss_at = now + max(self._cell_interval, 10 * cost)
+        return pss
+
+    def _gpu(self, pids: list[int]) -> int | None:
+        try:
+            by_pid = NVML.memory_by_pid()
+        except Exception:
+            return None
+        return sum(by_pid.get(pid, 0) for pid in pids)
+
+    def _disk(self, root: int) -> Breach | None:
+        limit = self.limits.disk_gb
+        now = time.monotonic()
+        if limit is None or now < self._next_disk_at:
+            return None
+        path = self.disk_path / "working" if (self.disk_path / "working").is_dir() else self.disk_path
+        size = _disk_bytes(path)
+        cost = time.monotonic() - now
+        # At least a second apart, and never more than ~5% of a core on a big directory.
+        pause = 1.0 if self._in_cell else 5.0
+        self._next_disk_at = time.monotonic() + max(pause, 20 * cost)
+        if size > limit * _GB:
+            return Breach("disk", limit, size / _GB,
+                          f"the working directory {path} holds {size / _GB:.2f} GB, over the limit "
+                          f"of {limit:g} GB", root)
+        return None

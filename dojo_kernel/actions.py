@@ -1,0 +1,157 @@
+"""Reading an agent's action: what the agent sent, checked field by field.
+
+An action is a dict `{"action": NAME, ...fields}` or a bare string (the code of an
+`execute_code`). The names and fields are MLE-Dojo's, so its agents port over; MLE-Dojo's
+nesting of the fields under `"params"` is accepted too. Every way an action can be wrong
+yields an `ActionError` whose message says what was expected and what came: the env turns
+it into an observation, so an agent's typo never raises and never reaches the kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import expected
+
+ACTION_NAMES = ("request_info", "validate_code", "execute_code", "submit", "restart_kernel", "get_history")
+INFO_TYPES = ("overview", "data_structure", "sample_submission", "metadata", "data_path", "output_path",
+              "limits", "all")
+
+# Fields each action takes: name -> (required fields, optional fields).
+_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "request_info": (("info_type",), ()),
+    "validate_code": (("code",), ()),
+    "execute_code": (("code",), ()),
+    "submit": ((), ("final",)),
+    "restart_kernel": ((), ()),
+    "get_history": ((), ()),
+}
+# Free text an agent may attach to any action (its reasoning); the recorder keeps it.
+MESSAGE_FIELDS = ("message", "reasoning")
+
+
+@dataclass(frozen=True)
+class Action:
+    """A well-formed action."""
+
+    name: str
+    code: str | None = None
+    info_type: str | None = None
+    final: bool = False
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionError:
+    """Why an action was not accepted; `message` is written for the agent to read."""
+
+    message: str
+    name: str | None = None  # the action's name, where it had a readable one
+
+
+def usage() -> str:
+    """One line per action: how to call it. Shown to the agent at reset and after a mistake."""
+    return "\n".join([
+        '{"action": "request_info", "info_type": ONE_OF(' + ", ".join(INFO_TYPES) + ")}",
+        '{"action": "validate_code", "code": "..."}   runs the code, grades nothing',
+        '{"action": "execute_code", "code": "..."}    runs the code, grades working/submission.csv '
+        "if the cell wrote it (a bare string is the same action)",
+        '{"action": "submit", "final": false}         grades working/submission.csv; final=true ends the episode',
+        '{"action": "restart_kernel"}                  a fresh kernel: every variable is lost',
+        '{"action": "get_history"}                     the steps so far and their scores',
+        'Any action may carry a "message" (or "reasoning") string, kept in the notebook.',
+    ])
+
+
+def _describe(value: Any) -> str:
+    """`value` as an error message shows it: its type, and its value where that is short."""
+    if isinstance(value, (bytes, bytearray)):
+        return f"{type(value).__name__} of length {len(value)}"
+    if isinstance(value, str) and len(value) > 60:
+        return f"a string of {len(value)} characters"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def _check_text(field: str, value: Any, *, action: str, limit: int | None = None) -> ActionError | None:
+    if isinstance(value, (bytes, bytearray)):
+        return ActionError(f"expected field {field!r} of {action} to be a str, got {_describe(value)}. "
+                           "Decode it first, e.g. value.decode('utf-8')", action)
+    if not isinstance(value, str):
+        return ActionError(f"expected field {field!r} of {action} to be a str, got {_describe(value)}", action)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return ActionError(f"expected field {field!r} of {action} to be text that encodes as UTF-8, got a string "
+                           f"with an unpaired surrogate at position {error.start}", action)
+    if limit is not None and len(value) > limit:
+        return ActionError(f"expected field {field!r} of {action} to have at most {limit} characters, got "
+                           f"{len(value)}. Split the work into smaller cells, or raise the env's max_code_chars",
+                           action)
+    return None
+
+
+def parse_action(raw: Any, *, max_code_chars: int) -> Action | ActionError:
+    """Read `raw` as an action; never raises."""
+    if isinstance(raw, str):
+        problem = _check_text("code", raw, action="execute_code", limit=max_code_chars)
+        return problem or Action("execute_code", code=raw)
+    if not isinstance(raw, dict):
+        hint = " Decode it to a str of code, or send a dict" if isinstance(raw, (bytes, bytearray)) else ""
+        return ActionError(f"expected an action dict like {{\"action\": \"execute_code\", \"code\": \"...\"}} or a "
+                           f"str of code, got {_describe(raw)}.{hint}")
+    fields = dict(raw)
+    params = fields.pop("params", None)
+    if params is not None:
+        if not isinstance(params, dict):
+            return ActionError(f"expected 'params' to be a dict of the action's fields, got {_describe(params)}")
+        clash = sorted(set(params) & set(fields))
+        if clash:
+            return ActionError(f"expected each field once, got {clash} both at the top level and in 'params'")
+        fields.update(params)
+    if "action" not in fields:
+        return ActionError("expected a field 'action' naming one of " + ", ".join(ACTION_NAMES) +
+                           f", got a dict with keys {sorted(map(str, fields))}")
+    name = fields.pop("action")
+    if not isinstance(name, str) or name not in _FIELDS:
+        return ActionError(expected("an action among " + ", ".join(ACTION_NAMES), name))
+
+    message = None
+    for key in MESSAGE_FIELDS:
+        if key in fields:
+            value = fields.pop(key)
+            if value is None:
+                continue
+            problem = _check_text(key, value, action=name)
+            if problem:
+                return problem
+            message = value if message is None else f"{message}\n{value}"
+
+    required, optional = _FIELDS[name]
+    unknown = sorted(map(str, set(fields) - set(required) - set(optional)))
+    if unknown:
+        takes = ", ".join(required + optional) or "no fields"
+        return ActionError(f"expected the fields of {name} ({takes}; plus an optional message), got unexpected "
+                           f"field(s) {unknown}", name)
+    missing = [field for field in required if fields.get(field) is None]
+    if missing:
+        return ActionError(f"expected field {missing[0]!r} for {name}, got none. Usage:\n{usage()}", name)
+
+    if name in ("validate_code", "execute_code"):
+        problem = _check_text("code", fields["code"], action=name, limit=max_code_chars)
+        return problem or Action(name, code=fields["code"], message=message)
+    if name == "request_info":
+        info_type = fields["info_type"]
+        if not isinstance(info_type, str) or info_type not in INFO_TYPES:
+            return ActionError(expected("info_type among " + ", ".join(INFO_TYPES), info_type), name)
+        return Action(name, info_type=info_type, message=message)
+    if name == "submit":
+        final = fields.get("final", False)
+        if final is None:
+            final = False
+        if not isinstance(final, (bool, np.bool_)):
+            return ActionError(f"expected field 'final' of submit to be true or false, got {_describe(final)}", name)
+        return Action(name, final=bool(final), message=message)
+    return Action(name, message=message)

@@ -1,0 +1,417 @@
+"""Competitions: loading a competition directory, the registry, and grading against it.
+
+Three directory layouts load unchanged:
+
+    <name>/competition.toml + public/ + private/          ours (prepare.common writes it)
+    <name>/data/public/ + <name>/data/private/            MLE-Dojo's preparation
+    <name>/prepared/public/ + <name>/prepared/private/    MLE-bench's preparation
+
+A ``competition.toml`` at ``<name>/`` is read in every layout; where there is none (MLE-Dojo,
+MLE-bench), the metric must be passed to :func:`load_competition_dir` and the id and target
+columns default to the sample submission's first column and the rest.
+
+Where competitions come from, in the order :func:`get_competition` looks:
+1. ones registered at run time with :func:`register`;
+2. directories with a competition.toml under the data root (``$DOJO_DATA``, default a
+   per-user cache folder, see :func:`data_root`);
+3. the built-in ones (``dojo_kernel.prepare.builtin``), built into the data root on first use.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from .errors import CompetitionFormatError, CompetitionNotFound, PrepareError
+from .grading import SPLITS, Grade, canonical_keys, grade_submission, submission_size_cap
+from .metrics import Metric, UnknownMetric, get_metric
+from .prepare.common import (
+    ANSWERS_NAME,
+    MANIFEST_NAME,
+    PUBLIC_FRACTION,
+    USAGE_COLUMN,
+    default_data_root,
+    read_manifest,
+)
+
+ANSWER_FILE_CANDIDATES = ("test_answer.csv", "answers.csv", "solution.csv", "test_labels.csv")
+DESCRIPTION_CANDIDATES = ("description.md", "description.txt")
+LAYOUTS = {"dojo": ".", "mle-dojo": "data", "mle-bench": "prepared"}
+
+
+@dataclass(eq=False)
+class Competition:
+    """One competition: its settings, its files, and grading against its private answers."""
+
+    name: str
+    root: Path
+    public_dir: Path
+    private_dir: Path
+    metric: str  # the metric's name (a registered one, or the custom metric's "module:function")
+    higher_is_better: bool
+    id_column: str
+    target_columns: list[str]
+    title: str = ""
+    category: str = "tabular"  # tabular | image | text | time-series
+    task: str = ""  # binary | multiclass | regression | count-regression | forecast | ...
+    level: str = ""
+    submission_file: str = "submission.csv"
+    tags: list[str] = field(default_factory=list)
+    answers_file: str = ANSWERS_NAME
+    metric_kwargs: dict[str, Any] = field(default_factory=dict)
+    public_fraction: float = PUBLIC_FRACTION
+    usage_column: str = USAGE_COLUMN
+    leaderboard_kind: str = "kaggle"  # "kaggle" (real teams) | "reference-ladder" (our reference solutions)
+    layout: str = "dojo"
+    source: dict[str, Any] = field(default_factory=dict)
+    metric_fn: Metric | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.metric_fn is None:
+            self.metric_fn = resolve_metric(self.metric, self.metric_kwargs)
+        if self.metric_fn.higher_is_better != self.higher_is_better:
+            raise CompetitionFormatError(
+                f"expected higher_is_better = {str(self.metric_fn.higher_is_better).lower()} for metric "
+                f"{self.metric!r} in {self.root}, got {str(self.higher_is_better).lower()}. The direction comes "
+                "from the metric; drop higher_is_better from competition.toml or register a custom metric."
+            )
+
+    # ------------------------------------------------------------ files
+
+    @property
+    def answers_path(self) -> Path:
+        return self.private_dir / self.answers_file
+
+    @property
+    def sample_submission_path(self) -> Path:
+        return self.public_dir / "sample_submission.csv"
+
+    @property
+    def description(self) -> str:
+        """The competition's description text ('' where it has none)."""
+        for name in DESCRIPTION_CANDIDATES:
+            path = self.public_dir / name
+            if path.is_file():
+                return path.read_text(encoding="utf-8", errors="replace")
+        return ""
+
+    @functools.cached_property
+    def answers(self) -> pd.DataFrame:
+        """The private answers (ids read as text so '007' keeps its zeros)."""
+        try:
+            return pd.read_csv(self.answers_path, dtype={self.id_column: str})
+        except (OSError, ValueError) as exc:
+            raise CompetitionFormatError(f"expected readable answers at {self.answers_path}, got: {exc}") from exc
+
+    @functools.cached_property
+    def _answer_keys(self) -> pd.Index:
+        return pd.Index(canonical_keys(self.answers[self.id_column]))
+
+    def leaderboard(self, split: str = "private") -> pd.DataFrame | None:
+        """The leaderboard of ``split`` ("public" or "private"; "full" uses the private one),
+        columns rank, score (best first); None where the competition has none."""
+        board_split = "private" if split == "full" else split
+        path = self.private_dir / f"{board_split}_leaderboard.csv"
+        if not path.is_file():
+            return None
+        board = pd.read_csv(path)
+        if "score" not in board.columns:
+            raise CompetitionFormatError(f"expected a 'score' column in {path}, got {', '.join(board.columns)}")
+        return board
+
+    # ------------------------------------------------------------ grading
+
+    def grade(
+        self,
+        submission_path: str | os.PathLike[str],
+        split: str = "private",
+        *,
+        allowed_dir: str | os.PathLike[str] | None = None,
+    ) -> Grade:
+        """Grade a submission file on ``split`` ("public", "private" or "full").
+
+        Never raises for the submission's faults: an invalid one gives ``Grade(valid=False,
+        error=...)``. With ``allowed_dir``, the file must be a regular file inside it.
+        """
+        if split not in SPLITS:
+            raise ValueError(f"expected split to be one of {', '.join(SPLITS)}, got {split!r}")
+        grade = grade_submission(
+            submission_path,
+            answers=self.answers,
+            id_column=self.id_column,
+            target_columns=self.target_columns,
+            metric=self.metric_fn,  # type: ignore[arg-type]
+            split=split,
+            leaderboard=self.leaderboard(split),
+            allowed_dir=allowed_dir,
+            max_bytes=submission_size_cap(self.answers_path),
+            usage_column=self.usage_column,
+            public_fraction=self.public_fraction,
+            answer_keys=self._answer_keys,
+        )
+        grade.metric = self.metric
+        grade.details["leaderboard_kind"] = self.leaderboard_kind
+        return grade
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain JSON-able values (no answers, no description text)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "metric": self.metric,
+            "higher_is_better": self.higher_is_better,
+            "metric_kind": self.metric_fn.kind if self.metric_fn else None,
+            "id_column": self.id_column,
+            "target_columns": list(self.target_columns),
+            "category": self.category,
+            "task": self.task,
+            "level": self.level,
+            "submission_file": self.submission_file,
+            "tags": list(self.tags),
+            "metric_kwargs": dict(self.metric_kwargs),
+            "leaderboard_kind": self.leaderboard_kind,
+            "layout": self.layout,
+            "root": str(self.root),
+            "public_dir": str(self.public_dir),
+            "private_dir": str(self.private_dir),
+            "sample_submission_path": str(self.sample_submission_path),
+        }
+
+    @property
+    def is_built(self) -> bool:
+        return self.answers_path.is_file() and self.sample_submission_path.is_file()
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def resolve_metric(
+    name: str, kwargs: Mapping[str, Any] | None = None, *, higher_is_better: bool | None = None, kind: str | None = None
+) -> Metric:
+    """A registered metric by name, or a custom one given as "module:function".
+
+    A custom function is called as ``fn(answers, predictions, **kwargs) -> float`` on aligned
+    data like every metric; it needs ``higher_is_better`` (and ``kind``, default "continuous").
+    """
+    kwargs = dict(kwargs or {})
+    if ":" in name:
+        module_name, _, attribute = name.partition(":")
+        try:
+            function = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise CompetitionFormatError(
+                f"expected custom_metric as an importable 'module:function', got {name!r} ({exc})"
+            ) from exc
+        if higher_is_better is None:
+            raise CompetitionFormatError(
+                f"expected higher_is_better for the custom metric {name!r}, got none. Add it to competition.toml."
+            )
+        return Metric(name, function, higher_is_better, kind or "continuous", kwargs=kwargs)  # type: ignore[arg-type]
+    try:
+        return get_metric(name, **kwargs)
+    except UnknownMetric as exc:
+        raise CompetitionFormatError(str(exc)) from None
+
+
+# ---------------------------------------------------------------- loading a directory
+
+
+def detect_layout(path: Path) -> tuple[str, Path]:
+    """(layout name, folder holding public/ and private/) of a competition directory."""
+    for layout, sub in LAYOUTS.items():
+        base = (path / sub).resolve() if sub != "." else path.resolve()
+        if (base / "public").is_dir() and (base / "private").is_dir():
+            return layout, base
+    raise CompetitionFormatError(
+        f"expected a competition directory with public/ and private/ (or data/public|private from MLE-Dojo, "
+        f"or prepared/public|private from MLE-bench), got {path}"
+    )
+
+
+def load_competition_dir(
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    metric: str | None = None,
+    higher_is_better: bool | None = None,
+    id_column: str | None = None,
+    target_columns: Sequence[str] | None = None,
+    answers_file: str | None = None,
+    metric_kwargs: Mapping[str, Any] | None = None,
+    **settings: Any,
+) -> Competition:
+    """Load a competition directory of any of the three layouts without changing it.
+
+    Keyword arguments fill in what the directory does not say (and override competition.toml):
+    MLE-Dojo and MLE-bench directories have no manifest, so ``metric`` is needed for them.
+    Other ``settings`` are Competition fields (title, category, task, level, tags, ...).
+    """
+    root = Path(path).expanduser().resolve()
+    if not root.is_dir():
+        raise CompetitionFormatError(f"expected a competition directory, got {path} which is not a directory")
+    layout, base = detect_layout(root)
+    manifest: dict[str, Any] = {}
+    for candidate in (root / MANIFEST_NAME, base / MANIFEST_NAME):
+        if candidate.is_file():
+            try:
+                manifest = read_manifest(candidate)
+            except ValueError as exc:
+                raise CompetitionFormatError(f"expected valid TOML in {candidate}, got: {exc}") from exc
+            break
+    public_dir, private_dir = base / "public", base / "private"
+
+    metric_name = metric or manifest.get("custom_metric") or manifest.get("metric")
+    if not metric_name:
+        raise CompetitionFormatError(
+            f"expected a metric for {root} (it has no competition.toml naming one), got none. "
+            "Pass metric=..., e.g. load_competition_dir(path, metric='rmse')."
+        )
+    kwargs = dict(manifest.get("metric_kwargs", {}))
+    kwargs.update(metric_kwargs or {})
+    direction = higher_is_better if higher_is_better is not None else manifest.get("higher_is_better")
+    metric_fn = resolve_metric(metric_name, kwargs, higher_is_better=direction, kind=manifest.get("metric_kind"))
+    if direction is None:
+        direction = metric_fn.higher_is_better
+
+    columns = _sample_columns(public_dir)
+    id_col = id_column or manifest.get("id_column") or (columns[0] if columns else None)
+    targets = list(target_columns or manifest.get("target_columns") or columns[1:])
+    if not id_col or not targets:
+        raise CompetitionFormatError(
+            f"expected id_column and target_columns for {root} (from competition.toml or "
+            "public/sample_submission.csv), got none. Pass id_column=... and target_columns=[...]."
+        )
+    answers = answers_file or manifest.get("answers_file") or _find_answers(private_dir)
+    split = manifest.get("split", {})
+    board = manifest.get("leaderboard", {})
+    fields: dict[str, Any] = {
+        "title": manifest.get("title", ""),
+        "category": manifest.get("category", "tabular"),
+        "task": manifest.get("task", ""),
+        "level": manifest.get("level", ""),
+        "submission_file": manifest.get("submission_file", "submission.csv"),
+        "tags": list(manifest.get("tags", [])),
+        "public_fraction": float(split.get("public_fraction", PUBLIC_FRACTION)),
+        "usage_column": split.get("usage_column", USAGE_COLUMN),
+        "leaderboard_kind": board.get("kind", "kaggle"),
+        "source": dict(manifest.get("source", {})),
+    }
+    fields.update(settings)
+    return Competition(
+        name=name or manifest.get("name") or root.name,
+        root=root,
+        public_dir=public_dir,
+        private_dir=private_dir,
+        metric=metric_name,
+        higher_is_better=bool(direction),
+        id_column=id_col,
+        target_columns=targets,
+        answers_file=answers,
+        metric_kwargs=kwargs,
+        layout=layout,
+        metric_fn=metric_fn,
+        **fields,
+    )
+
+
+def _sample_columns(public_dir: Path) -> list[str]:
+    sample = public_dir / "sample_submission.csv"
+    if not sample.is_file():
+        return []
+    return list(pd.read_csv(sample, nrows=0).columns)
+
+
+def _find_answers(private_dir: Path) -> str:
+    for candidate in ANSWER_FILE_CANDIDATES:
+        if (private_dir / candidate).is_file():
+            return candidate
+    csvs = sorted(p.name for p in private_dir.glob("*.csv") if "leaderboard" not in p.name)
+    if len(csvs) == 1:
+        return csvs[0]
+    raise CompetitionFormatError(
+        f"expected the answers in {private_dir} as one of {', '.join(ANSWER_FILE_CANDIDATES)}, got "
+        f"{', '.join(csvs) or 'no CSV file'}. Pass answers_file=..."
+    )
+
+
+# ---------------------------------------------------------------- the registry
+
+_registered: dict[str, Competition] = {}
+
+
+def data_root() -> Path:
+    """Where competitions are built and found: $DOJO_DATA, else a per-user cache folder."""
+    return default_data_root()
+
+
+def register(
+    competition: Competition | str | os.PathLike[str], *, name: str | None = None, **settings: Any
+) -> Competition:
+    """Register a Competition, or a competition directory (loaded with ``settings``).
+
+    A later registration under the same name replaces the earlier one.
+    """
+    if not isinstance(competition, Competition):
+        competition = load_competition_dir(competition, name=name, **settings)
+    elif name:
+        competition.name = name
+    _registered[competition.name] = competition
+    return competition
+
+
+def _builtins() -> Any:
+    from .prepare import builtin
+
+    return builtin
+
+
+def _found_in_data_root() -> dict[str, Path]:
+    root = data_root()
+    if not root.is_dir():
+        return {}
+    return {
+        path.name: path
+        for path in sorted(root.iterdir())
+        if not path.name.startswith(".") and (path / MANIFEST_NAME).is_file()
+    }
+
+
+def list_competitions() -> list[str]:
+    """The names of every known competition, sorted: registered ones, ones under the data
+    root, and the built-in ones (listed whether or not they have been built yet)."""
+    names = set(_registered) | set(_found_in_data_root()) | set(_builtins().BUILTIN_NAMES)
+    return sorted(names)
+
+
+def get_competition(name: str) -> Competition:
+    """The competition called ``name``; a built-in one is built on first use (seconds).
+
+    Raises CompetitionNotFound (a KeyError) listing the closest names.
+    """
+    if name in _registered:
+        return _registered[name]
+    builtin = _builtins()
+    if name in builtin.BUILTIN_NAMES:
+        try:
+            path = builtin.build(name, root=data_root())
+        except OSError as exc:
+            raise PrepareError(
+                f"expected to build {name!r} under {data_root()}, got: {exc}. Set DOJO_DATA to a writable folder."
+            ) from exc
+        return load_competition_dir(path)
+    found = _found_in_data_root().get(name)
+    if found is not None:
+        return load_competition_dir(found)
+    close = difflib.get_close_matches(name, list_competitions(), n=5, cutoff=0.4)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    raise CompetitionNotFound(
+        f"expected a known competition name, got {name!r}{hint}. "
+        "dojo_kernel.list_competitions() lists them all; register(path) adds a directory."
+    )

@@ -1,0 +1,713 @@
+"""`DojoEnv`: a Kaggle-style competition as a Gymnasium environment, one persistent kernel per episode.
+
+    env = dojo_kernel.make("penguins", max_steps=20, memory_gb=4)
+    obs, info = env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step({"action": "execute_code", "code": "..."})
+
+An episode: `reset()` hands out a fresh run dir (`input/` the public data, `working/` the
+agent's) with a ready kernel from the warm pool; each `step()` runs an action, grades
+`working/submission.csv` on the public split when the action produced or submitted one,
+turns the grade into a reward and records the step. The episode ends with
+`submit(final=True)` (terminated) or when the step or time budget runs out (truncated); then
+the final submission is graded once on the private split and `summary.json` is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium.error import ResetNeeded
+
+from . import feedback as text
+from .actions import ACTION_NAMES, Action, ActionError, parse_action
+from .competition import Competition, get_competition, list_competitions
+from .errors import ConfigError, KernelDeadError, expected
+from .grading import Grade
+from .isolation import prepare_input, resolve_mode
+from .kernel import CellResult, KernelSession
+from .limits import Limits
+from .pool import WarmPool, Workspace, new_run_dir
+from .rewards import RewardTracker, check_reward_mode
+from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation_space
+from .trajectory import StepRecord, TrajectoryRecorder
+
+GRADE_SPLITS = ("public", "full", "private")
+_LIMIT_FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """Everything `make()` takes besides the competition and the output dir.
+
+    limits          a Limits, or a dict of its fields; single fields may also be given as
+                    settings of their own (memory_gb=8, cell_timeout_s=120, episode_time_s=3600)
+    reward_mode     improvement | position | raw | final (see rewards.py)
+    max_steps       steps before the episode is truncated; None for no limit
+    isolation       auto | namespaces | none (see isolation.py)
+    allow_network   let agent code reach the network
+    agent           the agent's name, recorded in the notebook and summary.json
+    warm_pool       kernels kept started ahead of need (0: reset() starts one and waits)
+    max_code_chars  the longest code an action may carry
+    max_feedback_chars  the longest obs["feedback"] (head and tail kept)
+    grade_split     what grades the episode's submissions: public (Kaggle's way), full
+                    (MLE-Dojo's), private (only for comparisons: lets an agent hill-climb)
+    kernel_env      extra environment variables for the kernel
+    startup_timeout_s   how long a kernel may take to start
+    """
+
+    limits: Limits = field(default_factory=Limits)
+    reward_mode: str = "improvement"
+    max_steps: int | None = None
+    isolation: str = "auto"
+    allow_network: bool = False
+    agent: str | None = None
+    warm_pool: int = 1
+    max_code_chars: int = 100_000
+    max_feedback_chars: int = 50_000
+    grade_split: str = "public"
+    kernel_env: dict[str, str] | None = None
+    startup_timeout_s: float = 60.0
+
+    @classmethod
+    def from_kwargs(cls, **settings: Any) -> EnvSettings:
+        """Check every setting; unknown names and bad values raise ConfigError saying what fits."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(settings) - set(known) - set(_LIMIT_FIELDS))
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {unknown}: expected settings among {known} "
+                              f"or Limits fields among {list(_LIMIT_FIELDS)}")
+        limit_fields = {name: settings.pop(name) for name in list(settings) if name in _LIMIT_FIELDS}
+        limits = settings.pop("limits", None)
+        if limits is None:
+            limits = Limits()
+        elif isinstance(limits, dict):
+            limits = Limits.from_dict(limits)
+        elif not isinstance(limits, Limits):
+            raise ConfigError(expected("limits as a Limits or a dict of its fields", limits))
+        if limit_fields:
+            limits = limits.replace(**limit_fields)
+        made = cls(limits=limits, **settings)
+        made._check()
+        return made
+
+    def _check(self) -> None:
+        check_reward_mode(self.reward_mode)
+        if self.isolation not in ("auto", "namespaces", "none"):
+            raise ConfigError(expected("isolation among auto, namespaces, none", self.isolation))
+        if self.max_steps is not None and (isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int)
+                                           or self.max_steps < 1):
+            raise ConfigError(expected("max_steps as an int >= 1, or None for no limit", self.max_steps))
+        if not isinstance(self.allow_network, bool):
+            raise ConfigError(expected("allow_network as True or False", self.allow_network))
+        if self.agent is not None and not isinstance(self.agent, str):
+            raise ConfigError(expected("agent as a name (str) or None", self.agent))
+        if isinstance(self.warm_pool, bool) or not isinstance(self.warm_pool, int) or self.warm_pool < 0:
+            raise ConfigError(expected("warm_pool as an int >= 0 (kernels kept ready; 0 = none)", self.warm_pool))
+        for name in ("max_code_chars", "max_feedback_chars"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1_000:
+                raise ConfigError(expected(f"{name} as an int >= 1000", value))
+        if self.grade_split not in GRADE_SPLITS:
+            raise ConfigError(expected("grade_split among " + ", ".join(GRADE_SPLITS), self.grade_split))
+        if self.kernel_env is not None and not (isinstance(self.kernel_env, dict) and all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.kernel_env.items())):
+            raise ConfigError(expected("kernel_env as a dict of str to str", self.kernel_env))
+        if isinstance(self.startup_timeout_s, bool) or not isinstance(self.startup_timeout_s, (int, float)) \
+                or self.startup_timeout_s <= 0:
+            raise ConfigError(expected("startup_timeout_s as a positive number of seconds", self.startup_timeout_s))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["limits"] = self.limits.to_dict()
+        return data
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is written, replaced or touched: inode, size, mtime."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@dataclass
+class _Episode:
+    """The state of one episode; DojoEnv holds at most one at a time."""
+
+    run_dir: Path
+    session: KernelSession
+    recorder: TrajectoryRecorder
+    rewards: RewardTracker
+    seed: int | None
+    started: float = field(default_factory=time.monotonic)
+    started_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    steps: int = 0
+    total_reward: float = 0.0
+    terminated: bool = False
+    truncated: bool = False
+    end_reason: str | None = None
+    final_grade: Grade | None = None  # the private grade of the final submission
+    final_public_grade: Grade | None = None
+    kernel_restarts: int = 0
+    limit_events: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)  # one line per step, for get_history
+    last_grade: Grade | None = None
+
+    @property
+    def over(self) -> bool:
+        return self.terminated or self.truncated
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+class DojoEnv(gymnasium.Env):
+    """One competition, one persistent kernel per episode. See the module docstring and DESIGN.md."""
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(self, competition: str | Competition, *, output_dir: str | os.PathLike[str] | None = None,
+                 render_mode: str | None = None, **settings: Any):
+        self.settings = EnvSettings.from_kwargs(**settings)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(expected("render_mode 'ansi' or None", render_mode))
+        self.render_mode = render_mode
+        if isinstance(competition, str):
+            self.competition = get_competition(competition)
+        elif isinstance(competition, Competition):
+            self.competition = competition
+        else:
+            raise ConfigError(expected("a competition name or a Competition", competition,
+                                       f"known names: {', '.join(list_competitions())}"))
+        self.output_dir = Path(output_dir if output_dir is not None else Path("runs") / self.competition.name).resolve()
+        self.isolation_plan = resolve_mode(self.settings.isolation)
+        self.action_space = ActionSpace(self.settings.max_code_chars)
+        self.observation_space = observation_space(self.settings.max_feedback_chars)
+        self.run_dir: Path | None = None
+        self._episode: _Episode | None = None
+        self._last_feedback = ""
+        self._pool: WarmPool | None = None  # started on the first reset: the constructor stays cheap
+        # Ending an episode's kernel takes a moment; it happens off the caller's path, and
+        # close() waits for it so that nothing is left running.
+        self._closer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dojo-kernel-closer")
+        self._closed = False
+        self._info_cache: dict[str, str] = {}
+        self._info_lock = threading.Lock()
+
+    # ---------------------------------------------------------------- Gymnasium API
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        if options is not None and not isinstance(options, dict):
+            raise ConfigError(expected("options as a dict or None", options))
+        if options:
+            raise ConfigError(expected("no reset options (DojoEnv takes none)", sorted(options)))
+        if self._closed:
+            raise KernelDeadError("expected an open env, got one that was closed; make a new one with dojo_kernel.make()")
+        started = time.perf_counter()
+        if self._episode is not None:
+            self._end_episode("reset")
+        if self._pool is None:
+            self._pool = WarmPool(self._start_workspace, self.settings.warm_pool)
+        warm = self._pool.ready > 0
+        workspace = self._pool.take()
+        self.run_dir = workspace.run_dir
+        feedback = text.first_observation(self.competition, self.isolation_plan.warning, self._budget_text())
+        recorder = TrajectoryRecorder(workspace.run_dir, competition=self.competition.name, agent=self.settings.agent,
+                                      limits=self.settings.limits, settings=self.settings.to_dict(),
+                                      initial_observation=feedback)
+        self._episode = _Episode(workspace.run_dir, workspace.session, recorder,
+                                 RewardTracker(self.settings.reward_mode, self.competition.higher_is_better), seed)
+        self._write_kernel_pointer(self._episode)
+        obs = self._observation(feedback, action="reset")
+        info = self._base_info(action="reset")
+        info.update(seed=seed, warm_kernel=warm, timings={"reset_s": time.perf_counter() - started})
+        return obs, _compact(info)
+
+    def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        episode = self._episode
+        if episode is None:
+            raise ResetNeeded("expected reset() before step(), got step() first: call env.reset()")
+        started = time.perf_counter()
+        if episode.over:
+            feedback = ("The episode has ended (" + (episode.end_reason or "done") +
+                        "). Call reset() to start a new one.")
+            return (self._observation(feedback, action="invalid"), 0.0, episode.terminated, episode.truncated,
+                    _compact(self._base_info(action="invalid", error=feedback)))
+        episode.steps += 1
+        parsed = parse_action(action, max_code_chars=self.settings.max_code_chars)
+        outcome = _Outcome()
+        if isinstance(parsed, ActionError):
+            outcome.action = "invalid"
+            outcome.error = parsed.message
+            outcome.feedback = text.invalid_action(parsed)
+        elif self._time_left() == 0.0:
+            outcome.action = parsed.name
+            outcome.feedback = "The episode's time budget was spent before this action; it did not run."
+        else:
+            outcome.action = parsed.name
+            outcome.message = parsed.message
+            if parsed.name == "request_info":
+                outcome.arguments = {"info_type": parsed.info_type}
+            elif parsed.name == "submit":
+                outcome.arguments = {"final": parsed.final}
+            self._act(parsed, outcome)
+
+        terminated = outcome.final
+        truncated = False
+        if not terminated:
+            if self._time_left() == 0.0:
+                truncated, episode.end_reason = True, "episode_time"
+            elif self.settings.max_steps is not None and episode.steps >= self.settings.max_steps:
+                truncated, episode.end_reason = True, "max_steps"
+        elif episode.end_reason is None:
+            episode.end_reason = "final_submit"
+        if terminated or truncated:
+            episode.terminated, episode.truncated = terminated, truncated
+            outcome.reward += self._grade_final(episode)
+            outcome.feedback += "\n\n" + text.episode_end(episode.end_reason, episode.final_grade,
+                                                            episode.final_public_grade, self.competition)
+        else:
+            outcome.feedback += "\n\n" + self._budget_text()
+        episode.total_reward += outcome.reward
+
+        obs = self._observation(outcome.feedback, action=outcome.action, outcome=outcome)
+        info = self._step_info(outcome, started)
+        self._record(episode, action, outcome, obs, info)
+        if terminated or truncated:
+            self._close_episode(episode)
+        return obs, float(outcome.reward), terminated, truncated, _compact(info)
+
+    def render(self) -> str | None:
+        return self._last_feedback if self.render_mode == "ansi" else None
+
+    def close(self) -> None:
+        """End the episode (grading its final submission on the private split and writing
+        summary.json) and every kernel the env started. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._episode is not None:
+                self._end_episode("close")
+        finally:
+            if self._pool is not None:
+                self._pool.close()
+            self._closer.shutdown(wait=True)
+
+    # ---------------------------------------------------------------- actions
+
+    def _act(self, action: Action, outcome: _Outcome) -> None:
+        episode = self._episode
+        assert episode is not None
+        if action.name == "request_info":
+            outcome.feedback = self._info_text(action.info_type or "all")
+        elif action.name in ("validate_code", "execute_code"):
+            self._run_code(action, outcome, grade=action.name == "execute_code")
+        elif action.name == "submit":
+            self._submit(outcome, final=action.final)
+        elif action.name == "restart_kernel":
+            started = time.perf_counter()
+            episode.session.restart()
+            episode.kernel_restarts += 1
+            self._write_kernel_pointer(episode)
+            outcome.kernel_restarted = True
+            outcome.timings["restart_s"] = time.perf_counter() - started
+            outcome.feedback = "The kernel was restarted: every variable is gone; files in working/ remain."
+        elif action.name == "get_history":
+            outcome.feedback = text.history(episode.history, self.competition)
+        else:  # parse_action only returns known names
+            raise AssertionError(f"unhandled action {action.name!r}; known: {ACTION_NAMES}")
+
+    def _run_code(self, action: Action, outcome: _Outcome, *, grade: bool) -> None:
+        episode = self._episode
+        assert episode is not None and action.code is not None
+        submission = self._submission_path()
+        before = _file_stamp(submission)
+        result = episode.session.run(action.code, timeout=self._cell_timeout())
+        outcome.code = action.code
+        outcome.result = result
+        outcome.status = result.status
+        outcome.kernel_restarted = result.restarted
+        outcome.timings["cell_s"] = result.duration_s
+        if result.restarted:
+            episode.kernel_restarts += 1
+            self._write_kernel_pointer(episode)
+        if result.limit_event is not None:
+            episode.limit_events.append({"step": episode.steps, **dataclasses.asdict(result.limit_event)})
+        if result.status != "ok" and result.error is not None:
+            outcome.error = f"{result.error.name}: {result.error.value}"
+        elif result.status != "ok":
+            outcome.error = result.status
+        parts = [text.cell_result(action.name, result)]
+        after = _file_stamp(submission)
+        if grade and after is not None and after != before:
+            grade_result = self._grade(submission, outcome)
+            parts.append(text.grade(grade_result, self.competition, self._episode.rewards))
+        elif grade and after is None and before is not None:
+            parts.append(f"Note: the cell removed {self._submission_relpath()}.")
+        outcome.feedback = "\n\n".join(part for part in parts if part)
+
+    def _submit(self, outcome: _Outcome, *, final: bool) -> None:
+        submission = self._submission_path()
+        if submission.exists():
+            outcome.feedback = text.grade(self._grade(submission, outcome), self.competition,
+                                          self._episode.rewards)
+        else:
+            outcome.graded = True
+            outcome.grade = Grade(valid=False, error=self._missing_submission_message(), split=self.settings.grade_split)
+            outcome.error = outcome.grade.error
+            outcome.feedback = text.grade(outcome.grade, self.competition, self._episode.rewards)
+        outcome.final = final
+
+    def _grade(self, submission: Path, outcome: _Outcome) -> Grade:
+        """Grade on the episode's split; the reward follows the grade."""
+        episode = self._episode
+        assert episode is not None
+        started = time.perf_counter()
+        grade = self.competition.grade(submission, split=self.settings.grade_split,
+                                       allowed_dir=episode.run_dir / "working")
+        outcome.timings["grade_s"] = time.perf_counter() - started
+        outcome.graded = True
+        outcome.grade = grade
+        outcome.reward += episode.rewards.on_grade(grade, episode.steps)
+        episode.last_grade = grade
+        if not grade.valid:
+            outcome.error = outcome.error or grade.error
+        return grade
+
+    # ---------------------------------------------------------------- the episode's end
+
+    def _grade_final(self, episode: _Episode) -> float:
+        """Grade the final submission once on the private split (and, for the report, on the
+        episode's split); returns the reward that mode `final` pays for it."""
+        submission = self._submission_path(episode)
+        if submission.exists():
+            allowed = episode.run_dir / "working"
+            episode.final_grade = self.competition.grade(submission, split="private", allowed_dir=allowed)
+            episode.final_public_grade = self.competition.grade(submission, split=self.settings.grade_split,
+                                                                allowed_dir=allowed)
+        else:
+            message = self._missing_submission_message()
+            episode.final_grade = Grade(valid=False, error=message, split="private")
+            episode.final_public_grade = Grade(valid=False, error=message, split=self.settings.grade_split)
+        return episode.rewards.on_final(episode.final_grade)
+
+    def _end_episode(self, reason: str) -> None:
+        """End a running episode from outside step() (reset or close): grade, summarise, release."""
+        episode = self._episode
+        if episode is None:
+            return
+        if not episode.over:
+            episode.end_reason = reason
+            episode.truncated = True
+            self._grade_final(episode)
+            self._close_episode(episode)
+        self._episode = None
+
+    def _close_episode(self, episode: _Episode) -> None:
+        episode.recorder.close(self._summary(episode))
+        session = episode.session
+        self._closer.submit(session.close)
+
+    def _summary(self, episode: _Episode) -> dict[str, Any]:
+        final = episode.final_grade
+        public = episode.final_public_grade
+        rewards = episode.rewards
+        limits = self.settings.limits
+        return {
+            "competition": self.competition.name,
+            "agent": self.settings.agent,
+            "metric": self.competition.metric,
+            "higher_is_better": self.competition.higher_is_better,
+            "reward_mode": rewards.mode,
+            "grade_split": self.settings.grade_split,
+            "end_reason": episode.end_reason,
+            "terminated": episode.terminated,
+            "truncated": episode.truncated,
+            "steps": episode.steps,
+            "total_reward": episode.total_reward,
+            "best_score": rewards.best_score,
+            "best_position": rewards.best_position,
+            "best_step": rewards.best_step,
+            "submissions_graded": rewards.graded,
+            "submissions_valid": rewards.valid,
+            "final_score": final.score if final else None,
+            "final_position": final.position if final else None,
+            "medal": final.medal if final else None,
+            "above_median": final.above_median if final else None,
+            "final_valid": final.valid if final else None,
+            "final_public_score": public.score if public else None,
+            "final_public_position": public.position if public else None,
+            "final_grade": final.to_dict() if final else None,
+            "final_public_grade": public.to_dict() if public else None,
+            "steps_used": episode.steps,
+            "max_steps": self.settings.max_steps,
+            "elapsed_s": episode.elapsed(),
+            "episode_time_s": limits.episode_time_s,
+            "limit_events": list(episode.limit_events),
+            "kernel_restarts": episode.kernel_restarts,
+            "isolation": self.isolation_plan.mode,
+            "isolation_warning": self.isolation_plan.warning,
+            "limits": limits.to_dict(),
+            "seed": episode.seed,
+            "started_at": episode.started_at,
+            "ended_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "run_dir": str(episode.run_dir),
+        }
+
+    # ---------------------------------------------------------------- workspaces
+
+    def _start_workspace(self) -> Workspace:
+        """A fresh run dir with a ready kernel in it (runs in the warm pool's thread)."""
+        run_dir = new_run_dir(self.output_dir)
+        try:
+            (run_dir / "working").mkdir()
+            # input/ is a link to the public data; under namespaces the kernel sees it read-only.
+            prepare_input(run_dir, Path(self.competition.public_dir), self.isolation_plan)
+            session = KernelSession(run_dir, self.settings.limits, isolation=self.isolation_plan.mode,
+                                    allow_network=self.settings.allow_network,
+                                    input_source=Path(self.competition.public_dir),
+                                    env=self.settings.kernel_env, startup_timeout=self.settings.startup_timeout_s,
+                                    log_path=run_dir / "kernel.log")
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        return Workspace(run_dir, session)
+
+    def _write_kernel_pointer(self, episode: _Episode) -> None:
+        """kernel.json: where `dojo attach` finds the running kernel of this run dir."""
+        pointer = {"connection_file": str(episode.session.connection_file), "pid": episode.session.pid}
+        path = episode.run_dir / "kernel.json"
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(pointer))
+        os.replace(temporary, path)
+
+    def _submission_path(self, episode: _Episode | None = None) -> Path:
+        episode = episode or self._episode
+        assert episode is not None
+        return episode.run_dir / "working" / self.competition.submission_file
+
+    def _submission_relpath(self) -> str:
+        return f"working/{self.competition.submission_file}"
+
+    def _missing_submission_message(self) -> str:
+        return (f"expected a submission at {self._submission_relpath()}, got no such file. Write it with e.g. "
+                f"predictions.to_csv('{self._submission_relpath()}', index=False), in the format of "
+                f"input/{Path(self.competition.sample_submission_path).name}")
+
+    # ---------------------------------------------------------------- budget
+
+    def _time_left(self) -> float | None:
+        limit = self.settings.limits.episode_time_s
+        if limit is None:
+            return None
+        return max(0.0, limit - (self._episode.elapsed() if self._episode else 0.0))
+
+    def _steps_left(self) -> int | None:
+        if self.settings.max_steps is None:
+            return None
+        return max(0, self.settings.max_steps - (self._episode.steps if self._episode else 0))
+
+    def _cell_timeout(self) -> float | None:
+        """The cell's own limit, cut to what is left of the episode's time."""
+        limits = [value for value in (self.settings.limits.cell_timeout_s, self._time_left()) if value is not None]
+        return max(1.0, min(limits)) if limits else None
+
+    def _budget(self) -> dict[str, Any]:
+        episode = self._episode
+        return {
+            "steps_used": episode.steps if episode else 0,
+            "max_steps": self.settings.max_steps,
+            "steps_left": self._steps_left(),
+            "time_used_s": episode.elapsed() if episode else 0.0,
+            "episode_time_s": self.settings.limits.episode_time_s,
+            "time_left_s": self._time_left(),
+        }
+
+    def _budget_text(self) -> str:
+        return text.budget(self._budget())
+
+    # ---------------------------------------------------------------- observations and info
+
+    def _info_text(self, info_type: str) -> str:
+        if info_type == "limits":
+            return text.limits_info(self.settings.limits, self._budget(), self.isolation_plan)
+        if info_type == "all":
+            return "\n\n".join(self._info_text(kind) for kind in
+                               ("overview", "metadata", "data_path", "output_path", "data_structure",
+                                "sample_submission", "limits"))
+        with self._info_lock:  # the competition does not change: its texts are made once
+            if info_type not in self._info_cache:
+                self._info_cache[info_type] = text.competition_info(self.competition, info_type,
+                                                                    self._submission_relpath())
+            return self._info_cache[info_type]
+
+    def _observation(self, feedback: str, *, action: str, outcome: _Outcome | None = None) -> dict[str, Any]:
+        feedback = text.clip(feedback, self.settings.max_feedback_chars)
+        self._last_feedback = feedback
+        episode = self._episode
+        rewards = episode.rewards if episode else None
+        grade = outcome.grade if outcome else None
+        steps_left = self._steps_left()
+        time_left = self._time_left()
+        has_best = rewards is not None and rewards.best_position is not None
+        return {
+            "feedback": feedback,
+            "action": np.int64(OBSERVATION_ACTIONS.index(action)),
+            "status": np.int64(CELL_STATUSES.index(outcome.status if outcome and outcome.status else "none")),
+            "graded": np.int64(bool(outcome and outcome.graded)),
+            "valid_submission": np.int64(bool(grade and grade.valid)),
+            "score": np.array(_finite(grade.score if grade and grade.valid else None), dtype=np.float64),
+            "position": np.array(_finite(grade.position if grade and grade.valid else None), dtype=np.float64),
+            "has_best": np.int64(has_best),
+            "best_score": np.array(_finite(rewards.best_score if rewards else None), dtype=np.float64),
+            "best_position": np.array(_finite(rewards.best_position if rewards else None), dtype=np.float64),
+            "step": np.array(episode.steps if episode else 0, dtype=np.int64),
+            "steps_left": np.array(-1 if steps_left is None else steps_left, dtype=np.int64),
+            "time_left_s": np.array(-1.0 if time_left is None else time_left, dtype=np.float64),
+            "kernel_restarted": np.int64(bool(outcome and outcome.kernel_restarted)),
+            "limit_exceeded": np.int64(bool(outcome and outcome.result and outcome.result.limit_event)),
+        }
+
+    def _base_info(self, *, action: str, error: str | None = None) -> dict[str, Any]:
+        """The keys every info has (reset and step alike)."""
+        episode = self._episode
+        rewards = episode.rewards if episode else None
+        return {
+            "action": action,
+            "status": None,
+            "error": error,
+            "message": None,
+            "grade": None,
+            "score": None,
+            "position": None,
+            "best_score": rewards.best_score if rewards else None,
+            "best_position": rewards.best_position if rewards else None,
+            "reward_mode": self.settings.reward_mode,
+            "step": episode.steps if episode else 0,
+            "budget": self._budget(),
+            "timings": {},
+            "peak_rss_bytes": None,
+            "peak_gpu_bytes": None,
+            "execution_count": None,
+            "limit_event": None,
+            "kernel_restarted": False,
+            "final_grade": None,
+            "final_public_grade": None,
+            "end_reason": episode.end_reason if episode else None,
+            "run_dir": str(episode.run_dir) if episode else None,
+            "isolation": self.isolation_plan.mode,
+            "isolation_warning": self.isolation_plan.warning,
+            "competition": self.competition.name,
+        }
+
+    def _step_info(self, outcome: _Outcome, started: float) -> dict[str, Any]:
+        episode = self._episode
+        assert episode is not None
+        info = self._base_info(action=outcome.action, error=outcome.error)
+        grade = outcome.grade
+        result = outcome.result
+        info.update(
+            status=outcome.status,
+            message=outcome.message,
+            grade=grade.to_dict() if grade else None,
+            score=grade.score if grade and grade.valid else None,
+            position=grade.position if grade and grade.valid else None,
+            kernel_restarted=outcome.kernel_restarted,
+            timings={**outcome.timings, "step_s": time.perf_counter() - started},
+        )
+        if result is not None:
+            info.update(peak_rss_bytes=result.peak_rss_bytes, peak_gpu_bytes=result.peak_gpu_bytes,
+                        execution_count=result.execution_count,
+                        limit_event=dataclasses.asdict(result.limit_event) if result.limit_event else None)
+        if episode.over:
+            info.update(final_grade=episode.final_grade.to_dict() if episode.final_grade else None,
+                        final_public_grade=(episode.final_public_grade.to_dict()
+                                            if episode.final_public_grade else None))
+        return info
+
+    # ---------------------------------------------------------------- recording
+
+    def _record(self, episode: _Episode, raw_action: Any, outcome: _Outcome, obs: dict, info: dict) -> None:
+        rewards = episode.rewards
+        episode.history.append({
+            "step": episode.steps, "action": outcome.action, "status": outcome.status,
+            "score": info["score"], "valid": outcome.grade.valid if outcome.grade else None,
+            "reward": outcome.reward, "error": outcome.error,
+        })
+        episode.recorder.record(StepRecord(
+            step=episode.steps,
+            action=outcome.action,
+            code=outcome.code,
+            message=outcome.message,
+            result=outcome.result,
+            grade=outcome.grade,
+            reward=outcome.reward,
+            scores={"score": info["score"], "position": info["position"], "split": self.settings.grade_split},
+            best={"score": rewards.best_score, "position": rewards.best_position, "step": rewards.best_step},
+            elapsed_s=episode.elapsed(),
+            budget_left={"steps": self._steps_left(), "time_s": self._time_left()},
+            limit_event=info["limit_event"],
+            feedback=obs["feedback"],
+            arguments=outcome.arguments if outcome.action != "invalid" else {"received": repr(raw_action)[:300]},
+            started_at=outcome.started_at,
+        ))
+
+
+@dataclass
+class _Outcome:
+    """What one step did, gathered while it runs."""
+
+    action: str = "invalid"
+    feedback: str = ""
+    message: str | None = None
+    code: str | None = None
+    result: CellResult | None = None
+    status: str | None = None
+    error: str | None = None
+    graded: bool = False
+    grade: Grade | None = None
+    reward: float = 0.0
+    final: bool = False
+    kernel_restarted: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    arguments: dict[str, Any] = field(default_factory=dict)  # the action's other fields, for the record
+    started_at: float = field(default_factory=time.time)
+
+
+def _compact(info: dict[str, Any]) -> dict[str, Any]:
+    """`info` without the keys that have no value, at every depth.
+
+    Gymnasium's vector envs batch info key by key into arrays typed by the first env's value,
+    so a key that is a number in one env and None in another breaks them; an absent key is
+    what they expect (they add a `_key` mask). Read info with `.get()`.
+    """
+    return {key: _compact(value) if isinstance(value, dict) else value
+            for key, value in info.items() if value is not None}
+
+
+def _finite(value: float | None) -> float:
+    """A number an observation can hold: 0 for none, and no NaN or infinity."""
+    if value is None or not np.isfinite(value):
+        return 0.0
+    return float(np.clip(value, -np.finfo(np.float64).max, np.finfo(np.float64).max))
+
+
+def make(competition: str | Competition, *, output_dir: str | os.PathLike[str] | None = None,
+         **settings: Any) -> DojoEnv:
+    """A DojoEnv for `competition`; see EnvSettings for the settings. Run dirs go under
+    `output_dir` (default ./runs/<competition>/), one per episode."""
+    return DojoEnv(competition, output_dir=output_dir, **settings)

@@ -1,0 +1,118 @@
+"""`RemoteDojoEnv`: a Gymnasium env on the trainer's side whose DojoEnv (and kernel) lives in
+a Ray actor, anywhere on the cluster.
+
+An RL trainer on one node steps many such envs spread over other nodes: each call is a Ray
+method call, and `reset_async`/`step_async` return object refs so that a trainer can step a
+whole group at once (`ray.get([env.step_async(a) for env, a in zip(envs, actions)])`).
+Needs the `ray` extra: `pip install 'dojo-kernel[ray]'`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+
+from .errors import ConfigError
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("RemoteDojoEnv needs the ray extra: pip install 'dojo-kernel[ray]'") from None
+    if not ray.is_initialized():
+        raise ConfigError("expected a running Ray (call ray.init() or ray.init(address=...) first), got none")
+    return ray
+
+
+class _EnvActor:
+    """Owns one DojoEnv in a Ray worker process; its methods mirror the env's."""
+
+    def __init__(self, competition: str, settings: dict[str, Any]) -> None:
+        import ray
+
+        from .env import make
+
+        settings = dict(settings)
+        gpu_ids = ray.get_gpu_ids()
+        limits = settings.get("limits")
+        gpu_set = settings.get("gpu_device") is not None or (
+            isinstance(limits, dict) and limits.get("gpu_device") is not None) or (
+            getattr(limits, "gpu_device", None) is not None)
+        if gpu_ids and not gpu_set:  # the GPU Ray gave this actor is the one its kernel sees
+            settings["gpu_device"] = int(gpu_ids[0])
+        self.env = make(competition, **settings)
+
+    def describe(self) -> dict[str, Any]:
+        env = self.env
+        return {"observation_space": env.observation_space, "action_space": env.action_space,
+                "metadata": dict(getattr(env, "metadata", {}) or {}),
+                "node_id": __import__("ray").get_runtime_context().get_node_id()}
+
+    def reset(self, seed: int | None, options: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        return self.env.step(action)
+
+    def attribute(self, name: str) -> Any:
+        value = getattr(self.env.unwrapped, name)
+        return str(value) if name == "run_dir" and value is not None else value
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class RemoteDojoEnv(gymnasium.Env):
+    """A DojoEnv in a Ray actor, used through the Gymnasium API.
+
+    `RemoteDojoEnv("penguins", max_steps=20, memory_gb=4)` takes the same settings as
+    `dojo_kernel.make`; `num_cpus`, `num_gpus` (fractional to share a GPU) and `ray_options`
+    (any `ActorClass.options` argument, e.g. a scheduling strategy) place the actor. reset,
+    step and close return exactly what the DojoEnv returns. With a GPU, the kernel sees the
+    one Ray assigned to the actor unless the settings name a gpu_device.
+    """
+
+    def __init__(self, competition: str, *, num_cpus: float = 1, num_gpus: float = 0,
+                 ray_options: dict[str, Any] | None = None, **settings: Any) -> None:
+        ray = _ray()
+        options = {"num_cpus": num_cpus, "num_gpus": num_gpus, "max_restarts": 0, **(ray_options or {})}
+        self._ray = ray
+        self.competition = competition
+        self._actor = ray.remote(_EnvActor).options(**options).remote(competition, settings)
+        description = ray.get(self._actor.describe.remote())
+        self.observation_space = description["observation_space"]
+        self.action_space = description["action_space"]
+        self.metadata = description["metadata"]
+        self.node_id: str = description["node_id"]
+        self._closed = False
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        return self._ray.get(self.reset_async(seed=seed, options=options))
+
+    def step(self, action: Any):
+        return self._ray.get(self.step_async(action))
+
+    def reset_async(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """An object ref to reset()'s result, for stepping many envs at once."""
+        return self._actor.reset.remote(seed, options)
+
+    def step_async(self, action: Any):
+        """An object ref to step()'s result, for stepping many envs at once."""
+        return self._actor.step.remote(action)
+
+    @property
+    def run_dir(self) -> str | None:
+        """The episode's run dir, on the actor's node."""
+        return self._ray.get(self._actor.attribute.remote("run_dir"))
+
+    def close(self) -> None:
+        """Close the DojoEnv (its summary.json is written) and end the actor. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._ray.get(self._actor.close.remote())
+        finally:
+            self._ray.kill(self._actor)

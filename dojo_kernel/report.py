@@ -1,0 +1,224 @@
+"""`dojo report`: a table of runs, a reward and score curve per run (PNG), and one HTML page.
+
+A run is any directory holding a `rewards.jsonl` (the env writes one per episode); its
+`summary.json` and `trajectory.ipynb`, where present, add the final numbers and the link.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, expected
+
+REPORT_FILE = "report.html"
+
+
+@dataclass
+class RunRecord:
+    """One episode, read back from its run dir."""
+
+    path: Path
+    name: str
+    competition: str | None = None
+    agent: str | None = None
+    steps: list[int] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    scores: list[float | None] = field(default_factory=list)  # per step; None where nothing was graded
+    statuses: list[str | None] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_reward(self) -> float:
+        return float(sum(self.rewards))
+
+    @property
+    def best_score(self) -> float | None:
+        value = _number(self.summary.get("best_score"))
+        if value is not None:
+            return value
+        graded = [score for score in self.scores if score is not None]
+        if not graded:
+            return None
+        higher = self.summary.get("higher_is_better")
+        return min(graded) if higher is False else max(graded)
+
+    @property
+    def final_score(self) -> float | None:
+        return _number(self.summary.get("final_score"))
+
+    @property
+    def notebook(self) -> Path | None:
+        notebook = self.path / "trajectory.ipynb"
+        return notebook if notebook.exists() else None
+
+    @property
+    def ended(self) -> str:
+        """How the episode ended, or 'running' where no summary.json exists yet."""
+        if not self.summary:
+            return "running"
+        return str(self.summary.get("end_reason") or self.summary.get("stopped_by")
+                   or self.summary.get("reason") or "done")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return None if math.isnan(float(value)) else float(value)
+
+
+def _score_of(entry: dict[str, Any]) -> float | None:
+    """The step's graded score: a top-level 'score', else one inside a 'grade' object."""
+    score = _number(entry.get("score"))
+    grade = entry.get("grade")
+    if score is None and isinstance(grade, dict) and grade.get("valid", True):
+        score = _number(grade.get("score"))
+    return score
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> RunRecord:
+    """Read one run dir. Lines of rewards.jsonl that are cut short (a crash mid-write) are skipped."""
+    path = Path(run_dir)
+    rewards_file = path / "rewards.jsonl"
+    if not rewards_file.is_file():
+        raise ConfigError(expected(f"a run dir with rewards.jsonl", str(path), "pass the folder `dojo run` printed"))
+    record = RunRecord(path=path, name=path.name)
+    summary_file = path / "summary.json"
+    if summary_file.is_file():
+        try:
+            loaded = json.loads(summary_file.read_text())
+            record.summary = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            record.summary = {}
+    for number, line in enumerate(rewards_file.read_text().splitlines(), start=1):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        record.steps.append(int(entry.get("step", number)) if isinstance(entry.get("step"), int) else number)
+        record.rewards.append(_number(entry.get("reward")) or 0.0)
+        record.scores.append(_score_of(entry))
+        record.statuses.append(entry.get("status"))
+        record.competition = record.competition or entry.get("competition")
+        record.agent = record.agent or entry.get("agent")
+    record.competition = record.summary.get("competition") or record.competition
+    record.agent = record.summary.get("agent") or record.agent
+    return record
+
+
+def find_runs(runs_dir: str | os.PathLike[str]) -> list[Path]:
+    """Run dirs under `runs_dir` (itself included), sorted by path."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        raise ConfigError(expected("a directory of runs", str(root), "pass the --out folder of `dojo run` or `dojo batch`"))
+    found = {rewards.parent for rewards in root.rglob("rewards.jsonl")}
+    return sorted(found)
+
+
+def plot_run(record: RunRecord, png_path: Path) -> Path:
+    """Two panels: reward per step with the running return, and score per graded step with the best so far."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend, safe in threads and servers
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(9, 3.2), dpi=100, layout="constrained")
+    reward_axes, score_axes = figure.subplots(1, 2)
+    steps = record.steps
+    reward_axes.bar(steps, record.rewards, color="#8ab", label="reward")
+    running, total = [], 0.0
+    for reward in record.rewards:
+        total += reward
+        running.append(total)
+    reward_axes.plot(steps, running, color="#124", marker=".", label="return so far")
+    reward_axes.set_title("reward")
+    reward_axes.set_xlabel("step")
+    reward_axes.legend(loc="best", fontsize="small")
+
+    graded = [(step, score) for step, score in zip(steps, record.scores) if score is not None]
+    if graded:
+        xs, ys = zip(*graded)
+        lower_is_better = record.summary.get("higher_is_better") is False
+        best, best_curve = None, []
+        for score in ys:
+            best = score if best is None else (min(best, score) if lower_is_better else max(best, score))
+            best_curve.append(best)
+        score_axes.plot(xs, ys, "o", color="#c63", label="score")
+        score_axes.step(xs, best_curve, where="post", color="#333", label="best so far")
+        score_axes.legend(loc="best", fontsize="small")
+    else:
+        score_axes.text(0.5, 0.5, "no graded submission", ha="center", va="center", transform=score_axes.transAxes)
+    score_axes.set_title("score" + (f" ({record.summary['metric']})" if record.summary.get("metric") else ""))
+    score_axes.set_xlabel("step")
+    for axes in (reward_axes, score_axes):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.suptitle(f"{record.name}: {record.competition or '?'} / {record.agent or '?'}", fontsize="medium")
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(png_path)
+    return png_path
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def summary_rows(records: list[RunRecord]) -> list[dict[str, str]]:
+    """The report table's rows, as text (shared by the HTML page and `dojo report`'s terminal table)."""
+    return [{"run": r.name, "competition": r.competition or "-", "agent": r.agent or "-",
+             "steps": str(len(r.steps)), "return": f"{r.total_reward:.4g}", "best score": _fmt(r.best_score),
+             "final score": _fmt(r.final_score), "ended": r.ended} for r in records]
+
+
+def _relative(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix()
+
+
+def write_report(runs_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Write one PNG per run and `report.html` into `out_dir` (default: `runs_dir`); return the HTML path."""
+    runs_root = Path(runs_dir)
+    runs = find_runs(runs_root)
+    if not runs:
+        raise ConfigError(expected(f"run dirs (with rewards.jsonl) under {runs_root}", "none",
+                                   "run an episode first: dojo run <competition> --out " + str(runs_root)))
+    out = Path(out_dir) if out_dir is not None else runs_root
+    out.mkdir(parents=True, exist_ok=True)
+    records = [load_run(run) for run in runs]
+    rows = summary_rows(records)
+    columns = list(rows[0])
+    parts = ["<!doctype html>", "<html><head><meta charset='utf-8'><title>dojo-kernel report</title>",
+             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}img{max-width:100%}</style>",
+             "</head><body>", f"<h1>dojo-kernel report: {html.escape(str(runs_root))}</h1>",
+             f"<p>{len(records)} run(s).</p>", "<table><tr>"]
+    parts += [f"<th>{html.escape(column)}</th>" for column in columns] + ["<th>notebook</th></tr>"]
+    used_names: set[str] = set()
+    sections = []
+    for record, row in zip(records, rows):
+        # Runs in different folders may share a name; the image file names must not collide.
+        label = _relative(record.path, runs_root).replace("/", "__") if record.path != runs_root else record.name
+        while label in used_names:
+            label += "_"
+        used_names.add(label)
+        png = plot_run(record, out / f"{label}.png")
+        anchor = html.escape(label)
+        notebook = (f"<a href='{html.escape(_relative(record.notebook, out))}'>trajectory.ipynb</a>"
+                    if record.notebook else "-")
+        cells = [f"<td><a href='#{anchor}'>{html.escape(row['run'])}</a></td>"]
+        cells += [f"<td>{html.escape(row[column])}</td>" for column in columns[1:]]
+        parts.append("<tr>" + "".join(cells) + f"<td>{notebook}</td></tr>")
+        sections.append(f"<h2 id='{anchor}'>{html.escape(record.name)}</h2>"
+                        f"<p>{html.escape(str(record.path))} &middot; {notebook}</p>"
+                        f"<img src='{html.escape(_relative(png, out))}' alt='reward and score of {anchor}'>")
+    parts.append("</table>")
+    parts += sections
+    parts.append("</body></html>")
+    page = out / REPORT_FILE
+    temporary = page.with_suffix(".html.tmp")
+    temporary.write_text("\n".join(parts), encoding="utf-8")
+    temporary.replace(page)  # a browser reloading mid-write sees the old page or the new one
+    return page

@@ -1,0 +1,78 @@
+"""Turning grades into rewards, and keeping the episode's best.
+
+Modes (DESIGN.md, "Decisions"):
+  improvement  the gain in the best position score so far, so the episode's return is its
+               best position score (0..1). The default.
+  position     the position score of every graded submission (MLE-Dojo's reward).
+  raw          the metric value of every graded submission, sign as the metric gives it
+               (for a lower-is-better metric such as RMSE, a smaller reward is better).
+  final        0 on every step, then the private position score at the episode's end.
+
+Grades during the episode come from the public split; the end-of-episode grade is the
+private one. Only `final` mode rewards the private grade: the others report it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError, expected
+from .grading import Grade
+
+REWARD_MODES = ("improvement", "position", "raw", "final")
+
+
+def check_reward_mode(mode: Any) -> str:
+    if mode not in REWARD_MODES:
+        raise ConfigError(expected("reward_mode among " + ", ".join(REWARD_MODES), mode))
+    return mode
+
+
+@dataclass
+class RewardTracker:
+    """The reward of each grade in one episode, and the best grade seen so far."""
+
+    mode: str
+    higher_is_better: bool = True
+    best_position: float | None = None
+    best_score: float | None = None
+    best_step: int | None = None
+    graded: int = 0  # grades seen during the episode, valid or not
+    valid: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)  # (step, score, position) of each valid grade
+
+    def __post_init__(self) -> None:
+        check_reward_mode(self.mode)
+
+    def on_grade(self, grade: Grade, step: int) -> float:
+        """The reward for a grade made during the episode (public split), and update the best."""
+        self.graded += 1
+        if not grade.valid:
+            return 0.0
+        self.valid += 1
+        self.history.append({"step": step, "score": grade.score, "position": grade.position})
+        previous = self.best_position if self.best_position is not None else 0.0
+        if grade.position is not None and (self.best_position is None or grade.position > self.best_position):
+            self.best_position = grade.position
+        if grade.score is not None and self._better(grade.score, self.best_score):
+            self.best_score = grade.score
+            self.best_step = step
+        if self.mode == "improvement":
+            return max(0.0, (self.best_position or 0.0) - previous)
+        if self.mode == "position":
+            return float(grade.position or 0.0)
+        if self.mode == "raw":
+            return float(grade.score) if grade.score is not None else 0.0
+        return 0.0  # final: nothing until the end
+
+    def on_final(self, grade: Grade | None) -> float:
+        """The reward for the end-of-episode grade (private split): only `final` mode pays it."""
+        if self.mode != "final" or grade is None or not grade.valid:
+            return 0.0
+        return float(grade.position or 0.0)
+
+    def _better(self, score: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        return score > best if self.higher_is_better else score < best

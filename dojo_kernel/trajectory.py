@@ -1,0 +1,878 @@
+"""The record of an episode: `trajectory.ipynb`, `rewards.jsonl`, `summary.json`, and replay.
+
+The env builds one `StepRecord` per step and hands it to `TrajectoryRecorder.record`, which
+returns only once both files hold the step:
+
+- `trajectory.ipynb` (nbformat v4.5) is rewritten atomically after every step: a temporary
+  file in the same folder, fsync, `os.replace`, fsync of the folder. A kill at any moment
+  leaves either the previous or the new notebook, never a torn one. Each cell's JSON is
+  serialized once and cached, so a step costs one cell's serialization plus one write of
+  the bytes, not a re-serialization of the whole episode.
+- `rewards.jsonl` gets one line per step, written with a single `write` on an `O_APPEND`
+  descriptor and fsynced.
+- `summary.json` is written atomically by `close(summary)`, which also puts the summary
+  into the notebook's metadata.
+
+The notebook, cell by cell:
+
+- a title cell (competition, agent, limits, dojo-kernel version, start time);
+- per step: the agent's message as a markdown cell when it gave one (`dojo.kind: "message"`);
+  then the step's own cell (`dojo.kind: "step"`): a code cell with the real outputs and
+  execution count for `execute_code` / `validate_code`, a markdown cell for the other actions
+  (`request_info` answers, history, kernel restarts, submissions, invalid actions); then a
+  short markdown cell with the grading result when a submission was graded (`dojo.kind: "grade"`);
+- at close, a summary cell.
+
+Code cell metadata uses the layouts Jupyter tools already read: `execution` (nbclient's
+`iopub.execute_input` / `iopub.status.busy` / `shell.execute_reply` / `iopub.status.idle`
+ISO timestamps) and `papermill` (`start_time`, `end_time`, `duration`, `status`,
+`exception`); everything else is under `dojo` (step, action, status, reward, scores, best,
+elapsed and budget, duration, memory and GPU peaks, limit event, grade, the observation text).
+Notebook metadata: `kernelspec`, `language_info` and `dojo` (format version, dojo-kernel
+version, competition, agent, limits, settings, run dir, start time, and `summary` at close).
+
+`replay(notebook)` re-executes the code cells in a fresh kernel session in a fresh run dir and
+says, per cell and for the final score, whether the replay agrees with the record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import os
+import platform
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import nbformat
+
+from . import __version__
+from .errors import ConfigError, RecorderError, expected
+from .grading import Grade
+from .kernel import CellResult
+from .limits import Limits
+
+FORMAT_VERSION = 1
+NOTEBOOK_FILE = "trajectory.ipynb"
+REWARDS_FILE = "rewards.jsonl"
+SUMMARY_FILE = "summary.json"
+
+ACTIONS = ("execute_code", "validate_code", "submit", "request_info", "restart_kernel", "get_history", "invalid")
+CODE_ACTIONS = ("execute_code", "validate_code")
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+@dataclass
+class StepRecord:
+    """One step as the env saw it; the recorder writes exactly this, nothing else.
+
+    step:          1-based step number.
+    action:        one of ACTIONS.
+    code:          the code the agent sent (execute_code / validate_code), else None.
+    message:       the agent's reasoning or message text, when it gave one.
+    result:        the kernel's CellResult for code actions, else None.
+    grade:         the Grade of a submission graded at this step, else None.
+    reward:        the step's reward.
+    scores:        the numbers the reward came from, e.g. {"public": 0.81, "position": 0.64}.
+    best:          the best scores so far, e.g. {"score": 0.83, "position": 0.7, "step": 4}.
+    elapsed_s:     seconds since the episode started.
+    budget_left:   what is left of each budget, e.g. {"steps": 12, "time_s": 1800.0}.
+    limit_event:   the limit that stopped this step (LimitEvent as a dict), else None.
+    feedback:      the observation text the agent got back.
+    info_markdown: the request_info answer as markdown, where it differs from `feedback`.
+    arguments:     the action's other arguments, e.g. {"info_type": "overview"} or {"final": True}.
+    started_at:    when the step began (epoch seconds); default: its end minus the cell's duration.
+    """
+
+    step: int
+    action: str
+    code: str | None = None
+    message: str | None = None
+    result: CellResult | None = None
+    grade: Grade | None = None
+    reward: float = 0.0
+    scores: dict[str, Any] = field(default_factory=dict)
+    best: dict[str, Any] | None = None
+    elapsed_s: float = 0.0
+    budget_left: dict[str, Any] = field(default_factory=dict)
+    limit_event: dict[str, Any] | None = None
+    feedback: str = ""
+    info_markdown: str | None = None
+    arguments: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None
+
+    @property
+    def status(self) -> str:
+        """The step's status: the cell's for code actions, else "ok" (or "invalid")."""
+        if self.result is not None:
+            return self.result.status
+        return "invalid" if self.action == "invalid" else "ok"
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON helpers
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON data: dataclasses and paths converted, NaN and infinities as None (JSON has none)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return _jsonable(value.tolist())
+    return str(value)
+
+
+def _dumps(value: Any) -> str:
+    # The layout nbformat itself writes (indent 1, sorted keys, UTF-8), so diffs stay small.
+    return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def atomic_write(path: Path, *parts: bytes | bytearray) -> None:
+    """Replace `path` with the concatenated `parts`, so that a crash at any moment leaves the
+    old file or the new one, whole (temporary file, fsync, rename, fsync of the folder)."""
+    folder = path.parent
+    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as handle:
+            for part in parts:
+                handle.write(part)  # a large part goes straight from its buffer to the file
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename itself must reach the disk
+        finally:
+            os.close(directory)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise RecorderError(f"could not write {path}: {error}. Check free disk space and permissions") from error
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells
+
+_OUTPUT_KEYS = {
+    "stream": ("name", "text"),
+    "display_data": ("data", "metadata"),
+    "execute_result": ("data", "metadata", "execution_count"),
+    "error": ("ename", "evalue", "traceback"),
+}
+
+
+def _clean_output(output: dict[str, Any]) -> dict[str, Any]:
+    """Keep the keys nbformat allows (kernel messages also carry e.g. `transient`)."""
+    kind = output.get("output_type")
+    keys = _OUTPUT_KEYS.get(kind)
+    if keys is None:
+        return output
+    cleaned = {"output_type": kind, **{key: output[key] for key in keys if key in output}}
+    if kind in ("display_data", "execute_result"):
+        cleaned.setdefault("metadata", {})
+        cleaned.setdefault("data", {})
+    if kind == "execute_result":
+        cleaned.setdefault("execution_count", None)
+    return cleaned
+
+
+def _validation_error(cell: dict[str, Any]) -> str | None:
+    """Why a cell would make the notebook invalid, or None. Validates the cell alone: O(cell)."""
+    probe = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    try:
+        nbformat.validate(probe)
+    except nbformat.ValidationError as error:
+        return str(error.message)
+    return None
+
+
+def _repair_outputs(outputs: list[dict[str, Any]], execution_count: int | None) -> list[dict[str, Any]]:
+    """The outputs, each one that a notebook cannot hold replaced by a short note."""
+    kept = []
+    for output in outputs:
+        probe = nbformat.v4.new_code_cell(id="probe", execution_count=execution_count)
+        probe["outputs"] = [output]
+        problem = _validation_error(probe)
+        if problem is None:
+            kept.append(output)
+        else:
+            note = f"[dojo-kernel: an output of type {output.get('output_type')!r} could not be recorded: {problem[:200]}]\n"
+            kept.append({"output_type": "stream", "name": "stderr", "text": note})
+    return kept
+
+
+def _grade_line(grade: Grade) -> str:
+    if not grade.valid:
+        return f"**Submission invalid** ({grade.split} split): {grade.error or 'no reason given'}"
+    parts = []
+    if grade.score is not None:
+        direction = {True: ", higher is better", False: ", lower is better"}.get(grade.higher_is_better, "")
+        metric = f" ({grade.metric}{direction})" if grade.metric else ""
+        parts.append(f"score **{grade.score:.6g}**{metric}")
+    if grade.position is not None:
+        rank = f", rank {grade.rank} of {grade.teams}" if grade.rank is not None and grade.teams else ""
+        parts.append(f"position {grade.position:.4f}{rank}")
+    if grade.medal:
+        parts.append(f"medal: {grade.medal}")
+    elif grade.above_median is not None:
+        parts.append("above median" if grade.above_median else "below median")
+    return f"**Graded** ({grade.split} split): " + " · ".join(parts)
+
+
+def _grade_markdown(record: StepRecord) -> str:
+    assert record.grade is not None
+    lines = [f"Step {record.step}: {_grade_line(record.grade)}", "", f"reward {record.reward:+.6g}"]
+    if record.best:
+        best = ", ".join(f"{key} {_short(value)}" for key, value in record.best.items())
+        lines[-1] += f" · best so far: {best}"
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _step_markdown(record: StepRecord) -> str:
+    """The source of a non-code step's cell."""
+    title = f"**Step {record.step}: {record.action.replace('_', ' ')}**"
+    if record.action == "request_info":
+        what = record.arguments.get("info_type")
+        heading = f"**Step {record.step}: competition info" + (f" ({what})**" if what else "**")
+        return f"{heading}\n\n{record.info_markdown or record.feedback}"
+    if record.action == "restart_kernel":
+        return f"{title}: the kernel was restarted and every variable was lost. Rerun the cells above to get them back."
+    if record.action == "submit":
+        final = " (final)" if record.arguments.get("final") else ""
+        return f"**Step {record.step}: submitted the current submission{final}**" + (
+            "" if record.grade is not None else f"\n\n{record.feedback}")
+    if record.action == "invalid":
+        return f"**Step {record.step}: invalid action**\n\n{record.feedback}"
+    return f"{title}\n\n{record.feedback}"
+
+
+def _step_metadata(record: StepRecord, finished_at: float) -> dict[str, Any]:
+    result = record.result
+    dojo: dict[str, Any] = {
+        "kind": "step",
+        "step": record.step,
+        "time": _iso(finished_at),
+        "action": record.action,
+        "status": record.status,
+        "reward": record.reward,
+        "scores": record.scores,
+        "best": record.best,
+        "elapsed_s": record.elapsed_s,
+        "budget_left": record.budget_left,
+        "limit_event": record.limit_event,
+        "grade": record.grade.to_dict() if record.grade is not None else None,
+        "arguments": record.arguments,
+        "feedback": record.feedback,
+    }
+    if result is not None:
+        dojo.update(
+            duration_s=result.duration_s,
+            peak_rss_bytes=result.peak_rss_bytes,
+            peak_gpu_bytes=result.peak_gpu_bytes,
+            restarted=result.restarted,
+            exit_code=result.exit_code,
+            truncated_chars=result.truncated_chars,
+            warnings=result.warnings,
+        )
+        if record.limit_event is None and result.limit_event is not None:
+            dojo["limit_event"] = result.limit_event
+    return _jsonable(dojo)
+
+
+def _step_cells(record: StepRecord, finished_at: float) -> list[dict[str, Any]]:
+    """The cells of one step, in order: message, the step's own cell, grading result."""
+    step = record.step
+    cells = []
+    if record.message:
+        cell = nbformat.v4.new_markdown_cell(record.message, id=f"step-{step}-message")
+        cell["metadata"] = {"dojo": {"kind": "message", "step": step}}
+        cells.append(cell)
+    metadata: dict[str, Any] = {"dojo": _step_metadata(record, finished_at)}
+    if record.action in CODE_ACTIONS:
+        result = record.result
+        duration = result.duration_s if result is not None else 0.0
+        started = record.started_at if record.started_at is not None else finished_at - duration
+        ended = started + duration
+        cell = nbformat.v4.new_code_cell(record.code or "", id=f"step-{step}")
+        if result is not None:
+            cell["execution_count"] = result.execution_count
+            cell["outputs"] = [_clean_output(dict(output)) for output in result.outputs]
+            metadata["execution"] = {
+                "iopub.status.busy": _iso(started),
+                "iopub.execute_input": _iso(started),
+                "shell.execute_reply": _iso(ended),
+                "iopub.status.idle": _iso(ended),
+            }
+            metadata["papermill"] = {
+                "start_time": _iso(started),
+                "end_time": _iso(ended),
+                "duration": duration,
+                "status": "completed" if result.status == "ok" else "failed",
+                "exception": result.status != "ok",
+            }
+    else:
+        cell = nbformat.v4.new_markdown_cell(_step_markdown(record), id=f"step-{step}")
+    cell["metadata"] = metadata
+    cells.append(cell)
+    if record.grade is not None:
+        grade_cell = nbformat.v4.new_markdown_cell(_grade_markdown(record), id=f"step-{step}-grade")
+        grade_cell["metadata"] = {"dojo": {"kind": "grade", "step": step}}
+        cells.append(grade_cell)
+    return cells
+
+
+def _limits_line(limits: dict[str, Any]) -> str:
+    shown = {
+        "memory_gb": "memory {} GB", "cell_timeout_s": "cell timeout {} s", "episode_time_s": "episode {} s",
+        "gpu_memory_gb": "GPU memory {} GB", "cpus": "{} CPUs", "disk_gb": "disk {} GB",
+    }
+    parts = [text.format(limits[key]) for key, text in shown.items() if limits.get(key) is not None]
+    return " · ".join(parts) or "none"
+
+
+def _title_cell(competition: str, agent: str | None, limits: dict[str, Any], started_at: float) -> dict[str, Any]:
+    source = "\n".join([
+        f"# {competition}",
+        "",
+        "An episode recorded by dojo-kernel: one persistent kernel, one cell per step.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| competition | `{competition}` |",
+        f"| agent | {agent or 'unknown'} |",
+        f"| limits | {_limits_line(limits)} |",
+        f"| dojo-kernel | {__version__} |",
+        f"| started | {_iso(started_at)} |",
+        "",
+        "Open this notebook in its run dir to rerun it: the code reads `input/` and writes"
+        " `working/submission.csv`, both relative to the run dir.",
+    ])
+    cell = nbformat.v4.new_markdown_cell(source, id="title")
+    cell["metadata"] = {"dojo": {"kind": "title"}}
+    return cell
+
+
+def _summary_cell(summary: dict[str, Any]) -> dict[str, Any]:
+    rows = [f"| {key} | {_short(value)} |" for key, value in summary.items()
+            if isinstance(value, (str, int, float, bool)) or value is None]
+    source = "\n".join(["## Summary", "", "| | |", "|---|---|", *rows])
+    cell = nbformat.v4.new_markdown_cell(source, id="summary")
+    cell["metadata"] = {"dojo": {"kind": "summary"}}
+    return cell
+
+
+def _language_info() -> dict[str, Any]:
+    return {
+        "name": "python",
+        "version": platform.python_version(),
+        "mimetype": "text/x-python",
+        "file_extension": ".py",
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "pygments_lexer": "ipython3",
+        "nbconvert_exporter": "python",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The recorder
+
+
+class TrajectoryRecorder:
+    """Writes an episode's `trajectory.ipynb`, `rewards.jsonl` and `summary.json` into `run_dir`.
+
+    TrajectoryRecorder(run_dir, *, competition, agent, limits, settings, kernelspec=None,
+                       initial_observation=None)
+    .record(step: StepRecord) -> None   both files hold the step when it returns
+    .close(summary: dict) -> None       summary into the notebook metadata + summary.json; idempotent
+
+    The title cell is written by the constructor. A run dir that already holds a trajectory
+    is refused (RecorderError): one recorder, one episode, one run dir.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str], *, competition: str, agent: str | None,
+                 limits: Limits | dict[str, Any], settings: dict[str, Any],
+                 kernelspec: dict[str, Any] | None = None, initial_observation: str | None = None) -> None:
+        if not isinstance(competition, str) or not competition:
+            raise ConfigError(expected("a competition name (str)", competition))
+        if isinstance(limits, Limits):
+            limits = limits.to_dict()
+        if not isinstance(limits, dict):
+            raise ConfigError(expected("Limits or a dict of limits", limits))
+        if not isinstance(settings, dict):
+            raise ConfigError(expected("a dict of settings", settings))
+        self.run_dir = Path(run_dir).resolve()
+        self.notebook_path = self.run_dir / NOTEBOOK_FILE
+        self.rewards_path = self.run_dir / REWARDS_FILE
+        self.summary_path = self.run_dir / SUMMARY_FILE
+        self.competition = competition
+        self.agent = agent
+        self.started_at = time.time()
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RecorderError(f"could not create the run dir {self.run_dir}: {error}") from error
+        existing = [path.name for path in (self.notebook_path, self.rewards_path) if path.exists()]
+        if existing:
+            raise RecorderError(expected(f"a run dir without a trajectory ({self.run_dir})", existing,
+                                         "give each episode a new run dir"))
+        for stale in self.run_dir.glob(f".{NOTEBOOK_FILE}.*.tmp"):  # left by a killed writer
+            stale.unlink(missing_ok=True)
+
+        self._metadata: dict[str, Any] = _jsonable({
+            "kernelspec": kernelspec or KERNELSPEC,
+            "language_info": _language_info(),
+            "dojo": {
+                "format_version": FORMAT_VERSION,
+                "version": __version__,
+                "competition": competition,
+                "agent": agent,
+                "limits": limits,
+                "settings": settings,
+                "run_dir": str(self.run_dir),
+                "started_at": _iso(self.started_at),
+                "initial_observation": initial_observation,
+                "summary": None,
+            },
+        })
+        # The notebook's "cells" list as serialized JSON, grown one cell at a time: a step
+        # serializes only its own cells, and a write never re-serializes the episode.
+        self._body = bytearray()
+        self._add_cell(_title_cell(competition, agent, limits, self.started_at))
+        self._steps = 0
+        self._last_step = 0
+        self._closed = False
+        self._write_notebook()
+        try:
+            self._rewards_fd = os.open(self.rewards_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as error:
+            raise RecorderError(f"could not open {self.rewards_path}: {error}") from error
+
+    @property
+    def steps_recorded(self) -> int:
+        return self._steps
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def record(self, step: StepRecord) -> None:
+        """Add one step to the notebook (atomic rewrite) and one line to rewards.jsonl (fsynced)."""
+        if self._closed:
+            raise RecorderError(f"record() after close(): the trajectory in {self.run_dir} is finished")
+        if not isinstance(step, StepRecord):
+            raise ConfigError(expected("a StepRecord", type(step).__name__))
+        if step.action not in ACTIONS:
+            raise ConfigError(expected(f"an action among {ACTIONS}", step.action))
+        if isinstance(step.step, bool) or not isinstance(step.step, int) or step.step <= self._last_step:
+            # cell ids derive from the step number, and nbformat requires them unique
+            raise ConfigError(expected(f"a step number above the last one recorded ({self._last_step})", step.step))
+        finished_at = time.time()
+        for cell in _step_cells(step, finished_at):
+            self._add_cell(cell)
+        self._write_notebook()
+        self._append_reward(step, finished_at)
+        self._steps += 1
+        self._last_step = step.step
+
+    def close(self, summary: dict[str, Any]) -> None:
+        """Finish the episode: the summary goes into the notebook metadata and summary.json."""
+        if self._closed:
+            return
+        if not isinstance(summary, dict):
+            raise ConfigError(expected("a dict summary", summary))
+        summary = _jsonable(summary)
+        self._metadata["dojo"]["summary"] = summary
+        self._add_cell(_summary_cell(summary))
+        self._write_notebook()
+        atomic_write(self.summary_path, (_dumps(summary) + "\n").encode())
+        os.close(self._rewards_fd)
+        self._closed = True
+
+    def __enter__(self) -> "TrajectoryRecorder":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._closed:
+            self.close({"end_reason": "error" if exc_info[0] is not None else "closed", "steps": self._steps})
+
+    # -- internals
+
+    def _add_cell(self, cell: dict[str, Any]) -> None:
+        """Validate and serialize one cell, once, onto the cached body of the cells list."""
+        problem = _validation_error(cell)
+        if problem is not None and cell.get("outputs"):
+            cell["outputs"] = _repair_outputs(cell["outputs"], cell.get("execution_count"))
+            problem = _validation_error(cell)
+        if problem is not None:  # our own bug, never the agent's: outputs were made valid above
+            raise RecorderError(f"cell {cell.get('id')} would make {self.notebook_path.name} invalid: {problem}")
+        # indented one level, as it sits inside the "cells" list
+        text = "  " + _dumps(cell).replace("\n", "\n  ")
+        if self._body:
+            self._body += b",\n"
+        self._body += text.encode()
+
+    def _write_notebook(self) -> None:
+        tail = ('\n ],\n "metadata": ' + _dumps(self._metadata).replace("\n", "\n ")
+                + ',\n "nbformat": 4,\n "nbformat_minor": 5\n}\n').encode()
+        atomic_write(self.notebook_path, b'{\n "cells": [\n', self._body, tail)
+
+    def _append_reward(self, step: StepRecord, finished_at: float) -> None:
+        grade = step.grade.to_dict() if step.grade is not None else None
+        if grade is not None:
+            grade.pop("details", None)
+        line = _jsonable({
+            "step": step.step,
+            "action": step.action,
+            "status": step.status,
+            "reward": step.reward,
+            "score": step.grade.score if step.grade is not None and step.grade.valid else None,
+            "scores": step.scores,
+            "best": step.best,
+            "elapsed_s": step.elapsed_s,
+            "budget_left": step.budget_left,
+            "limit_event": step.limit_event or (step.result.limit_event if step.result is not None else None),
+            "duration_s": step.result.duration_s if step.result is not None else None,
+            "grade": grade,
+            "competition": self.competition,
+            "agent": self.agent,
+            "time": _iso(finished_at),
+        })
+        data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        try:
+            # One write on an O_APPEND descriptor: a line is in the file whole or not at all.
+            written = os.write(self._rewards_fd, data)
+            if written != len(data):
+                raise OSError(f"short write ({written} of {len(data)} bytes)")
+            os.fsync(self._rewards_fd)
+        except OSError as error:
+            raise RecorderError(f"could not append to {self.rewards_path}: {error}") from error
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a trajectory back
+
+
+def read_rewards(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The steps of a rewards.jsonl (a run dir or the file). A torn last line is skipped."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / REWARDS_FILE
+    entries = []
+    for line in path.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
+
+
+def notebook_path_of(source: str | os.PathLike[str]) -> Path:
+    """`source` as a notebook path: a run dir means its trajectory.ipynb."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / NOTEBOOK_FILE
+    if not path.is_file():
+        raise ConfigError(expected("a run dir holding trajectory.ipynb, or a notebook path", str(source)))
+    return path
+
+
+def load_trajectory(source: str | os.PathLike[str]) -> nbformat.NotebookNode:
+    """Read (and validate) a recorded notebook from a run dir or a path."""
+    path = notebook_path_of(source)
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    return notebook
+
+
+def step_cells(notebook: nbformat.NotebookNode) -> list[dict[str, Any]]:
+    """The cells that carry a step (`dojo.kind == "step"`), in order."""
+    return [cell for cell in notebook.cells if cell.get("metadata", {}).get("dojo", {}).get("kind") == "step"]
+
+
+def message_of(notebook: nbformat.NotebookNode, step: int) -> str | None:
+    """The agent's message at `step`, if it gave one."""
+    for cell in notebook.cells:
+        dojo = cell.get("metadata", {}).get("dojo", {})
+        if dojo.get("kind") == "message" and dojo.get("step") == step:
+            return cell.source
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing outputs
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# What legitimately differs between two runs of the same code.
+_VARYING = [
+    (re.compile(r"0x[0-9a-fA-F]{4,}"), "0x…"),  # memory addresses in reprs
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
+    (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b"), "<time>"),
+    # durations: "1.23s", "12 ms", "Wall time: 3.1 s", "[00:01<00:00, 5.2it/s]"
+    (re.compile(r"\b\d+(?:\.\d+)?\s*(?:ns|µs|us|ms|s|sec|secs|seconds|min|it/s|s/it)\b"), "<dur>"),
+    (re.compile(r"\b(?:pid|PID|process|id)[ =:]+\d+"), "<id>"),
+    (re.compile(r"/tmp/[\w.\-/]+"), "<tmp>"),
+]
+_PROGRESS = re.compile(r"\d+%\|.*\||\d+/\d+ \[|it/s\]|s/it\]")
+
+
+def normalize_text(text: str, *, paths: Iterable[str] = ()) -> str:
+    """Output text with what varies between runs masked: addresses, times, durations,
+    process ids, temporary paths, run-dir paths, and progress bars (tqdm and the like)."""
+    text = _ANSI.sub("", text)
+    for path in sorted((p for p in paths if p), key=len, reverse=True):
+        text = text.replace(path, "<run_dir>")
+    lines = []
+    for line in text.splitlines():
+        line = line.rsplit("\r", 1)[-1]  # a carriage return redraws the line: keep what was shown last
+        if _PROGRESS.search(line):
+            continue
+        for pattern, replacement in _VARYING:
+            line = pattern.sub(replacement, line)
+        lines.append(line.rstrip())
+    return "\n".join(lines).strip()
+
+
+def outputs_text(outputs: Iterable[dict[str, Any]]) -> str:
+    """The comparable text of a cell's outputs: streams, plain-text results, error names;
+    images and rich outputs count by their type only (their bytes may differ between runs)."""
+    parts = []
+    for output in outputs:
+        kind = output.get("output_type")
+        if kind == "stream":
+            text = output.get("text", "")
+            parts.append("".join(text) if isinstance(text, list) else text)
+        elif kind in ("execute_result", "display_data"):
+            data = output.get("data", {})
+            plain = data.get("text/plain")
+            if plain is not None:
+                parts.append("".join(plain) if isinstance(plain, list) else plain)
+            rich = sorted(mime for mime in data if mime != "text/plain")
+            if rich:
+                parts.append(f"<{', '.join(rich)}>")
+        elif kind == "error":
+            parts.append(f"{output.get('ename')}: {output.get('evalue')}")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Run dirs and replay
+
+
+def _fresh_run_dir(run_dir: str | os.PathLike[str] | None, competition: str) -> Path:
+    """A new or empty directory for a replay; a temporary one (kept) where none is given."""
+    if run_dir is None:
+        return Path(tempfile.mkdtemp(prefix=f"dojo-replay-{competition}-")).resolve()
+    path = Path(run_dir).resolve()
+    if path.exists() and any(path.iterdir()):
+        raise ConfigError(expected("a new or empty run dir for the replay", str(path), "pass another run_dir"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class ReplayCell:
+    """One code cell of a replay: what was recorded, what came out now, and whether they agree."""
+
+    index: int  # the cell's index in the notebook
+    step: int | None
+    action: str | None
+    recorded_status: str | None
+    replay_status: str
+    recorded_text: str  # normalized output text
+    replay_text: str
+    duration_s: float
+
+    @property
+    def status_agrees(self) -> bool:
+        return self.recorded_status is None or self.recorded_status == self.replay_status
+
+    @property
+    def output_agrees(self) -> bool:
+        return self.recorded_text == self.replay_text
+
+    @property
+    def agrees(self) -> bool:
+        return self.status_agrees and self.output_agrees
+
+    def diff(self, max_lines: int = 12) -> str:
+        lines = list(difflib.unified_diff(self.recorded_text.splitlines(), self.replay_text.splitlines(),
+                                          "recorded", "replay", lineterm="", n=1))
+        return "\n".join(lines[:max_lines] + (["…"] if len(lines) > max_lines else []))
+
+
+@dataclass
+class ReplayReport:
+    """The result of `replay`: per-cell agreement and whether the final score agrees."""
+
+    notebook: Path
+    run_dir: Path
+    competition: str
+    split: str
+    cells: list[ReplayCell] = field(default_factory=list)
+    recorded_score: float | None = None
+    recorded_score_source: str | None = None  # "submission" | "summary" | "last graded step"
+    replay_score: float | None = None
+    replay_grade: Grade | None = None
+
+    @property
+    def score_agrees(self) -> bool:
+        if self.recorded_score is None or self.replay_score is None:
+            return self.recorded_score is None and self.replay_score is None
+        return math.isclose(self.recorded_score, self.replay_score, rel_tol=1e-9, abs_tol=1e-12)
+
+    @property
+    def cells_agree(self) -> bool:
+        return all(cell.agrees for cell in self.cells)
+
+    @property
+    def agrees(self) -> bool:
+        return self.cells_agree and self.score_agrees
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable({
+            "notebook": self.notebook, "run_dir": self.run_dir, "competition": self.competition,
+            "split": self.split, "agrees": self.agrees, "score_agrees": self.score_agrees,
+            "recorded_score": self.recorded_score, "recorded_score_source": self.recorded_score_source,
+            "replay_score": self.replay_score,
+            "replay_grade": self.replay_grade.to_dict() if self.replay_grade is not None else None,
+            "cells": [{"index": cell.index, "step": cell.step, "action": cell.action,
+                       "recorded_status": cell.recorded_status, "replay_status": cell.replay_status,
+                       "status_agrees": cell.status_agrees, "output_agrees": cell.output_agrees,
+                       "duration_s": cell.duration_s} for cell in self.cells],
+        })
+
+    def to_text(self) -> str:
+        lines = [f"replay of {self.notebook}", f"in {self.run_dir}", "",
+                 f"{'cell':>4} {'step':>4}  {'recorded':<8} {'replay':<8} output"]
+        for cell in self.cells:
+            output = "same" if cell.output_agrees else "DIFFERS"
+            mark = "" if cell.status_agrees else "  STATUS DIFFERS"
+            step = "" if cell.step is None else cell.step
+            lines.append(f"{cell.index:>4} {step:>4}  {cell.recorded_status or '-':<8} {cell.replay_status:<8} {output}{mark}")
+            if not cell.output_agrees:
+                lines.extend("        " + line for line in cell.diff().splitlines())
+        recorded = "none" if self.recorded_score is None else f"{self.recorded_score:.6g} (from {self.recorded_score_source})"
+        replayed = "none" if self.replay_score is None else f"{self.replay_score:.6g}"
+        if self.replay_grade is not None and not self.replay_grade.valid:
+            replayed += f" (invalid: {self.replay_grade.error})"
+        lines += ["", f"final score ({self.split} split): recorded {recorded}, replay {replayed}: "
+                      + ("agrees" if self.score_agrees else "DIFFERS")]
+        agreeing = sum(cell.agrees for cell in self.cells)
+        lines.append(f"{agreeing} of {len(self.cells)} cells agree; replay "
+                     + ("AGREES" if self.agrees else "DIFFERS"))
+        return "\n".join(lines)
+
+
+def _recorded_score(notebook: nbformat.NotebookNode, notebook_path: Path, competition: Any,
+                    split: str) -> tuple[float | None, str | None]:
+    """The recorded episode's final score: its submission regraded, else its summary, else its last grade."""
+    submission = notebook_path.parent / "working" / competition.submission_file
+    if submission.is_file():
+        grade = competition.grade(submission, split=split, allowed_dir=submission.parent)
+        return (grade.score if grade.valid else None), "submission"
+    summary = notebook.metadata.get("dojo", {}).get("summary") or {}
+    if isinstance(summary.get("final_score"), (int, float)):
+        return float(summary["final_score"]), "summary"
+    for cell in reversed(step_cells(notebook)):
+        grade = cell.metadata["dojo"].get("grade")
+        if grade and grade.get("valid") and grade.get("score") is not None:
+            return float(grade["score"]), "last graded step"
+    return None, None
+
+
+def replay(notebook_path: str | os.PathLike[str], *, run_dir: str | os.PathLike[str] | None = None,
+           competition: str | None = None, limits: Limits | dict[str, Any] | None = None,
+           split: str = "private", isolation: str | None = None) -> ReplayReport:
+    """Re-execute a recorded notebook's code cells, in order, in a fresh kernel session in a
+    fresh run dir, then regrade its `working/submission.csv`.
+
+    competition, limits and isolation default to those in the notebook's metadata; the score
+    compared is the final submission's on `split`, recorded (the original run dir's submission
+    regraded, else the summary's final score) against replayed. run_dir defaults to a
+    new temporary directory (kept, so it can be inspected; its path is in the report), laid
+    out as the env lays out an episode's (`working/`, `input/` linking the public data). A
+    `restart_kernel` step restarts the replay's kernel at the same point.
+    """
+    # imported here: only replay needs a kernel and the answers
+    from .competition import get_competition
+    from .isolation import prepare_input, resolve_mode
+    from .kernel import KernelSession
+
+    path = notebook_path_of(notebook_path).resolve()
+    notebook = load_trajectory(path)
+    dojo = notebook.metadata.get("dojo", {})
+    name = competition or dojo.get("competition")
+    if not name:
+        raise ConfigError(expected("a competition name (in the notebook's metadata or as competition=)", name))
+    if limits is None:
+        limits = Limits.from_dict(dojo["limits"]) if dojo.get("limits") else Limits()
+    elif isinstance(limits, dict):
+        limits = Limits.from_dict(limits)
+    if isolation is None:
+        isolation = (dojo.get("settings") or {}).get("isolation", "auto")
+    comp = get_competition(name)
+    target = _fresh_run_dir(run_dir, name)
+    # The run dir layout the env gives an episode: working/, and input/ linking the public data.
+    (target / "working").mkdir()
+    plan = resolve_mode(isolation)
+    prepare_input(target, Path(comp.public_dir), plan)
+    report = ReplayReport(notebook=path, run_dir=target, competition=name, split=split)
+    public = str(Path(comp.public_dir).resolve())
+    recorded_dirs = [str(dojo.get("run_dir") or ""), str(path.parent), public]
+
+    session = KernelSession(target, limits, isolation=plan.mode, input_source=Path(comp.public_dir),
+                            log_path=target / "kernel.log")
+    try:
+        for index, cell in enumerate(notebook.cells):
+            meta = cell.get("metadata", {}).get("dojo", {})
+            if cell.cell_type == "markdown" and meta.get("action") == "restart_kernel":
+                session.restart()
+                continue
+            if cell.cell_type != "code":
+                continue
+            result = session.run(cell.source)
+            report.cells.append(ReplayCell(
+                index=index, step=meta.get("step"), action=meta.get("action"),
+                recorded_status=meta.get("status"), replay_status=result.status,
+                recorded_text=normalize_text(outputs_text(cell.get("outputs", [])), paths=recorded_dirs),
+                replay_text=normalize_text(outputs_text(result.outputs), paths=[str(target), public]),
+                duration_s=result.duration_s,
+            ))
+    finally:
+        session.close()
+
+    report.recorded_score, report.recorded_score_source = _recorded_score(notebook, path, comp, split)
+    submission = target / "working" / comp.submission_file
+    if submission.is_file():
+        report.replay_grade = comp.grade(submission, split=split, allowed_dir=submission.parent)
+        report.replay_score = report.replay_grade.score if report.replay_grade.valid else None
+    return report

@@ -1,0 +1,151 @@
+"""Classification metrics: labels and probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from .registry import ArrayLike, as_1d, as_2d, register_metric
+
+# Kaggle's log loss clips probabilities to [EPS, 1 - EPS] so one confident mistake costs
+# about 34.5 rather than infinity.
+EPS = 1e-15
+
+
+def _labels(answers: ArrayLike, predictions: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    return as_1d(answers), as_1d(predictions)
+
+
+def _one_hot(answers: ArrayLike, predictions: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Answers as a 0/1 matrix matching the prediction columns.
+
+    Answers may already be one column per class (Kaggle's solution files), or one label
+    per row, which is then matched to the prediction frame's column names.
+    """
+    probs = as_2d(predictions)
+    answer_array = np.asarray(answers)
+    if answer_array.ndim == 2 and answer_array.shape[1] == probs.shape[1]:
+        return as_2d(answers), probs
+    labels = as_1d(answers)
+    if isinstance(predictions, pd.DataFrame):
+        classes = np.asarray(predictions.columns).astype(str)
+        labels = labels.astype(str)
+    else:
+        classes = np.arange(probs.shape[1])
+    truth = (labels[:, None] == classes[None, :]).astype(float)
+    return truth, probs
+
+
+@register_metric("accuracy", higher_is_better=True, kind="label", aliases=("acc", "categorization_accuracy"))
+def accuracy(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Share of rows whose predicted label equals the answer."""
+    y, p = _labels(answers, predictions)
+    return float(np.mean(y == p))
+
+
+@register_metric("balanced_accuracy", higher_is_better=True, kind="label")
+def balanced_accuracy(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Mean recall over the classes present in the answers."""
+    return skm.balanced_accuracy_score(*_labels(answers, predictions))
+
+
+def _f1(average: str):
+    def f1(answers: ArrayLike, predictions: ArrayLike, pos_label: object = 1) -> float:
+        y, p = _labels(answers, predictions)
+        if average == "binary":
+            return skm.f1_score(y, p, average="binary", pos_label=pos_label, zero_division=0)
+        return skm.f1_score(y, p, average=average, zero_division=0)
+
+    f1.__doc__ = f"F1 score ({average} average)."
+    return f1
+
+
+register_metric("f1", _f1("binary"), higher_is_better=True, kind="label", aliases=("f1_binary",))
+for _average in ("micro", "macro", "weighted"):
+    register_metric(f"f1_{_average}", _f1(_average), higher_is_better=True, kind="label")
+
+
+@register_metric("mcc", higher_is_better=True, kind="label", aliases=("matthews_corrcoef",))
+def mcc(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Matthews correlation coefficient."""
+    return skm.matthews_corrcoef(*_labels(answers, predictions))
+
+
+@register_metric(
+    "quadratic_weighted_kappa", higher_is_better=True, kind="label", aliases=("qwk", "kappa_quadratic")
+)
+def quadratic_weighted_kappa(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Cohen's kappa with quadratic weights, for ordinal labels."""
+    return skm.cohen_kappa_score(*_labels(answers, predictions), weights="quadratic")
+
+
+@register_metric("roc_auc", higher_is_better=True, kind="probability", aliases=("auc", "area_under_roc"))
+def roc_auc(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Area under the ROC curve for a binary target (ties count half)."""
+    return skm.roc_auc_score(as_1d(answers), as_1d(predictions).astype(float))
+
+
+@register_metric(
+    "roc_auc_ovr", higher_is_better=True, kind="probability", multi_target=True, aliases=("multiclass_auc",)
+)
+def roc_auc_ovr(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Multiclass ROC AUC: one class against the rest, macro average over classes."""
+    truth, probs = _one_hot(answers, predictions)
+    return float(np.mean([skm.roc_auc_score(truth[:, j], probs[:, j]) for j in range(truth.shape[1])]))
+
+
+@register_metric(
+    "mean_columnwise_auc", higher_is_better=True, kind="probability", multi_target=True, aliases=("mcauc",)
+)
+def mean_columnwise_auc(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """ROC AUC of each target column (each a binary target), averaged."""
+    truth, probs = as_2d(answers), as_2d(predictions)
+    return float(np.mean([skm.roc_auc_score(truth[:, j], probs[:, j]) for j in range(truth.shape[1])]))
+
+
+@register_metric("log_loss", higher_is_better=False, kind="probability", aliases=("logloss", "binary_log_loss"))
+def log_loss(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Binary cross-entropy with Kaggle's clipping to [1e-15, 1 - 1e-15]."""
+    y = as_1d(answers).astype(float)
+    p = np.clip(as_1d(predictions).astype(float), EPS, 1 - EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+@register_metric(
+    "multiclass_log_loss",
+    higher_is_better=False,
+    kind="probability",
+    multi_target=True,
+    aliases=("mlogloss", "multi_logloss", "categorical_crossentropy"),
+)
+def multiclass_log_loss(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Kaggle's multiclass log loss: each row divided by its sum, then clipped to [1e-15, 1 - 1e-15]."""
+    truth, probs = _one_hot(answers, predictions)
+    sums = probs.sum(axis=1, keepdims=True)
+    probs = np.divide(probs, sums, out=np.full_like(probs, 1.0 / probs.shape[1]), where=sums > 0)
+    probs = np.clip(probs, EPS, 1 - EPS)
+    return float(-np.mean(np.sum(truth * np.log(probs), axis=1)))
+
+
+@register_metric("normalized_gini", higher_is_better=True, kind="continuous", aliases=("gini",))
+def normalized_gini(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Gini of the predictions' ordering divided by the best possible Gini.
+
+    Rows with tied predictions share their answers' mean, so the value does not depend on
+    row order (for a binary target it equals 2 * AUC - 1).
+    """
+    y = as_1d(answers).astype(float)
+    p = as_1d(predictions).astype(float)
+    return _gini(y, p) / _gini(y, y)
+
+
+def _gini(actual: np.ndarray, predicted: np.ndarray) -> float:
+    order = np.argsort(-predicted, kind="mergesort")
+    sorted_pred, sorted_actual = predicted[order], actual[order]
+    # average the answers within each group of tied predictions
+    _, group, counts = np.unique(-sorted_pred, return_inverse=True, return_counts=True)
+    sorted_actual = (np.bincount(group, weights=sorted_actual) / counts)[group]
+    n = len(actual)
+    cumulative = np.cumsum(sorted_actual) / sorted_actual.sum()
+    return float(cumulative.sum() / n - (n + 1) / (2 * n))

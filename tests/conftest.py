@@ -1,0 +1,53 @@
+"""Shared fixtures: real kernel sessions that are always closed, and a check that nothing
+they started is left running afterwards."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from dojo_kernel.kernel import KernelSession
+from dojo_kernel.limits import Limits
+
+
+def processes_under(path: Path) -> list[psutil.Process]:
+    """Live processes whose working directory is `path` or below it (a kernel and its children
+    all start in the session's cwd, so this finds them even after they were orphaned)."""
+    root = str(path.resolve())
+    found = []
+    for process in psutil.process_iter(["cwd", "status"]):
+        cwd = process.info.get("cwd")
+        if cwd and (cwd == root or cwd.startswith(root + "/")) and process.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(process)
+    return found
+
+
+def assert_nothing_left(path: Path, within_s: float = 5.0) -> None:
+    deadline = time.monotonic() + within_s
+    while True:
+        left = processes_under(path)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not left, f"processes left running in {path}: {[(p.pid, p.info) for p in left]}"
+
+
+@pytest.fixture
+def make_session(tmp_path):
+    """A factory of KernelSessions (isolation "none" unless asked) in tmp_path; after the test
+    every session is closed and no process may be left running in tmp_path."""
+    sessions: list[KernelSession] = []
+
+    def make(limits: Limits | None = None, **options) -> KernelSession:
+        options.setdefault("isolation", "none")
+        session = KernelSession(tmp_path, limits or Limits(cell_timeout_s=30), **options)
+        sessions.append(session)
+        return session
+
+    yield make
+    for session in sessions:
+        session.close()
+    assert_nothing_left(tmp_path)

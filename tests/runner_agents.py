@@ -1,0 +1,63 @@
+"""Tiny scripted agents for the batch runner's tests, given to `dojo batch` as
+"runner_agents:Class" (pytest puts tests/ on the import path; worker processes inherit it)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+# The first cell copies the sample submission into place and notes what the kernel was given,
+# so a test can check the GPU index and CPU share each episode received.
+_SUBMIT_SAMPLE = """
+import os, shutil
+shutil.copy("input/sample_submission.csv", "working/submission.csv")
+with open("working/limits_seen.txt", "w") as f:
+    f.write(os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>") + "\\n" + os.environ.get("OMP_NUM_THREADS", "<unset>"))
+"""
+
+
+class SubmitSampleAgent:
+    """Writes the sample submission, then submits it as final: two steps."""
+
+    name = "submit-sample"
+
+    def reset(self, observation):
+        self._steps = 0
+
+    def act(self, observation):
+        self._steps += 1
+        if self._steps == 1:
+            return {"action": "execute_code", "code": _SUBMIT_SAMPLE}
+        return {"action": "submit", "final": True}
+
+
+class FailingAgent:
+    """Raises on its first action: an episode whose code fails."""
+
+    def reset(self, observation):
+        pass
+
+    def act(self, observation):
+        raise RuntimeError("this agent always fails")
+
+
+class DyingAgent:
+    """Starts a background process from its kernel, then ends its own process: an episode
+    whose worker dies, leaving a process that the batch must clean up."""
+
+    def reset(self, observation):
+        self._steps = 0
+
+    def act(self, observation):
+        self._steps += 1
+        if self._steps == 1:
+            return {"action": "execute_code", "code": _LEAVE_A_PROCESS}
+        time.sleep(2)  # long enough for the batch to notice the kernel's child
+        os._exit(3)
+
+
+# A process in a session of its own, so that only the batch's clean-up can end it.
+_LEAVE_A_PROCESS = """
+import subprocess
+subprocess.Popen(["sleep", "300"], cwd="working", start_new_session=True)
+"""

@@ -1,0 +1,208 @@
+"""The llm agent against a real HTTP server (on 127.0.0.1, started here) that speaks chat completions."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+pytest.importorskip("openai", reason="the llm agent needs the 'llm' extra (pip install 'dojo-kernel[llm]')")
+
+from dojo_kernel.agents import AgentError, get_agent  # noqa: E402
+from dojo_kernel.agents.llm import count_tokens, extract_code  # noqa: E402
+from dojo_kernel.errors import ConfigError  # noqa: E402
+
+
+def completion(content=None, tool_call=None, prompt_tokens=11, completion_tokens=7):
+    message = {"role": "assistant", "content": content}
+    if tool_call is not None:
+        name, arguments = tool_call
+        message["tool_calls"] = [{"id": "call_1", "type": "function",
+                                  "function": {"name": name, "arguments": json.dumps(arguments)}}]
+    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "test-model",
+            "choices": [{"index": 0, "message": message,
+                         "finish_reason": "tool_calls" if tool_call else "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}
+
+
+class ChatServer:
+    """Answers POST /v1/chat/completions with scripted (status, body) replies, in order,
+    and keeps every request body it received."""
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (the stdlib's name)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"path": self.path, "body": body,
+                                        "authorization": self.headers.get("Authorization")})
+                status, payload = server.replies.pop(0) if server.replies else (500, {"error": {"message": "no reply left"}})
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+OBS = {"feedback": "Competition: toy. Predict y for each id; write working/submission.csv."}
+
+
+def make_agent(server, **options):
+    return get_agent("llm", model="test-model", base_url=server.base_url, api_key="sk-test",
+                     backoff_s=0.01, **options)
+
+
+def test_fenced_code_reply_becomes_execute_code_with_the_prose_as_message():
+    reply = "First I load the data.\n```python\nimport pandas as pd\ndf = pd.read_csv('input/train.csv')\n```\n"
+    with ChatServer([(200, completion(reply))]) as server:
+        agent = make_agent(server)
+        agent.reset(OBS)
+        action = agent.act(OBS)
+    assert action == {"action": "execute_code", "code": "import pandas as pd\ndf = pd.read_csv('input/train.csv')",
+                      "message": "First I load the data."}
+    request = server.requests[0]
+    assert request["path"] == "/v1/chat/completions"
+    assert request["authorization"] == "Bearer sk-test"
+    assert request["body"]["model"] == "test-model"
+    roles = [m["role"] for m in request["body"]["messages"]]
+    assert roles == ["system", "user"]
+    assert "Competition: toy" in request["body"]["messages"][1]["content"]
+    assert {tool["function"]["name"] for tool in request["body"]["tools"]} == {"execute_code", "submit", "request_info"}
+    assert agent.stats["prompt_tokens"] == 11 and agent.stats["completion_tokens"] == 7
+    assert agent.stats["requests"] == 1
+
+
+def test_tool_call_reply_becomes_the_action_and_the_next_observation_answers_it():
+    replies = [(200, completion("Looking at the shapes.", tool_call=("execute_code", {"code": "print(df.shape)"}))),
+               (200, completion(None, tool_call=("submit", {"final": True})))]
+    with ChatServer(replies) as server:
+        agent = make_agent(server)
+        agent.reset(OBS)
+        first = agent.act(OBS)
+        second = agent.act({"feedback": "(891, 12)"})
+    assert first == {"action": "execute_code", "code": "print(df.shape)", "message": "Looking at the shapes."}
+    assert second == {"action": "submit", "final": True}
+    messages = server.requests[1]["body"]["messages"]
+    assert messages[-2]["role"] == "assistant" and messages[-2]["tool_calls"][0]["id"] == "call_1"
+    assert messages[-1] == {"role": "tool", "tool_call_id": "call_1", "content": "(891, 12)"}
+    assert agent.stats["total_tokens"] == 36
+
+
+def test_reply_without_code_is_nudged_and_then_acted_on():
+    replies = [(200, completion("I think a random forest would work well here.")),
+               (200, completion("```python\nprint('ok')\n```"))]
+    with ChatServer(replies) as server:
+        agent = make_agent(server)
+        agent.reset(OBS)
+        action = agent.act(OBS)
+    assert action == {"action": "execute_code", "code": "print('ok')"}
+    assert agent.stats["replies_without_code"] == 1
+    nudge = server.requests[1]["body"]["messages"][-1]
+    assert nudge["role"] == "user" and "no code" in nudge["content"]
+
+
+def test_replies_that_never_have_code_fall_back_to_showing_the_task():
+    replies = [(200, completion("Hmm.")) for _ in range(3)]
+    with ChatServer(replies) as server:
+        agent = make_agent(server, max_nudges=2)
+        agent.reset(OBS)
+        action = agent.act(OBS)
+    assert action["action"] == "request_info"
+    assert len(server.requests) == 3
+
+
+def test_http_500_is_retried_then_succeeds():
+    replies = [(500, {"error": {"message": "overloaded"}}), (200, completion("```python\nx = 1\n```"))]
+    with ChatServer(replies) as server:
+        agent = make_agent(server)
+        agent.reset(OBS)
+        action = agent.act(OBS)
+    assert action["code"] == "x = 1"
+    assert len(server.requests) == 2
+    assert agent.stats["retries"] == 1
+
+
+def test_endpoint_that_keeps_failing_raises_agent_error_naming_the_fix():
+    replies = [(503, {"error": {"message": "down"}})] * 3
+    with ChatServer(replies) as server:
+        agent = make_agent(server, max_retries=2)
+        agent.reset(OBS)
+        with pytest.raises(AgentError, match="kept failing after 3 tries"):
+            agent.act(OBS)
+
+
+def test_client_error_is_not_retried():
+    with ChatServer([(401, {"error": {"message": "bad key"}})]) as server:
+        agent = make_agent(server)
+        agent.reset(OBS)
+        with pytest.raises(AgentError, match="HTTP 401"):
+            agent.act(OBS)
+    assert len(server.requests) == 1
+
+
+def test_history_is_trimmed_to_the_token_budget_keeping_the_task():
+    long_output = "x" * 4000  # about 1000 tokens each
+    replies = [(200, completion("```python\nprint('x' * 4000)\n```")) for _ in range(8)]
+    with ChatServer(replies) as server:
+        agent = make_agent(server, max_context_tokens=3000)
+        agent.reset(OBS)
+        agent.act(OBS)
+        for _ in range(7):
+            agent.act({"feedback": long_output})
+    last = server.requests[-1]["body"]["messages"]
+    sent = sum(count_tokens(m.get("content") or "") for m in last)
+    assert sent <= 3000
+    assert "Competition: toy" in last[1]["content"]  # the task itself is never dropped
+    assert any("omitted" in (m.get("content") or "") for m in last)
+    assert len(agent.history) > len(last)
+
+
+def test_missing_model_is_a_config_error_naming_the_variable(monkeypatch):
+    monkeypatch.delenv("DOJO_LLM_MODEL", raising=False)
+    with pytest.raises(ConfigError, match="DOJO_LLM_MODEL"):
+        get_agent("llm", base_url="http://127.0.0.1:9/v1")
+
+
+def test_model_and_endpoint_come_from_the_environment(monkeypatch):
+    with ChatServer([(200, completion("```python\npass\n```"))]) as server:
+        monkeypatch.setenv("DOJO_LLM_MODEL", "env-model")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+        agent = get_agent("llm", backoff_s=0.01)
+        agent.reset(OBS)
+        agent.act(OBS)
+    assert server.requests[0]["body"]["model"] == "env-model"
+    assert server.requests[0]["authorization"] == "Bearer sk-env"
+
+
+def test_extract_code_prefers_python_blocks_and_joins_them():
+    text = "Plan:\n```\nnot code\n```\nthen\n```python\na = 1\n```\nand\n```py\nb = 2\n```"
+    code, prose = extract_code(text)
+    assert code == "a = 1\n\nb = 2"
+    assert prose.startswith("Plan:") and "a = 1" not in prose
+    assert extract_code("no code here") == (None, "no code here")

@@ -1,0 +1,270 @@
+"""The metric library against scikit-learn, SciPy and hand-computed values, plus row-order
+invariance (hypothesis)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+from sklearn import metrics as skm
+
+from dojo_kernel.metrics import Metric, UnknownMetric, get_metric, list_metrics, register_metric
+
+rng = np.random.default_rng(0)
+N = 200
+y_binary = rng.integers(0, 2, N)
+p_binary = np.clip(y_binary * 0.3 + rng.random(N) * 0.7, 0, 1)
+y_multi = rng.integers(0, 4, N)
+p_multi = rng.dirichlet(np.ones(4), N)
+y_real = rng.normal(10, 3, N)
+p_real = y_real + rng.normal(0, 1, N)
+y_pos = rng.gamma(2, 3, N)
+p_pos = y_pos * rng.uniform(0.5, 1.5, N)
+
+
+@pytest.mark.parametrize(
+    ("name", "answers", "predictions", "reference"),
+    [
+        ("accuracy", y_multi, (y_multi + (rng.random(N) < 0.3)) % 4, skm.accuracy_score),
+        ("balanced_accuracy", y_multi, (y_multi + (rng.random(N) < 0.3)) % 4, skm.balanced_accuracy_score),
+        ("f1", y_binary, (p_binary > 0.5).astype(int), skm.f1_score),
+        ("f1_micro", y_multi, (y_multi + (rng.random(N) < 0.4)) % 4, lambda a, b: skm.f1_score(a, b, average="micro")),
+        ("f1_macro", y_multi, (y_multi + (rng.random(N) < 0.4)) % 4, lambda a, b: skm.f1_score(a, b, average="macro")),
+        ("f1_weighted", y_multi, (y_multi + (rng.random(N) < 0.4)) % 4, lambda a, b: skm.f1_score(a, b, average="weighted")),
+        ("mcc", y_binary, (p_binary > 0.5).astype(int), skm.matthews_corrcoef),
+        ("quadratic_weighted_kappa", y_multi, (y_multi + (rng.random(N) < 0.4)) % 4,
+         lambda a, b: skm.cohen_kappa_score(a, b, weights="quadratic")),
+        ("roc_auc", y_binary, p_binary, skm.roc_auc_score),
+        ("log_loss", y_binary, p_binary, skm.log_loss),
+        ("rmse", y_real, p_real, lambda a, b: math.sqrt(skm.mean_squared_error(a, b))),
+        ("mse", y_real, p_real, skm.mean_squared_error),
+        ("rmsle", y_pos, p_pos, lambda a, b: math.sqrt(skm.mean_squared_log_error(a, b))),
+        ("mae", y_real, p_real, skm.mean_absolute_error),
+        ("mape", y_pos, p_pos, skm.mean_absolute_percentage_error),
+        ("r2", y_real, p_real, skm.r2_score),
+        ("pearson", y_real, p_real, lambda a, b: stats.pearsonr(a, b)[0]),
+        ("spearman", y_real, p_real, lambda a, b: stats.spearmanr(a, b)[0]),
+        ("pinball", y_real, p_real, lambda a, b: skm.mean_pinball_loss(a, b, alpha=0.5)),
+        ("poisson_deviance", np.round(y_pos), p_pos, skm.mean_poisson_deviance),
+    ],
+)
+def test_metric_matches_reference_implementation(name, answers, predictions, reference):
+    assert get_metric(name)(answers, predictions) == pytest.approx(reference(answers, predictions), rel=1e-9)
+
+
+def test_multiclass_log_loss_matches_sklearn_on_labels_and_on_one_hot_answers():
+    expected = skm.log_loss(y_multi, p_multi, labels=[0, 1, 2, 3])
+    one_hot = np.eye(4)[y_multi]
+    metric = get_metric("multiclass_log_loss")
+    assert metric(one_hot, p_multi) == pytest.approx(expected)
+    frame = pd.DataFrame(p_multi, columns=["a", "b", "c", "d"])
+    assert metric(np.array(list("abcd"))[y_multi], frame) == pytest.approx(expected)
+
+
+def test_multiclass_log_loss_normalises_rows_then_clips_like_kaggle():
+    metric = get_metric("multiclass_log_loss")
+    truth = np.array([[1, 0], [0, 1]])
+    # rows summing to 2 are divided by 2 first: same score as the normalised rows
+    assert metric(truth, np.array([[1.6, 0.4], [0.4, 1.6]])) == pytest.approx(-math.log(0.8))
+    # a zero probability on the true class costs -log(1e-15), not infinity
+    assert metric(np.array([[1, 0]]), np.array([[0.0, 1.0]])) == pytest.approx(-math.log(1e-15))
+
+
+def test_binary_log_loss_clips_certain_mistakes():
+    assert get_metric("log_loss")([1, 0], [0.0, 0.0]) == pytest.approx(-math.log(1e-15) / 2)
+
+
+def test_multiclass_auc_is_macro_one_vs_rest():
+    expected = skm.roc_auc_score(y_multi, p_multi / p_multi.sum(1, keepdims=True), multi_class="ovr", average="macro")
+    assert get_metric("roc_auc_ovr")(np.eye(4)[y_multi], p_multi) == pytest.approx(expected)
+    assert get_metric("roc_auc_ovr")(y_multi, p_multi) == pytest.approx(expected)
+
+
+def test_columnwise_metrics_average_per_column_scores():
+    answers = np.column_stack([y_pos, y_pos * 2])
+    predictions = np.column_stack([p_pos, p_pos * 3])
+    rmse = get_metric("rmse")
+    rmsle = get_metric("rmsle")
+    assert get_metric("mean_columnwise_rmse")(answers, predictions) == pytest.approx(
+        (rmse(answers[:, 0], predictions[:, 0]) + rmse(answers[:, 1], predictions[:, 1])) / 2
+    )
+    assert get_metric("mcrmsle")(answers, predictions) == pytest.approx(
+        (rmsle(answers[:, 0], predictions[:, 0]) + rmsle(answers[:, 1], predictions[:, 1])) / 2
+    )
+    labels = np.column_stack([y_binary, 1 - y_binary])
+    probabilities = np.column_stack([p_binary, rng.random(N)])
+    assert get_metric("mean_columnwise_auc")(labels, probabilities) == pytest.approx(
+        (skm.roc_auc_score(labels[:, 0], probabilities[:, 0]) + skm.roc_auc_score(labels[:, 1], probabilities[:, 1])) / 2
+    )
+
+
+def test_normalized_gini_equals_two_auc_minus_one_for_binary_targets():
+    assert get_metric("normalized_gini")(y_binary, p_binary) == pytest.approx(2 * skm.roc_auc_score(y_binary, p_binary) - 1)
+    ties = np.round(p_binary, 1)  # many tied predictions
+    assert get_metric("normalized_gini")(y_binary, ties) == pytest.approx(2 * skm.roc_auc_score(y_binary, ties) - 1)
+    assert get_metric("gini")(y_real, y_real) == pytest.approx(1.0)
+
+
+def test_smape_by_hand():
+    # rows: |2-1|*2/(1+2) = 2/3; 0 and 0 -> 0; |0-4|*2/4 = 2 -> mean (2/3 + 0 + 2) / 3 * 100
+    assert get_metric("smape")([1, 0, 4], [2, 0, 0]) == pytest.approx(100 * (2 / 3 + 0 + 2) / 3)
+
+
+def test_map_at_k_by_hand():
+    metric = get_metric("map@3")
+    assert metric.kwargs == {"k": 3}
+    # row 1: answer "a", predicted "b a c": hit at rank 2 -> precision 1/2, divided by min(1, 3) -> 0.5
+    # row 2: answer "x y", predicted "x z y": hits at 1 and 3 -> (1 + 2/3) / 2 = 5/6
+    # row 3: answer "q", predicted "q q q": the repeats do not count again -> 1
+    assert metric(["a", "x y", "q"], ["b a c", "x z y", "q q q"]) == pytest.approx((0.5 + 5 / 6 + 1) / 3)
+    # only the first k predictions count
+    assert get_metric("map@k", k=1)(["a"], ["b a"]) == 0.0
+
+
+def test_ndcg_at_k_by_hand():
+    # answer {a, b}; predicted "a c b": DCG = 1 + 1/log2(4) = 1.5; ideal = 1 + 1/log2(3)
+    expected = 1.5 / (1 + 1 / math.log2(3))
+    assert get_metric("ndcg@3")(["a b"], ["a c b"]) == pytest.approx(expected)
+    assert get_metric("ndcg@5")(["a"], ["a"]) == pytest.approx(1.0)
+
+
+def test_pinball_uses_alpha_option():
+    answers, predictions = [10.0, 10.0], [8.0, 12.0]
+    # alpha 0.9: under-prediction by 2 costs 0.9*2, over-prediction costs 0.1*2
+    assert get_metric("pinball", alpha=0.9)(answers, predictions) == pytest.approx((1.8 + 0.2) / 2)
+
+
+def test_constant_predictions_give_zero_correlation_not_nan():
+    assert get_metric("pearson")([1, 2, 3], [5, 5, 5]) == 0.0
+    assert get_metric("spearman")([1, 2, 3], [5, 5, 5]) == 0.0
+
+
+def test_directions_and_kinds():
+    assert get_metric("rmse").higher_is_better is False
+    assert get_metric("roc_auc").higher_is_better is True
+    assert get_metric("multiclass_log_loss").multi_target is True
+    assert get_metric("accuracy").kind == "label"
+    assert get_metric("roc_auc").kind == "probability"
+    assert get_metric("map@5").kind == "ranking"
+    assert get_metric("rmse").better(1.0, 2.0) and not get_metric("r2").better(1.0, 2.0)
+
+
+def test_aliases_resolve_to_the_canonical_metric():
+    assert get_metric("AUC").name == "roc_auc"
+    assert get_metric("Log-Loss").name == "log_loss"
+    assert get_metric("qwk").name == "quadratic_weighted_kappa"
+
+
+def test_unknown_metric_lists_the_closest_names():
+    with pytest.raises(UnknownMetric) as caught:
+        get_metric("rmsel")
+    assert isinstance(caught.value, KeyError)
+    message = str(caught.value)
+    assert "'rmsel'" in message and "rmsle" in message
+
+
+def test_register_metric_adds_a_metric_and_refuses_a_silent_replacement():
+    name = "test_only_max_error"
+    if name not in list_metrics():
+        register_metric(name, lambda a, p: float(np.max(np.abs(np.asarray(a) - np.asarray(p)))),
+                        higher_is_better=False, kind="continuous")
+    assert isinstance(get_metric(name), Metric)
+    assert get_metric(name)([1, 2], [1, 5]) == 3.0
+    with pytest.raises(ValueError, match="already registered"):
+        register_metric(name, lambda a, p: 0.0, higher_is_better=False, kind="continuous")
+
+
+def test_every_required_metric_is_registered():
+    required = {
+        "accuracy", "balanced_accuracy", "roc_auc", "roc_auc_ovr", "log_loss", "multiclass_log_loss", "f1",
+        "f1_micro", "f1_macro", "f1_weighted", "mcc", "quadratic_weighted_kappa", "rmse", "rmsle", "mae", "mape",
+        "smape", "r2", "mean_columnwise_rmse", "mean_columnwise_rmsle", "mean_columnwise_auc", "normalized_gini",
+        "map@k", "ndcg@k", "pearson", "spearman", "pinball",
+    }
+    assert required <= set(list_metrics())
+
+
+# ---------------------------------------------------------------- row-order invariance
+
+SINGLE_TARGET_CASES = {
+    "accuracy": ("labels", "labels"),
+    "balanced_accuracy": ("labels", "labels"),
+    "f1_macro": ("labels", "labels"),
+    "mcc": ("binary", "binary"),
+    "quadratic_weighted_kappa": ("labels", "labels"),
+    "roc_auc": ("binary", "unit"),
+    "log_loss": ("binary", "unit"),
+    "normalized_gini": ("binary", "unit"),
+    "rmse": ("real", "real"),
+    "rmsle": ("positive", "positive"),
+    "mae": ("real", "real"),
+    "mape": ("positive", "positive"),
+    "smape": ("positive", "positive"),
+    "r2": ("real", "real"),
+    "pearson": ("real", "real"),
+    "spearman": ("real", "real"),
+    "pinball": ("real", "real"),
+}
+
+
+def _column(kind: str, size: int, draw_seed: int) -> np.ndarray:
+    generator = np.random.default_rng(draw_seed)
+    if kind == "labels":
+        return generator.integers(0, 3, size)
+    if kind == "binary":
+        values = generator.integers(0, 2, size)
+        values[:2] = [0, 1]  # both classes present, so AUC and MCC are defined
+        return values
+    if kind == "unit":
+        return np.round(generator.random(size), 2)  # rounded: ties must not depend on order either
+    if kind == "positive":
+        return generator.gamma(2, 2, size) + 0.1
+    return generator.normal(0, 5, size)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.sampled_from(sorted(SINGLE_TARGET_CASES)),
+    size=st.integers(min_value=4, max_value=60),
+    seed=st.integers(min_value=0, max_value=10_000),
+    permutation_seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_single_target_metrics_do_not_depend_on_row_order(name, size, seed, permutation_seed):
+    answer_kind, prediction_kind = SINGLE_TARGET_CASES[name]
+    answers, predictions = _column(answer_kind, size, seed), _column(prediction_kind, size, seed + 1)
+    order = np.random.default_rng(permutation_seed).permutation(size)
+    metric = get_metric(name)
+    assert metric(answers[order], predictions[order]) == pytest.approx(metric(answers, predictions), rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    size=st.integers(min_value=4, max_value=40),
+    seed=st.integers(min_value=0, max_value=10_000),
+    permutation_seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_multi_target_and_ranking_metrics_do_not_depend_on_row_order(size, seed, permutation_seed):
+    generator = np.random.default_rng(seed)
+    order = np.random.default_rng(permutation_seed).permutation(size)
+    labels = generator.integers(0, 3, size)
+    labels[:3] = [0, 1, 2]
+    truth = np.eye(3)[labels]
+    probabilities = generator.dirichlet(np.ones(3), size)
+    for name in ("multiclass_log_loss", "roc_auc_ovr", "mean_columnwise_auc"):
+        metric = get_metric(name)
+        assert metric(truth[order], probabilities[order]) == pytest.approx(metric(truth, probabilities))
+    targets, guesses = generator.gamma(2, 2, (size, 2)), generator.gamma(2, 2, (size, 2))
+    for name in ("mean_columnwise_rmse", "mean_columnwise_rmsle"):
+        metric = get_metric(name)
+        assert metric(targets[order], guesses[order]) == pytest.approx(metric(targets, guesses))
+    vocabulary = list("abcdef")
+    actual = np.array([" ".join(generator.choice(vocabulary, 2, replace=False)) for _ in range(size)])
+    ranked = np.array([" ".join(generator.permutation(vocabulary)[:3]) for _ in range(size)])
+    for name in ("map@3", "ndcg@3"):
+        metric = get_metric(name)
+        assert metric(actual[order], ranked[order]) == pytest.approx(metric(actual, ranked))

@@ -1,0 +1,110 @@
+"""replay(): a recorded episode re-executed in a fresh kernel and run dir, compared cell by
+cell and by final score. Episodes are recorded by the real env on a tiny real competition."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import dojo_kernel
+from dojo_kernel.errors import ConfigError
+from dojo_kernel.trajectory import replay
+
+from conftest import assert_nothing_left
+from tiny_competition import build, submission_code
+
+
+@pytest.fixture
+def competition(tmp_path):
+    name = f"tiny-replay-{tmp_path.name[-24:]}".replace("_", "-")
+    return build(tmp_path / "competitions", name=name)
+
+
+def _record_episode(competition, output_dir: Path, actions: list) -> Path:
+    """Play `actions` through a real env; return the episode's notebook."""
+    env = dojo_kernel.make(competition.name, output_dir=output_dir, isolation="none", warm_pool=0)
+    try:
+        env.reset(seed=0)
+        for action in actions:
+            env.step(action)
+        run_dir = env.run_dir
+    finally:
+        env.close()
+    return run_dir / "trajectory.ipynb"
+
+
+DETERMINISTIC = [
+    {"action": "request_info", "info_type": "overview"},
+    "import numpy as np\nimport pandas as pd\ntrain = pd.read_csv('input/train.csv')\nprint(train.shape)",
+    "class Model:\n    pass\nModel()  # its repr holds a memory address, which replay ignores",
+    "threshold = float(np.median(train.x))\nprint('threshold', threshold)",
+    "undefined_name + 1",
+    submission_code("perfect"),
+    {"action": "submit", "final": True},
+]
+
+
+def test_deterministic_episode_replays_to_the_same_outputs_and_score(competition, tmp_path):
+    notebook = _record_episode(competition, tmp_path / "runs", DETERMINISTIC)
+    report = replay(notebook, run_dir=tmp_path / "replay")
+    assert_nothing_left(tmp_path / "replay")
+
+    assert [cell.step for cell in report.cells] == [2, 3, 4, 5, 6]
+    assert [cell.replay_status for cell in report.cells] == ["ok", "ok", "ok", "error", "ok"]
+    assert all(cell.agrees for cell in report.cells), report.to_text()
+    assert "0x…" in report.cells[1].replay_text  # the address was there, and masked
+    assert report.recorded_score == 1.0 and report.recorded_score_source == "submission"
+    assert report.replay_score == 1.0 and report.replay_grade.split == "private"
+    assert report.agrees and report.score_agrees
+    assert (tmp_path / "replay" / "working" / "submission.csv").is_file()
+    assert (tmp_path / "replay" / "input" / "train.csv").is_file()
+    text = report.to_text()
+    assert "5 of 5 cells agree; replay AGREES" in text and "recorded 1 (from submission)" in text
+    assert json.loads(json.dumps(report.to_dict()))["agrees"] is True
+
+
+def test_replay_reports_cells_and_scores_that_differ(competition, tmp_path):
+    notebook = _record_episode(competition, tmp_path / "runs", [
+        "import random\nprint(random.random())",  # differs on every run
+        submission_code("perfect"),
+    ])
+    # Someone edits the recorded submission cell: the replay writes a useless submission.
+    loaded = nbformat.read(notebook, as_version=4)
+    code_cells = [cell for cell in loaded.cells if cell.cell_type == "code"]
+    code_cells[1].source = submission_code("constant")
+    nbformat.write(loaded, notebook)
+
+    report = replay(notebook, run_dir=tmp_path / "replay")
+    first, second = report.cells
+    assert first.status_agrees and not first.output_agrees
+    assert "-0." in first.diff() or "+0." in first.diff()
+    assert second.agrees
+    assert report.recorded_score == 1.0 and report.replay_score == 0.5
+    assert not report.score_agrees and not report.agrees
+    assert "DIFFERS" in report.to_text()
+
+
+def test_restart_kernel_steps_are_replayed(competition, tmp_path):
+    notebook = _record_episode(competition, tmp_path / "runs", [
+        "x = 1\nprint(x)",
+        {"action": "restart_kernel"},
+        "print(x)",  # NameError: the restart lost x, in the episode and in the replay
+    ])
+    report = replay(notebook, run_dir=tmp_path / "replay")
+    assert [cell.recorded_status for cell in report.cells] == ["ok", "error"]
+    assert [cell.replay_status for cell in report.cells] == ["ok", "error"]
+    assert "NameError" in report.cells[1].replay_text
+    assert report.recorded_score is None and report.replay_score is None and report.agrees
+
+
+def test_replay_refuses_a_run_dir_in_use(competition, tmp_path):
+    notebook = _record_episode(competition, tmp_path / "runs", ["print(1)"])
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "file.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="new or empty run dir"):
+        replay(notebook, run_dir=busy)
+    assert (busy / "file.txt").read_text() == "keep me"
