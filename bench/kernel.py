@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import statistics
 import subprocess
@@ -60,6 +61,7 @@ def breach_to_kill_s(workdir: Path, isolation: str) -> tuple[float, str]:
     kernel_module.kill_tree = timed_kill
     log = workdir / "working" / "alloc.log"  # working/ is writable under every isolation
     log.parent.mkdir(exist_ok=True)
+    log.unlink(missing_ok=True)
     try:
         with KernelSession(workdir, Limits(memory_gb=1, cell_timeout_s=60), isolation=isolation) as session:
             baseline = sum(psutil.Process(pid).memory_info().rss for pid in tree_pids(session.pid))
@@ -93,6 +95,7 @@ def main() -> None:
     isolation = args.isolation
     suffix = "" if isolation == "none" else f"-{isolation}"
     out = args.out or Path(__file__).parent / "results" / f"kernel{suffix}.md"
+    load_before = os.getloadavg()[0]
     rows: list[tuple[str, str]] = []
     workdir = Path(tempfile.mkdtemp(prefix="dk-bench-"))
 
@@ -139,8 +142,10 @@ def main() -> None:
     rows.append(("watchdog CPU during a busy cell, 5 processes, 0.5 GB (% of a core, 10 s)", f"{busy_cpu:.2f}"))
     session.close()
 
-    breach_s, breach_note = breach_to_kill_s(workdir, isolation)
-    rows.append((f"memory breach to kill (s), 1 GB limit, 50 MB / 20 ms ({breach_note})", f"{breach_s:.3f}"))
+    breaches = [breach_to_kill_s(workdir, isolation) for _ in range(3)]
+    breach_s = max(seconds for seconds, _ in breaches)
+    rows.append((f"memory breach to kill (s), worst of 3, 1 GB limit, 50 MB / 20 ms ({breaches[0][1]})",
+                 f"{breach_s:.3f}"))
 
     stateless = []
     for _ in range(15):
@@ -172,7 +177,8 @@ def main() -> None:
         f"- command: `{command}`",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- machine: {psutil.cpu_count()}-core, {psutil.virtual_memory().total / 2**30:.0f} GB, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()} (shared with other work)",
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()} (shared with other work: "
+        f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)",
         f"- isolation: {isolation}",
         "- memory breach to kill: from the first moment the cell logged its RSS over the limit to the",
         "  watchdog's kill (the crossing itself happened during that 50 MB allocation, up to ~20 ms earlier)",

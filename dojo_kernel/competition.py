@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from .errors import CompetitionFormatError, CompetitionNotFound, PrepareError
-from .grading import SPLITS, Grade, canonical_keys, grade_submission, submission_size_cap
+from .grading import SPLITS, AnswerKeys, Grade, grade_submission, public_mask, submission_size_cap
 from .metrics import Metric, UnknownMetric, get_metric
 from .prepare.common import (
     ANSWERS_NAME,
@@ -111,8 +112,14 @@ class Competition:
             raise CompetitionFormatError(f"expected readable answers at {self.answers_path}, got: {exc}") from exc
 
     @functools.cached_property
-    def _answer_keys(self) -> pd.Index:
-        return pd.Index(canonical_keys(self.answers[self.id_column]))
+    def _answer_keys(self) -> AnswerKeys:
+        return AnswerKeys(self.answers[self.id_column])
+
+    @functools.cached_property
+    def public_rows(self) -> np.ndarray:
+        """Which answer rows form the public part (Usage column, else a fixed hash of the id)."""
+        return public_mask(self.answers, id_column=self.id_column, usage_column=self.usage_column,
+                           public_fraction=self.public_fraction)
 
     def leaderboard(self, split: str = "private") -> pd.DataFrame | None:
         """The leaderboard of ``split`` ("public" or "private"; "full" uses the private one),
@@ -155,6 +162,7 @@ class Competition:
             usage_column=self.usage_column,
             public_fraction=self.public_fraction,
             answer_keys=self._answer_keys,
+            public_rows=self.public_rows,
         )
         grade.metric = self.metric
         grade.details["leaderboard_kind"] = self.leaderboard_kind
@@ -344,6 +352,9 @@ def _find_answers(private_dir: Path) -> str:
 # ---------------------------------------------------------------- the registry
 
 _registered: dict[str, Competition] = {}
+# Directories loaded by get_competition, reused while their competition.toml is unchanged, so
+# many episodes of one competition read its answers once.
+_loaded: dict[Path, tuple[int, Competition]] = {}
 
 
 def data_root() -> Path:
@@ -390,6 +401,15 @@ def list_competitions() -> list[str]:
     return sorted(names)
 
 
+def _load_cached(path: Path) -> Competition:
+    stamp = (path / MANIFEST_NAME).stat().st_mtime_ns
+    cached = _loaded.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, load_competition_dir(path))
+        _loaded[path] = cached
+    return cached[1]
+
+
 def get_competition(name: str) -> Competition:
     """The competition called ``name``; a built-in one is built on first use (seconds).
 
@@ -405,10 +425,10 @@ def get_competition(name: str) -> Competition:
             raise PrepareError(
                 f"expected to build {name!r} under {data_root()}, got: {exc}. Set DOJO_DATA to a writable folder."
             ) from exc
-        return load_competition_dir(path)
+        return _load_cached(path)
     found = _found_in_data_root().get(name)
     if found is not None:
-        return load_competition_dir(found)
+        return _load_cached(found)
     close = difflib.get_close_matches(name, list_competitions(), n=5, cutoff=0.4)
     hint = f"; closest: {', '.join(close)}" if close else ""
     raise CompetitionNotFound(

@@ -95,11 +95,14 @@ def read_submission(
     allowed_dir: str | os.PathLike[str] | None = None,
     max_bytes: int | None = None,
     max_line_bytes: int = MAX_LINE_BYTES,
+    text_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read a submission CSV safely; raise SubmissionProblem with a message otherwise.
 
-    Every column is read as text, so ids keep their exact spelling (``007`` stays
-    ``007``) and values are converted later, where a bad one can be named.
+    ``text_columns`` (the id, and labels) are read as text, so ids keep their exact
+    spelling (``007`` stays ``007``); the rest is parsed as numbers where it is clean and
+    left as text where it is not, to be checked later where a bad value can be named.
+    No value is silently turned into NaN: "NA" could be a real id or label.
     """
     path = Path(path)
     real = Path(os.path.realpath(path))
@@ -148,7 +151,9 @@ def read_submission(
             "Save it with df.to_csv(path, index=False)."
         ) from None
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_filter=False)
+        frame = pd.read_csv(
+            io.BytesIO(data), dtype={column: object for column in text_columns}, keep_default_na=False, na_filter=False
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise SubmissionProblem(
             f"expected a comma-separated CSV file, but it could not be parsed: {_first_line(exc)}. "
@@ -222,21 +227,48 @@ def _first_line(exc: Exception) -> str:
 # ---------------------------------------------------------------- 2. checking and aligning
 
 
-def canonical_keys(values: pd.Series) -> pd.Series:
+def canonical_keys(values: pd.Series | np.ndarray) -> pd.Series:
     """Ids or labels as comparable text: 1, '1', '1.0' and 1.0 all become '1'; spaces trimmed.
 
     Text keeps its spelling otherwise ('007' stays '007'), which is why answers' id
-    columns are read as text.
+    columns are read as text. Only used where the exact spelling did not match: it is
+    the slow path.
     """
+    values = pd.Series(values)
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         numbers = values.to_numpy(dtype=float)
         if np.isfinite(numbers).all() and (numbers == np.round(numbers)).all():
-            return pd.Series(numbers.astype(np.int64), index=values.index).astype(str)
-        return values.astype(str)
+            return pd.Series(numbers.astype(np.int64), index=values.index).astype(str).astype(object)
+        return values.astype(str).astype(object)
     text = values.astype(str).str.strip()
     if text.str.contains(".", regex=False).any():  # pandas writes integer ids as 1.0 after a NaN
         text = text.str.replace(r"^([-+]?\d+)\.0+$", r"\1", regex=True)
-    return text
+    return text.astype(object)
+
+
+class AnswerKeys:
+    """The answers' ids, indexed once per competition: exact text first, canonical spelling
+    (built only when needed) as the fallback."""
+
+    def __init__(self, ids: pd.Series) -> None:
+        self.ids = ids.to_numpy(dtype=object)
+        self.exact = pd.Index(self.ids, dtype=object)
+        self._canonical: pd.Index | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def positions(self, submitted: np.ndarray) -> np.ndarray:
+        """Row of the answers for each submitted id, -1 where there is none."""
+        if len(submitted) == len(self.ids) and (submitted == self.ids).all():
+            return np.arange(len(self.ids))  # already in the answers' order: skip hashing every id
+        found = self.exact.get_indexer(submitted)
+        missing = found < 0
+        if missing.any():
+            if self._canonical is None:
+                self._canonical = pd.Index(canonical_keys(self.ids), dtype=object)
+            found[missing] = self._canonical.get_indexer(canonical_keys(submitted[missing]).to_numpy())
+        return found
 
 
 @dataclass
@@ -247,6 +279,11 @@ class Aligned:
     predictions: pd.DataFrame  # target columns only, converted to the metric's type
 
 
+def text_columns_for(metric: Metric, id_column: str, target_columns: Sequence[str]) -> list[str]:
+    """Columns to read as text: the id, and the targets where the metric scores labels."""
+    return [id_column, *(target_columns if metric.kind in ("label", "ranking") else [])]
+
+
 def align_submission(
     submission: pd.DataFrame,
     answers: pd.DataFrame,
@@ -254,51 +291,48 @@ def align_submission(
     id_column: str,
     target_columns: Sequence[str],
     metric: Metric,
-    answer_keys: pd.Index | None = None,
+    answer_keys: AnswerKeys | None = None,
 ) -> Aligned:
     """Check a submission against the answers and line it up by id; SubmissionProblem if wrong."""
     _check_columns(submission, id_column, target_columns)
-    n_expected = len(answers)
-    keys = answer_keys if answer_keys is not None else pd.Index(canonical_keys(answers[id_column]))
-    sub_ids = canonical_keys(submission[id_column])
+    keys = answer_keys if answer_keys is not None else AnswerKeys(answers[id_column].astype(str))
+    n_expected = len(keys)
+    sub_ids = submission[id_column].to_numpy(dtype=object)
     rows = f"expected {n_expected:,} rows (one per test id), got {len(submission):,}"
 
-    blank = sub_ids.eq("") | sub_ids.eq("nan")
+    blank = pd.isna(sub_ids) | (sub_ids == "")
     if blank.any():
-        lines = (np.flatnonzero(blank.to_numpy())[:EXAMPLES_SHOWN] + 2).tolist()
+        lines = (np.flatnonzero(blank)[:EXAMPLES_SHOWN] + 2).tolist()
         raise SubmissionProblem(
             f"{rows}: {int(blank.sum()):,} rows have no {id_column!r} (CSV lines {lines}). Every row needs its test id."
         )
-    duplicated = sub_ids.duplicated(keep="first")
-    if duplicated.any():
-        examples = _examples(sub_ids[duplicated].unique())
+    positions = keys.positions(sub_ids)
+    known = positions >= 0
+    counts = np.bincount(positions[known], minlength=n_expected)
+    if (counts > 1).any():
+        repeated = np.flatnonzero(counts > 1)
         raise SubmissionProblem(
-            f"{rows}: {int(duplicated.sum()):,} duplicate ids, e.g. {examples}. Write each test id exactly once."
+            f"{rows}: {int((counts[repeated] - 1).sum()):,} duplicate ids, e.g. {_examples(keys.ids[repeated])}. "
+            "Write each test id exactly once."
         )
-    positions = keys.get_indexer(pd.Index(sub_ids))
-    unknown = positions < 0
-    if unknown.any():
-        examples = _examples(sub_ids[unknown])
+    if not known.all():
         raise SubmissionProblem(
-            f"{rows}: {int(unknown.sum()):,} ids are not test ids, e.g. {examples}. "
+            f"{rows}: {int((~known).sum()):,} ids are not test ids, e.g. {_examples(sub_ids[~known])}. "
             f"Predict exactly the {id_column!r} values of the test file (see sample_submission.csv)."
         )
-    if len(positions) < n_expected:
-        present = np.zeros(n_expected, dtype=bool)
-        present[positions] = True
-        examples = _examples(keys[~present])
+    if (counts == 0).any():
+        absent = counts == 0
         raise SubmissionProblem(
-            f"{rows}: {n_expected - len(positions):,} test ids are missing, e.g. {examples}. "
+            f"{rows}: {int(absent.sum()):,} test ids are missing, e.g. {_examples(keys.ids[absent])}. "
             "Predict every test id (see sample_submission.csv)."
         )
     # reorder the submission to the answers' order
     order = np.empty(n_expected, dtype=np.int64)
     order[positions] = np.arange(n_expected)
-    ordered = submission.iloc[order].reset_index(drop=True)
-    ordered_ids = sub_ids.iloc[order].reset_index(drop=True)
+    ordered_ids = keys.ids
     predictions = pd.DataFrame(
         {
-            column: _convert_column(ordered[column], column, ordered_ids, answers[column], metric)
+            column: _convert_column(submission[column].to_numpy()[order], column, ordered_ids, answers[column], metric)
             for column in target_columns
         }
     )
@@ -330,30 +364,43 @@ def _check_columns(submission: pd.DataFrame, id_column: str, target_columns: Seq
     )
 
 
+MISSING_SPELLINGS = ("", "nan", "na", "n/a", "null", "none")
+
+
 def _convert_column(
-    values: pd.Series, column: str, ids: pd.Series, answer_values: pd.Series, metric: Metric
+    values: np.ndarray, column: str, ids: np.ndarray, answer_values: pd.Series, metric: Metric
 ) -> pd.Series:
-    """Turn one submitted column (read as text) into what the metric expects."""
-    text = values.astype(str).str.strip()
+    """Turn one submitted column into what the metric expects (SubmissionProblem if it cannot)."""
     if metric.kind == "ranking":
-        return text
-    empty = text.eq("") | text.str.lower().isin(("nan", "na", "null", "none"))
-    if empty.any():
+        return pd.Series(values, dtype=object).fillna("").astype(str)
+    if values.dtype.kind in "fiub":  # the CSV parser already read clean numbers: the fast path
+        numbers = values.astype(float)
+    else:
+        text = pd.Series(values, dtype=object).fillna("").astype(str).str.strip()
+        empty = text.str.lower().isin(MISSING_SPELLINGS).to_numpy()
+        if empty.any():
+            raise SubmissionProblem(
+                f"expected a value in every row of column {column!r}, got {int(empty.sum()):,} empty or NaN "
+                f"values (ids {_examples(ids[empty])}). Fill every row."
+            )
+        if metric.kind == "label":
+            return _convert_labels(text, column, ids, answer_values)
+        numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+        words = np.isnan(numbers)
+        if words.any():
+            raise SubmissionProblem(
+                f"expected numbers in column {column!r}, got text in {int(words.sum()):,} rows, e.g. "
+                f"{_examples(text[words], quote=True)} (ids {_examples(ids[words])})."
+            )
+    if metric.kind == "label":
+        return _convert_labels(pd.Series(values), column, ids, answer_values)
+    if np.isnan(numbers).any():
+        empty = np.isnan(numbers)
         raise SubmissionProblem(
             f"expected a value in every row of column {column!r}, got {int(empty.sum()):,} empty or NaN "
             f"values (ids {_examples(ids[empty])}). Fill every row."
         )
-    if metric.kind == "label":
-        return _convert_labels(text, column, ids, answer_values)
-    numbers = pd.to_numeric(text, errors="coerce")
-    not_numbers = numbers.isna()
-    if not_numbers.any():
-        raise SubmissionProblem(
-            f"expected numbers in column {column!r}, got text in {int(not_numbers.sum()):,} rows, e.g. "
-            f"{_examples(text[not_numbers], quote=True)} (ids {_examples(ids[not_numbers])})."
-        )
-    numbers = numbers.astype(float)
-    infinite = ~np.isfinite(numbers)
+    infinite = np.isinf(numbers)
     if infinite.any():
         raise SubmissionProblem(
             f"expected finite numbers in column {column!r}, got {int(infinite.sum()):,} infinite values "
@@ -367,22 +414,26 @@ def _convert_column(
                 f"outside, e.g. {_examples(numbers[outside])} (ids {_examples(ids[outside])}). "
                 "Submit predict_proba output, not labels or raw scores."
             )
-    return numbers
+    return pd.Series(numbers)
 
 
-def _convert_labels(text: pd.Series, column: str, ids: pd.Series, answer_values: pd.Series) -> pd.Series:
-    answer_keys = canonical_keys(answer_values)
-    lookup = dict(zip(answer_keys, answer_values))
-    submitted = canonical_keys(text)
-    known = submitted.isin(lookup.keys())
-    if not known.all():
-        allowed = sorted(lookup, key=str)
+def _convert_labels(text: pd.Series, column: str, ids: np.ndarray, answer_values: pd.Series) -> pd.Series:
+    """Map submitted labels onto the answers' own values (so 1 stays int 1, not '1')."""
+    exact = dict(zip(answer_values.astype(str), answer_values))
+    mapped = text.astype(str).map(exact)
+    unmatched = mapped.isna().to_numpy()
+    if unmatched.any():  # the slow path: '1.0' for 1, ' cat' for 'cat'
+        canonical = dict(zip(canonical_keys(answer_values), answer_values))
+        mapped[unmatched] = canonical_keys(text[unmatched]).map(canonical).to_numpy()
+        unmatched = mapped.isna().to_numpy()
+    if unmatched.any():
+        allowed = sorted(exact, key=str)
         shown = ", ".join(repr(a) for a in allowed[:20]) + (" ..." if len(allowed) > 20 else "")
         raise SubmissionProblem(
-            f"expected labels of column {column!r} to be one of {shown}, got {int((~known).sum()):,} "
-            f"other values, e.g. {_examples(text[~known].unique(), quote=True)} (ids {_examples(ids[~known])})."
+            f"expected labels of column {column!r} to be one of {shown}, got {int(unmatched.sum()):,} "
+            f"other values, e.g. {_examples(text[unmatched].unique(), quote=True)} (ids {_examples(ids[unmatched])})."
         )
-    return submitted.map(lookup)
+    return mapped.infer_objects()
 
 
 def _examples(values: Any, *, quote: bool = False, limit: int = EXAMPLES_SHOWN) -> str:
@@ -515,24 +566,27 @@ def grade_submission(
     max_bytes: int | None = None,
     usage_column: str = "Usage",
     public_fraction: float = 0.3,
-    answer_keys: pd.Index | None = None,
+    answer_keys: AnswerKeys | None = None,
+    public_rows: np.ndarray | None = None,
 ) -> Grade:
     """Grade one submission file against ``answers``; never raises for the submission's faults."""
     base = {"split": split, "metric": metric.name, "higher_is_better": metric.higher_is_better}
     if split not in SPLITS:
         raise ValueError(f"expected split to be one of {', '.join(SPLITS)}, got {split!r}")
     try:
-        submission = read_submission(submission_path, allowed_dir=allowed_dir, max_bytes=max_bytes)
+        submission = read_submission(
+            submission_path, allowed_dir=allowed_dir, max_bytes=max_bytes,
+            text_columns=text_columns_for(metric, id_column, target_columns),
+        )
         aligned = align_submission(
             submission, answers, id_column=id_column, target_columns=target_columns,
             metric=metric, answer_keys=answer_keys,
         )
     except SubmissionProblem as problem:
         return Grade(valid=False, error=str(problem), **base)  # type: ignore[arg-type]
-    rows = split_rows(
-        public_mask(answers, id_column=id_column, usage_column=usage_column, public_fraction=public_fraction),
-        split,
-    )
+    if public_rows is None:
+        public_rows = public_mask(answers, id_column=id_column, usage_column=usage_column, public_fraction=public_fraction)
+    rows = split_rows(public_rows, split)
     truth = aligned.answers.loc[rows, list(target_columns)]
     predicted = aligned.predictions.loc[rows]
     if not metric.multi_target:

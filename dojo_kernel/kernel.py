@@ -24,7 +24,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -431,12 +431,15 @@ class KernelSession:
     the cell timeout enforce. isolation: "auto" | "namespaces" | "none" (see isolation.py).
     input_source: the public data, shown read-only at cwd/input under namespaces. env: extra
     environment variables for the kernel (the rest is built, never inherited).
+    hidden_paths: more paths the kernel must not see under namespaces (e.g. a competition's
+    private/ folder), on top of the data root.
     """
 
     def __init__(self, cwd: str | os.PathLike, limits: Limits = Limits(), *, isolation: str = "auto",
                  allow_network: bool = False, input_source: str | os.PathLike | None = None,
                  env: Mapping[str, str] | None = None, startup_timeout: float = 60.0,
-                 log_path: str | os.PathLike | None = None) -> None:
+                 log_path: str | os.PathLike | None = None,
+                 hidden_paths: Sequence[str | os.PathLike] = ()) -> None:
         self.cwd = Path(cwd).resolve()
         if not self.cwd.is_dir():
             raise ConfigError(expected("cwd to be an existing directory", str(cwd), "create it first"))
@@ -449,6 +452,7 @@ class KernelSession:
         self.isolation = isolation_module.resolve_mode(isolation)
         self._allow_network = allow_network
         self._input_source = None if input_source is None else Path(input_source).resolve()
+        self._hidden_paths = tuple(Path(p) for p in hidden_paths)
         self._extra_env = dict(env or {})
         self._startup_timeout = float(startup_timeout)
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="dk-", dir="/tmp"))
@@ -465,7 +469,9 @@ class KernelSession:
             self._kernel = self._launch()
         except BaseException:
             self._watchdog.stop()
-            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            if not self.log_path.is_relative_to(self.runtime_dir):
+                shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            # else only the log is left there, kept for the error message that names it
             raise
         self._watchdog.attach(self._kernel.process.pid)
         _LIVE_SESSIONS.add(self)
@@ -510,7 +516,11 @@ class KernelSession:
                 notes.append(self._between_cells_death())
                 self._replace_kernel()
                 restarted = True
-            return self._execute(code, timeout, notes, restarted)
+            try:
+                return self._execute(code, timeout, notes, restarted)
+            except KeyboardInterrupt:  # Ctrl-C in the parent (a person at a notebook) stops the cell too
+                self.interrupt()
+                raise
 
     def interrupt(self) -> None:
         """Send the running cell a KeyboardInterrupt (as Ctrl-C would)."""
@@ -566,7 +576,8 @@ class KernelSession:
                 "--HistoryManager.enabled=False"]
         command = isolation_module.wrap_command(
             argv, self.isolation, cwd=self.cwd, runtime_dir=kernel_dir,
-            input_source=self._input_source, allow_network=self._allow_network)
+            input_source=self._input_source, allow_network=self._allow_network,
+            hidden_paths=self._hidden_paths, tmp_size_bytes=self._tmp_size_bytes())
         with open(self.log_path, "ab") as log:
             process = _SPAWNER.popen(command, cwd=self.cwd, env=environment, stdin=subprocess.DEVNULL,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -580,6 +591,11 @@ class KernelSession:
             kernel.dispose()
             raise
         return kernel
+
+    def _tmp_size_bytes(self) -> int | None:
+        # The private /tmp and /dev/shm are tmpfs: their files take RAM the watchdog's PSS
+        # does not see, so they get the working directory's disk allowance, not half the RAM.
+        return None if self.limits.disk_gb is None else int(self.limits.disk_gb * 1024**3)
 
     def _wait_ready(self, kernel: _Kernel) -> None:
         """Until the kernel answers kernel_info on shell and publishes on iopub.

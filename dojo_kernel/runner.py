@@ -38,6 +38,7 @@ from .limits import Limits
 SUMMARY_FILE = "summary.json"
 ERROR_FILE = "error.txt"
 SCORES_CHART = "scores.png"
+SPEC_FILE = "episode.json"  # in each episode's folder, beside the env's run dir
 RESULT_COLUMNS = ("competition", "agent", "seed", "status", "attempts", "best_score", "final_score",
                   "position", "medal", "steps", "episode_s", "wall_s", "limit_events", "cpus", "gpu_device",
                   "gpu_memory_gb", "error", "run_dir")
@@ -62,8 +63,15 @@ class EpisodeSpec:
 
     @property
     def key(self) -> str:
-        """The run dir's path below the batch folder: <competition>/<agent>/seed-<n>."""
+        """The episode's folder below the batch folder: <competition>/<agent>/seed-<n>."""
         return f"{_path_part(self.competition)}/{_path_part(self.agent)}/seed-{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON would hold it (a Limits in the settings becomes its dict)."""
+        data = {"competition": self.competition, "agent": self.agent, "seed": self.seed,
+                "settings": dict(self.settings), "agent_options": dict(self.agent_options)}
+        return json.loads(json.dumps(data, default=lambda value: value.to_dict() if hasattr(value, "to_dict")
+                                     else str(value)))
 
 
 def _path_part(name: str) -> str:
@@ -329,30 +337,35 @@ def is_finished(episode_dir: Path) -> bool:
     return (find_run_dir(episode_dir) / SUMMARY_FILE).is_file() and not (episode_dir / ERROR_FILE).exists()
 
 
+def _record_spec(spec: EpisodeSpec, episode_dir: Path) -> None:
+    """episode.json: what the episode was run with, so that a rerun can tell it apart."""
+    episode_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write(episode_dir / SPEC_FILE, json.dumps(spec.to_dict(), indent=1, sort_keys=True))
+
+
+def _check_same_spec(finished: Sequence[EpisodeSpec], out: Path) -> None:
+    """A rerun skips finished episodes, so they must be the episodes asked for now."""
+    changed = []
+    for spec in finished:
+        try:
+            recorded = json.loads((out / spec.key / SPEC_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # no record: nothing to compare with
+        if recorded != spec.to_dict():
+            differing = sorted(k for k in recorded.keys() | spec.to_dict().keys()
+                               if recorded.get(k) != spec.to_dict().get(k))
+            changed.append(f"{spec.key} ({', '.join(differing)})")
+    if changed:
+        raise ConfigError(expected(f"the settings and agent options the episodes in {out} were run with",
+                                   f"changes for {len(changed)} finished episode(s): {'; '.join(changed[:5])}",
+                                   "use a new --out, or delete those episode folders to run them again"))
+
+
 def _format_error(error: BaseException) -> tuple[str, str]:
     """A one-line message for the table and the full traceback for error.txt."""
     first_line = f"{type(error).__name__}: {error}".strip().splitlines()[0]
     details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return first_line[:300], details
-
-
-def _local_worker(spec: EpisodeSpec, slot: Slot, episode_dir: str, connection, environ: dict[str, str],
-                  import_path: list[str]) -> None:
-    """Entry point of a local worker process: play one episode, send ('ok'|'error', payload)."""
-    # The batch's Ctrl-C reaches the whole process group; the parent decides what stops.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A forkserver child starts with the server's environment and import path, fixed when the
-    # server started: take the batch's current ones, as a spawned process would.
-    os.environ.clear()
-    os.environ.update(environ)
-    sys.path[:] = import_path
-    try:
-        play_episode(spec, slot, episode_dir)
-        connection.send(("ok", None))  # the results come from the run dir's summary.json
-    except BaseException as error:  # every failure must reach the table, whatever its type
-        connection.send(("error", _format_error(error)))
-    finally:
-        connection.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -582,127 +595,185 @@ class _Progress:
 # The local backend
 
 
-@dataclass
-class _Running:
-    spec: EpisodeSpec
-    slot: Slot
-    process: multiprocessing.process.BaseProcess
-    connection: Any
-    started: float
-    attempt: int
-    descendants: dict[int, Any] = field(default_factory=dict)  # pid -> psutil.Process, last seen
-    message: tuple[str, Any] | None = None  # what the worker sent: ("ok", None) or ("error", (line, details))
-    listening: bool = True  # nothing received yet from the worker's pipe
-
-
 def _worker_context() -> multiprocessing.context.BaseContext:
-    # forkserver: each episode gets a fresh process (exact blame when one dies, memory given
-    # back) forked from a server that has already imported the env, so starting costs ~ms.
+    # forkserver: workers are forked from a server that has already imported the env, so a
+    # new worker (the first ones, and one after each crash) starts in a fraction of a second.
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["dojo_kernel.runner", "dojo_kernel.env", "dojo_kernel.agents"])
+        # What every episode imports (grading's metrics pull in scikit-learn): imported once here.
+        context.set_forkserver_preload(["dojo_kernel.runner", "dojo_kernel.env", "dojo_kernel.agents",
+                                        "dojo_kernel.metrics", "dojo_kernel.prepare.builtin"])
         return context
     return multiprocessing.get_context("spawn")
 
 
-def _kill_leftovers(running: _Running) -> None:
-    """Kill what a dead worker left behind (its kernel runs in a session of its own)."""
-    for process in running.descendants.values():
+def _worker_main(connection, environ: dict[str, str], import_path: list[str]) -> None:
+    """A local worker process: plays the episodes the batch sends, one at a time, and answers
+    ('ok', None) or ('error', (line, details)) for each, until it is sent None."""
+    # The batch's Ctrl-C reaches the whole process group; the batch decides what stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forkserver child starts with the server's environment and import path, fixed when the
+    # server started: take the batch's current ones, as a spawned process would.
+    os.environ.clear()
+    os.environ.update(environ)
+    sys.path[:] = import_path
+    while True:
         try:
-            if process.is_running():  # psutil checks the creation time: never a recycled PID
-                process.kill()
-        except Exception:
+            job = connection.recv()
+        except EOFError:  # the batch is gone
+            return
+        if job is None:
+            return
+        try:
+            play_episode(*job)
+            connection.send(("ok", None))  # the results come from the run dir's summary.json
+        except BaseException as error:  # every failure must reach the table, whatever its type
+            connection.send(("error", _format_error(error)))
+
+
+@dataclass
+class _Job:
+    spec: EpisodeSpec
+    slot: Slot
+    attempt: int
+    started: float = field(default_factory=time.monotonic)
+
+
+class _Worker:
+    """One worker process of a local batch and the episode it is playing, if any.
+
+    Workers are reused (imports and caches stay warm), each plays one episode at a time, so a
+    worker that dies is blamed on exactly one episode; a worker whose episode failed is
+    replaced, in case the failure left it in a bad state.
+    """
+
+    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+        self.connection, child_end = context.Pipe()
+        self.process = context.Process(target=_worker_main, name="dojo-batch-worker",
+                                       args=(child_end, dict(os.environ), list(sys.path)))
+        self.process.start()
+        child_end.close()
+        self.job: _Job | None = None
+        self.descendants: dict[int, Any] = {}  # pid -> psutil.Process, seen during the job
+
+    def start(self, job: _Job, episode_dir: Path) -> bool:
+        """Hand the worker `job`; False if the worker is gone."""
+        self.job, self.descendants = job, {}
+        try:
+            self.connection.send((job.spec, job.slot, str(episode_dir)))
+        except OSError:
+            return False
+        return True
+
+    def note_descendants(self) -> None:
+        """Remember the worker's processes (its kernel, and what the kernel started), so that
+        they can be ended if the worker dies and leaves them behind."""
+        import psutil
+
+        try:
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                self.descendants.setdefault(child.pid, child)
+        except psutil.Error:
             pass
 
+    def stop(self) -> None:
+        try:
+            self.connection.send(None)
+        except OSError:
+            pass
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.kill()
+        self.connection.close()
 
-def _note_descendants(running: _Running) -> None:
-    import psutil
-
-    try:
-        for child in psutil.Process(running.process.pid).children(recursive=True):
-            running.descendants.setdefault(child.pid, child)
-    except psutil.Error:
-        pass
+    def kill(self) -> None:
+        """End the worker and every process it was seen to start (a kernel runs in a session
+        of its own, and what it starts may too: they would outlive the worker)."""
+        self.note_descendants()
+        self.process.kill()
+        self.process.join()
+        for process in self.descendants.values():
+            try:
+                if process.is_running():  # psutil checks the creation time: never a recycled PID
+                    process.kill()
+            except Exception:
+                pass
 
 
 def _run_local(pending: list[EpisodeSpec], out: Path, slots: list[Slot], retries: int,
                progress: _Progress) -> list[EpisodeResult]:
     context = _worker_context()
     free = list(slots)
-    queue = [(spec, 1) for spec in pending]
-    running: list[_Running] = []
+    queue = [_Job(spec, None, 1) for spec in pending]  # type: ignore[arg-type]  (slot given at start)
+    idle: list[_Worker] = []
+    busy: list[_Worker] = []
     results: list[EpisodeResult] = []
     try:
-        while queue or running:
+        while queue or busy:
             while queue and free:
-                spec, attempt = queue.pop(0)
-                slot = free.pop(0)
-                episode_dir = out / spec.key
+                job = queue.pop(0)
+                job.slot, job.started = free.pop(0), time.monotonic()
+                episode_dir = out / job.spec.key
                 _prepare_episode_dir(episode_dir)
-                receiver, sender = context.Pipe(duplex=False)
-                worker_args = (spec, slot, str(episode_dir), sender, dict(os.environ), list(sys.path))
-                process = context.Process(target=_local_worker, args=worker_args,
-                                          name=f"dojo-episode {spec.key}", daemon=False)
-                process.start()
-                sender.close()
-                running.append(_Running(spec, slot, process, receiver, time.monotonic(), attempt))
+                worker = idle.pop() if idle else _Worker(context)
+                if not worker.start(job, episode_dir):  # it had died while idle: use a new one
+                    worker.kill()
+                    worker = _Worker(context)
+                    worker.start(job, episode_dir)
+                busy.append(worker)
                 progress.update(running=+1)
-            # Wake for a result, a worker's exit, or the poll interval (to refresh the display).
-            listening = [r.connection for r in running if r.listening]
-            ready = wait_for(listening + [r.process.sentinel for r in running], _POLL_S)
-            for entry in list(running):
-                if entry.listening and entry.connection in ready:
-                    entry.listening = False
-                    try:
-                        entry.message = entry.connection.recv()
-                    except (EOFError, OSError):  # the worker exited without a word
-                        entry.message = None
-                if entry.process.sentinel not in ready:
-                    _note_descendants(entry)
+            # Wake for an answer, a worker's exit, or the poll interval (to refresh the display).
+            ready = wait_for([w.connection for w in busy] + [w.process.sentinel for w in busy], _POLL_S)
+            for worker in list(busy):
+                if worker.connection not in ready and worker.process.sentinel not in ready:
+                    worker.note_descendants()
                     continue
-                entry.process.join()
-                if entry.listening and entry.connection.poll():  # sent just before it exited
-                    entry.message = entry.connection.recv()
-                entry.connection.close()
-                running.remove(entry)
-                free.append(entry.slot)
+                try:
+                    message = worker.connection.recv() if worker.connection.poll() else None
+                except (EOFError, OSError):  # the worker died: its end of the pipe closed
+                    message = None
+                job = worker.job
+                busy.remove(worker)
+                free.append(job.slot)
                 progress.update(running=-1)
-                attempt = entry.attempt
-                if entry.message is not None and entry.message[0] == "ok":
-                    results.append(_finished(entry.spec, out / entry.spec.key, attempt, entry.slot,
-                                             time.monotonic() - entry.started))
+                if message is not None and message[0] == "ok":
+                    idle.append(worker)
+                    results.append(_finished(job.spec, out / job.spec.key, job.attempt, job.slot,
+                                             time.monotonic() - job.started))
                     progress.update(advance=1)
                     continue
-                _kill_leftovers(entry)
-                if entry.message is not None:
-                    error, details = entry.message[1]
+                if message is None:
+                    worker.kill()
+                    error = details = f"the worker process died (exit code {worker.process.exitcode})"
                 else:
-                    error = details = f"the worker process died (exit code {entry.process.exitcode})"
-                if attempt <= retries:
-                    progress.log(f"retrying {entry.spec.key} after: {error}")
+                    worker.stop()
+                    error, details = message[1]
+                if job.attempt <= retries:
+                    progress.log(f"retrying {job.spec.key} after: {error}")
                     progress.update(retried=+1)
-                    queue.append((entry.spec, attempt + 1))
+                    queue.append(_Job(job.spec, None, job.attempt + 1))  # type: ignore[arg-type]
                     continue
-                results.append(_failed(entry.spec, out / entry.spec.key, attempt, entry.slot, error, details,
-                                       time.monotonic() - entry.started))
+                results.append(_failed(job.spec, out / job.spec.key, job.attempt, job.slot, error, details,
+                                       time.monotonic() - job.started))
                 progress.update(advance=1, failed=+1)
+        for worker in idle:
+            worker.stop()
     finally:
-        for entry in running:  # interrupted: stop every episode still running, leave no kernel behind
-            _note_descendants(entry)
-            entry.process.kill()
-            entry.process.join()
-            _kill_leftovers(entry)
+        for worker in busy + idle:  # interrupted: stop every episode still running, leave no kernel behind
+            if worker.process.is_alive():
+                worker.kill()
     return results
 
 
 def _finished(spec: EpisodeSpec, episode_dir: Path, attempts: int, slot: Slot | None,
               duration_s: float | None) -> EpisodeResult:
+    _record_spec(spec, episode_dir)
     return EpisodeResult(spec, episode_dir, "ok", attempts, None, slot, duration_s, _read_summary(episode_dir))
 
 
 def _failed(spec: EpisodeSpec, episode_dir: Path, attempts: int, slot: Slot | None, error: str, details: str,
             duration_s: float | None) -> EpisodeResult:
-    episode_dir.mkdir(parents=True, exist_ok=True)
+    _record_spec(spec, episode_dir)
     (episode_dir / ERROR_FILE).write_text(f"{spec.key}: failed after {attempts} attempt(s)\n\n{details}\n",
                                           encoding="utf-8")
     return EpisodeResult(spec, episode_dir, "failed", attempts, error, slot, duration_s, _read_summary(episode_dir))
@@ -916,6 +987,7 @@ def run_batch(specs: Sequence[EpisodeSpec], out: str | os.PathLike[str], *, para
     out_dir.mkdir(parents=True, exist_ok=True)
     skipped = [spec for spec in specs if is_finished(out_dir / spec.key)]
     pending = [spec for spec in specs if not is_finished(out_dir / spec.key)]
+    _check_same_spec(skipped, out_dir)
     use_ray = ray not in (None, False)
     slots = None if use_ray else plan_slots(parallel=parallel, gpus=gpus, per_gpu=per_gpu,
                                            gpu_memory_gb=gpu_memory_gb, cpus=cpus)

@@ -37,6 +37,7 @@ says, per cell and for the final score, whether the replay agrees with the recor
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import json
@@ -169,7 +170,8 @@ def atomic_write(path: Path, *parts: bytes | bytearray) -> None:
         finally:
             os.close(directory)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise RecorderError(f"could not write {path}: {error}. Check free disk space and permissions") from error
 
 
@@ -494,9 +496,14 @@ class TrajectoryRecorder:
             # cell ids derive from the step number, and nbformat requires them unique
             raise ConfigError(expected(f"a step number above the last one recorded ({self._last_step})", step.step))
         finished_at = time.time()
-        for cell in _step_cells(step, finished_at):
-            self._add_cell(cell)
-        self._write_notebook()
+        mark = len(self._body)
+        try:
+            for cell in _step_cells(step, finished_at):
+                self._add_cell(cell)
+            self._write_notebook()
+        except BaseException:
+            del self._body[mark:]  # the file still holds the previous steps: so must the cache
+            raise
         self._append_reward(step, finished_at)
         self._steps += 1
         self._last_step = step.step
@@ -638,7 +645,7 @@ _VARYING = [
     (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b"), "<time>"),
     # durations: "1.23s", "12 ms", "Wall time: 3.1 s", "[00:01<00:00, 5.2it/s]"
     (re.compile(r"\b\d+(?:\.\d+)?\s*(?:ns|µs|us|ms|s|sec|secs|seconds|min|it/s|s/it)\b"), "<dur>"),
-    (re.compile(r"\b(?:pid|PID|process|id)[ =:]+\d+"), "<id>"),
+    (re.compile(r"\b(?:pid|PID|process)[ =:]+\d+"), "<pid>"),
     (re.compile(r"/tmp/[\w.\-/]+"), "<tmp>"),
 ]
 _PROGRESS = re.compile(r"\d+%\|.*\||\d+/\d+ \[|it/s\]|s/it\]")

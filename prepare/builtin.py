@@ -145,6 +145,7 @@ def _tabular(
     extra_rungs: Sequence[ladder.Rung] = (),
     file_notes: Sequence[tuple[str, str]] | None = None,
     target_note: str = "",
+    extra_hints: dict[str, str] | None = None,
 ) -> None:
     rng = np.random.default_rng(SEED)
     n = len(frame)
@@ -211,7 +212,8 @@ def _tabular(
         public_files = public_files_for(train, test)
     description = describe(spec, about=about, files=files, sample=sample, target_note=target_note, boards=boards, source=source)
     _write(spec, target_dir, target_columns=target_columns, answers=answers, sample=sample,
-           description=description, public_files=public_files, boards=boards, tags=tags, source=source)
+           description=description, public_files=public_files, boards=boards, tags=tags, source=source,
+           train_target=target, extra_hints=extra_hints)
 
 
 def _write(
@@ -226,8 +228,13 @@ def _write(
     boards: dict[str, pd.DataFrame],
     tags: list[str],
     source: str,
+    train_target: str,
     id_column: str = "id",
+    extra_hints: dict[str, str] | None = None,
 ) -> None:
+    # The [source] table also tells a scripted agent where the training labels are, since the
+    # submission's target columns (e.g. one per class) need not be the training file's.
+    hints = {"train_file": "train.csv", "test_file": "test.csv", "train_target": train_target, **(extra_hints or {})}
     manifest = {
         "name": spec.name,
         "title": spec.title,
@@ -241,7 +248,8 @@ def _write(
         "tags": ["built-in", *tags],
         "split": {"public_fraction": 0.3, "usage_column": USAGE_COLUMN},
         "leaderboard": {"kind": "reference-ladder", "entries": len(boards["private"])},
-        "source": {"citation": source, "builder": "dojo_kernel.prepare.builtin", "build_version": BUILD_VERSION, "seed": SEED},
+        "source": {"citation": source, "builder": "dojo_kernel.prepare.builtin", "build_version": BUILD_VERSION, "seed": SEED,
+                   **hints},
     }
     write_competition(target_dir, manifest=manifest, description=description, answers=answers, sample=sample,
                       public_files=public_files, leaderboards=boards, overwrite=True)
@@ -365,9 +373,10 @@ def build_digits(spec: BuiltinSpec, target_dir: Path) -> None:
     _tabular(
         spec, target_dir, frame=frame, target="label", output="label", tags=["image", "multiclass", "png"],
         public_files_for=images,
+        extra_hints={"image_dir_train": "train", "image_dir_test": "test", "image_file": "{id}.png"},
         extra_rungs=[(f"support vector machine (RBF) C={c:g}", SVC(C=c), "kernel") for c in (0.1, 1, 10)],
         file_notes=[
-            ("train/<id>.png", "the training images: 8x8 grey-scale PNG files, dark ink on white is 0..255 grey."),
+            ("train/<id>.png", "the training images: 8x8 grey-scale PNG files, dark ink on a white background (0 = black, 255 = white)."),
             ("test/<id>.png", "the test images, same format."),
             ("train.csv", "`id` (the PNG file name without .png) and `label` (0..9) of each training image."),
             ("test.csv", "the `id` of each test image."),
@@ -537,7 +546,8 @@ def _forecast_competition(
     ]
     description = describe(spec, about=about, files=files, sample=sample, target_note=target_note, boards=boards, source=source)
     _write(spec, target_dir, target_columns=[target], answers=answers, sample=sample, description=description,
-           public_files={"train.csv": train, "test.csv": test}, boards=boards, tags=tags, source=source, id_column=id_column)
+           public_files={"train.csv": train, "test.csv": test}, boards=boards, tags=tags, source=source,
+           train_target=target, id_column=id_column)
 
 
 def build_co2(spec: BuiltinSpec, target_dir: Path) -> None:

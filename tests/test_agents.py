@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,111 @@ def test_human_end_of_input_stops_the_episode():
     agent.reset({})
     with pytest.raises(StopEpisode):
         agent.act({"feedback": ""})
+
+
+# -- whole episodes in a real env -----------------------------------------------------------
+
+def build_messy_competition(root):
+    """A Kaggle-like table the baseline has never seen: missing numbers, a text category, a date,
+    free text, string labels, an id that is not first in train.csv, and a metric (MCC) whose
+    constant prediction scores 0."""
+    import numpy as np
+    import pandas as pd
+
+    from dojo_kernel.competition import register
+    from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
+
+    rng = np.random.default_rng(7)
+    n = 600
+    amount = rng.normal(50, 15, n)
+    colour = rng.choice(["red", "green", "blue"], n)
+    when = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+    words = np.array(["great product, would buy again and recommend to friends",
+                      "terrible service, never again, the worst experience ever",
+                      "okay overall, nothing special to say about this one here"])
+    mood = rng.integers(0, 3, n)
+    signal = (amount > 50).astype(int) + (colour == "red") + (mood == 0) - (mood == 1)
+    label = np.where(signal + rng.normal(0, 0.3, n) >= 1, "yes", "no")
+    amount[rng.random(n) < 0.15] = np.nan
+    frame = pd.DataFrame({"amount": amount, "colour": colour, "when": when.strftime("%Y-%m-%d"),
+                          "review": [f"{words[m]} (order {i})" for i, m in enumerate(mood)], "row_id": np.arange(10_000, 10_000 + n), "label": label})
+    train, test = frame.iloc[:420], frame.iloc[420:]
+    answers = test[["row_id", "label"]].assign(Usage=["Public", "Private"] * (len(test) // 2))
+    path = write_competition(
+        root / "messy-table",
+        manifest={"name": "messy-table", "title": "Messy table", "metric": "mcc", "id_column": "row_id",
+                  "target_columns": ["label"], "category": "tabular", "task": "binary", "level": "easy"},
+        description="Predict `label` (yes or no) for each row of test.csv.",
+        answers=answers,
+        sample=sample_submission(test["row_id"], "row_id", {"label": "no"}),
+        public_files={"train.csv": train, "test.csv": test.drop(columns=["label"])},
+        leaderboards={s: leaderboard_frame([0.0, 0.2, 0.4, 0.6, 0.8], higher_is_better=True)
+                      for s in ("public", "private")},
+        overwrite=True,
+    )
+    return register(path)
+
+
+@pytest.mark.slow
+def test_baseline_handles_an_unknown_messy_table(tmp_path):
+    import nbformat
+
+    import dojo_kernel
+    from dojo_kernel.agents import run_episode
+
+    competition = build_messy_competition(tmp_path / "data")
+    steps = []
+    env = dojo_kernel.make(competition, output_dir=tmp_path / "runs", max_steps=15, isolation="none")
+    summary = run_episode(env, get_agent("baseline", n_estimators=25, folds=2), on_step=steps.append)
+
+    assert summary["stopped_by"] == "final_submit"
+    assert summary["agent_stats"] == {"path": "tabular", "fallbacks": 0, "cells": 5}
+    sample = competition.grade(competition.sample_submission_path, split="private")
+    assert summary["final_score"] > sample.score + 0.3
+    features = next(event.observation["feedback"] for event in steps if "numeric," in event.observation["feedback"])
+    assert "1 categorical, 1 text columns" in features  # colour one-hot, review TF-IDF; the date became numbers
+    assert [event.index for event in steps] == list(range(1, summary["steps"] + 1))
+    notebook = nbformat.read(summary["notebook"], as_version=4)
+    assert any("one-hot the categories" in cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+
+
+def test_human_plays_an_episode_through_dojo_run(tmp_path):
+    """`dojo run --agent human` with the cells coming from stdin, as a person would type them."""
+    import subprocess
+
+    script = "\n".join([
+        ":why first look",
+        "import pandas as pd",
+        "test = pd.read_csv('input/test.csv')",
+        "print(len(test))",
+        "",
+        ":cell",
+        "test['label'] = (test.x >= 50).astype(int)",
+        "",
+        "test[['id', 'label']].to_csv('working/submission.csv', index=False)",
+        ".",
+        ":final",
+    ]) + "\n"
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import tiny_competition
+        from pathlib import Path
+        tiny_competition.build(Path({str(tmp_path)!r}))
+        from dojo_kernel.cli import main
+        sys.exit(main(["run", tiny_competition.NAME, "--agent", "human", "--out", {str(tmp_path / 'runs')!r},
+                       "--isolation", "none", "--json", {str(tmp_path / 'summary.json')!r}]))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], input=script, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "dojo> " in done.stdout and "40" in done.stdout  # the prompt, and the cell's output shown back
+    import json
+
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["stopped_by"] == "final_submit" and summary["final_score"] == 1.0
+    import nbformat
+
+    notebook = nbformat.read(summary["notebook"], as_version=4)
+    sources = [cell.source for cell in notebook.cells]
+    assert "first look" in "\n".join(sources)
+    assert any(source.startswith("test['label']") and "\n\n" in source for source in sources)

@@ -35,10 +35,10 @@ def one_error_line(text: str, command: str) -> str:
     return lines[0]
 
 
-def run_baseline(name: str, out: Path, *extra: str) -> dict:
+def run_baseline(name: str, out: Path, *extra: str, quiet: bool = True) -> dict:
     summary_file = out / "summary-of-run.json"
-    code = main(["run", name, "--out", str(out), "--max-steps", "20", "--quiet", "--json", str(summary_file),
-                 *FAST_AGENT, *extra])
+    code = main(["run", name, "--out", str(out), "--max-steps", "20", "--json", str(summary_file),
+                 *(["--quiet"] if quiet else []), *FAST_AGENT, *extra])
     assert code == 0
     return json.loads(summary_file.read_text())
 
@@ -79,7 +79,11 @@ def test_baseline_beats_the_sample_submission_and_its_notebook_replays(name, dat
 
 def test_report_of_real_runs_writes_png_and_html(data_root, tmp_path, capsys):
     runs = tmp_path / "runs"
-    run_baseline("iris-species", runs)
+    run_baseline("iris-species", runs, quiet=False)
+    live = capsys.readouterr().out  # the live table, as it stood at the end
+    for column in ("step", "action", "status", "score", "best", "budget left"):
+        assert column in live
+    assert "steps 12" in live  # 20 steps, 8 used: the budget left after the last one
     run_baseline("sunspots-yearly-forecast", runs)
     capsys.readouterr()
     assert main(["report", str(runs), "--out", str(tmp_path / "report")]) == 0
@@ -177,3 +181,29 @@ def test_list_shows_builtins_with_their_metric_and_build_state(data_root, capsys
     for name in BUILTIN_NAMES:
         assert name in printed
     assert "multiclass_log_loss" in printed
+
+
+# -- the notebooks in notebooks/ ---------------------------------------------------------------
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.slow
+def test_quickstart_notebook_runs_top_to_bottom(data_root, tmp_path):
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    texts = "\n".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                      for output in cell.outputs)
+    assert "replay AGREES" in texts
+    assert (tmp_path / "runs" / "report.html").is_file()
+
+
+def test_example_episode_is_a_recorded_baseline_episode():
+    notebook = nbformat.read(NOTEBOOKS / "example-episode.ipynb", as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata["dojo"]["agent"] == "baseline"
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert len(code) >= 4 and all(cell.outputs for cell in code)
+    assert notebook.metadata["dojo"]["summary"]["end_reason"] == "final_submit"

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dojo_kernel.errors import ConfigError, KernelDeadError
+from dojo_kernel.errors import ConfigError, KernelDeadError, KernelStartError
 from dojo_kernel.kernel import KernelSession, _OutputCollector
 from dojo_kernel.limits import Limits
 
@@ -120,18 +120,22 @@ def test_input_fails_at_once_with_a_clear_message(make_session):
     assert "input() is not available" in result.text
 
 
-def test_background_thread_output_comes_with_the_next_result(make_session):
+def test_background_thread_output_comes_with_the_next_result(make_session, tmp_path):
     session = make_session()
     first = session.run(code("""
-        import threading, time
+        import sys, threading, time
         def later():
             time.sleep(0.3)
             print("printed late")
+            sys.stdout.flush()  # returns once the message is on its way
+            open("printed", "w").close()
         threading.Thread(target=later).start()
         print("printed now")
     """))
     assert first.text == "printed now\n"
-    time.sleep(0.8)
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "printed").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     second = session.run("print('second cell')")
     assert [o["text"] for o in second.background_outputs] == ["printed late\n"]
     assert second.outputs == [{"output_type": "stream", "name": "stdout", "text": "second cell\n"}]
@@ -371,6 +375,26 @@ def test_gpu_limit_without_nvml_is_reported_unenforceable(make_session):
     assert result.peak_gpu_bytes is None
 
 
+@pytest.mark.gpu
+def test_gpu_memory_over_the_limit_is_killed(make_session):
+    from dojo_kernel.limits import NVML
+    if not NVML.available():
+        pytest.skip(f"no GPU to test on: {NVML.error}")
+    pytest.importorskip("torch")
+    session = make_session(Limits(gpu_device=0, gpu_memory_gb=1, memory_gb=None, cell_timeout_s=120))
+    result = session.run(code("""
+        import time, torch
+        blocks = []
+        for _ in range(12):  # 256 MB more every 50 ms, up to 3 GB
+            blocks.append(torch.ones(256 * 2**20, dtype=torch.uint8, device="cuda"))
+            torch.cuda.synchronize()
+            time.sleep(0.05)
+    """))
+    assert result.status == "killed", result.text
+    assert result.limit_event.kind == "gpu_memory" and result.limit_event.limit == 1
+    assert result.peak_gpu_bytes > 1 * GB and result.restarted
+
+
 # -- lifecycle -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("isolation", ["none", "auto"])
@@ -434,6 +458,13 @@ def test_many_sessions_from_many_threads(make_session):
         thread.join()
     assert results == {0: "0\n", 1: "10\n", 2: "20\n"}
     assert len({s.connection_file.parent for s in sessions}) == 3
+
+
+def test_kernel_that_is_not_ready_in_time_raises_and_leaves_nothing(tmp_path):
+    with pytest.raises(KernelStartError, match="startup_timeout") as caught:
+        KernelSession(tmp_path, isolation="none", startup_timeout=0.01)
+    assert "kernel.log" in str(caught.value)
+    assert_nothing_left(tmp_path)
 
 
 def test_bad_arguments_say_what_was_expected(tmp_path, make_session):

@@ -206,3 +206,34 @@ def test_extract_code_prefers_python_blocks_and_joins_them():
     assert code == "a = 1\n\nb = 2"
     assert prose.startswith("Plan:") and "a = 1" not in prose
     assert extract_code("no code here") == (None, "no code here")
+
+
+def test_llm_agent_plays_a_whole_episode_through_dojo_run(tmp_path, capsys):
+    """The model writes a submission with a tool call, then submits; the reasoning lands in the
+    notebook and the token count in the summary."""
+    import sys
+    from pathlib import Path
+
+    import nbformat
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import tiny_competition
+    from dojo_kernel.cli import main
+
+    tiny_competition.build(tmp_path / "data")
+    replies = [(200, completion("The label is 1 where x >= 50: write that rule.",
+                                tool_call=("execute_code", {"code": tiny_competition.submission_code("perfect")}))),
+               (200, completion(None, tool_call=("submit", {"final": True})))]
+    with ChatServer(replies) as server:
+        code = main(["run", tiny_competition.NAME, "--agent", "llm", "--model", "test-model", "--base-url",
+                     server.base_url, "--agent-option", "backoff_s=0.01", "--out", str(tmp_path / "runs"),
+                     "--isolation", "none", "--quiet", "--json", str(tmp_path / "summary.json")])
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["final_score"] == 1.0 and summary["stopped_by"] == "final_submit"
+    assert summary["agent_stats"]["total_tokens"] == 36 and summary["agent_stats"]["requests"] == 2
+    assert "tokens" in capsys.readouterr().out
+    second = server.requests[1]["body"]["messages"]
+    assert second[-1]["role"] == "tool" and "graded on the public split" in second[-1]["content"]
+    notebook = nbformat.read(summary["notebook"], as_version=4)
+    assert any("write that rule" in cell.source for cell in notebook.cells if cell.cell_type == "markdown")

@@ -108,3 +108,18 @@ def test_replay_refuses_a_run_dir_in_use(competition, tmp_path):
     with pytest.raises(ConfigError, match="new or empty run dir"):
         replay(notebook, run_dir=busy)
     assert (busy / "file.txt").read_text() == "keep me"
+
+
+def test_env_recorded_notebook_runs_top_to_bottom_with_nbclient_in_its_run_dir(competition, tmp_path):
+    nbclient = pytest.importorskip("nbclient")
+    notebook_path = _record_episode(competition, tmp_path / "runs", DETERMINISTIC)
+    run_dir = notebook_path.parent
+    (run_dir / "working" / "submission.csv").unlink()
+    notebook = nbformat.read(notebook_path, as_version=4)
+    # allow_errors: the episode has one failing cell on purpose (step 5)
+    nbclient.NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(run_dir)}}).execute()
+    errors = [cell.metadata["dojo"]["step"] for cell in notebook.cells if cell.cell_type == "code"
+              and any(output.output_type == "error" for output in cell.outputs)]
+    assert errors == [5]
+    assert competition.grade(run_dir / "working" / "submission.csv", split="private").score == 1.0

@@ -181,6 +181,10 @@ def test_local_batch_runs_every_episode_then_a_rerun_skips_them(competitions, tm
     assert [row["final_score"] for row in result_rows(tmp_path)] == [row["final_score"] for row in rows]
     assert not _processes_inside(tmp_path)
 
+    # Finished episodes are skipped only if they are the episodes asked for now.
+    with pytest.raises(ConfigError, match=r"changes for 4 finished episode\(s\).*\(settings\)"):
+        run_batch(build_grid(competitions, [SUBMIT], 2, {**SETTINGS, "max_steps": 9}), tmp_path, report=False)
+
 
 @pytest.mark.slow
 def test_crashed_episodes_are_retried_once_then_reported(competitions, tmp_path):
@@ -208,7 +212,8 @@ def test_crashed_episodes_are_retried_once_then_reported(competitions, tmp_path)
     # A rerun tries the failed episodes again (and only them); the CLI exits 1 while any fail.
     code = main(
         [competitions[0], "--agent", "runner_agents:FailingAgent", "--agent", SUBMIT, "--out", str(tmp_path),
-         "--set", "max_steps=4", "--set", "memory_gb=2", "--no-progress", "--no-report", "--retries", "0"])
+         "--set", "max_steps=4", "--set", "memory_gb=2", "--set", "cell_timeout_s=60", "--no-progress", "--no-report",
+         "--retries", "0"])
     assert code == 1
     rows = {row["agent"]: row for row in result_rows(tmp_path)}
     assert rows["runner_agents:FailingAgent"]["attempts"] == "1"

@@ -332,3 +332,29 @@ def test_chat_export_can_skip_episodes_without_messages(tmp_path):
     assert out.read_text() == ""
     assert export_chat_jsonl(tmp_path / "run", out, system_prompt="s") == 1
     assert json.loads(out.read_text())["metadata"]["has_messages"] is False
+
+
+def test_context_manager_closes_with_a_summary_even_on_error(tmp_path):
+    with pytest.raises(RuntimeError, match="agent crashed"):
+        with _recorder(tmp_path / "run") as recorder:
+            recorder.record(StepRecord(step=1, action="get_history", feedback="nothing yet"))
+            raise RuntimeError("agent crashed")
+    assert recorder.closed
+    assert json.loads((tmp_path / "run" / "summary.json").read_text()) == {"end_reason": "error", "steps": 1}
+    assert load_trajectory(tmp_path / "run").metadata["dojo"]["summary"]["end_reason"] == "error"
+
+
+def test_a_failed_write_raises_and_leaves_the_previous_steps(tmp_path):
+    run_dir = tmp_path / "run"
+    recorder = _recorder(run_dir)
+    recorder.record(StepRecord(step=1, action="get_history", feedback="one"))
+    blocker = run_dir / f".trajectory.ipynb.{os.getpid()}.tmp"
+    blocker.mkdir()  # the temporary notebook cannot be created where a directory stands
+    with pytest.raises(RecorderError, match="could not write .*trajectory.ipynb"):
+        recorder.record(StepRecord(step=2, action="get_history", feedback="two"))
+    assert [cell.metadata["dojo"]["feedback"] for cell in step_cells(load_trajectory(run_dir))] == ["one"]
+    blocker.rmdir()
+    recorder.record(StepRecord(step=2, action="get_history", feedback="two, again"))
+    notebook = load_trajectory(run_dir)
+    assert [cell.metadata["dojo"]["feedback"] for cell in step_cells(notebook)] == ["one", "two, again"]
+    assert [entry["step"] for entry in read_rewards(run_dir)] == [1, 2]

@@ -13,9 +13,20 @@ import tiny_competition as tiny
 pytestmark = pytest.mark.timeout(240)
 
 
-def descendants() -> set[int]:
-    return {process.pid for process in psutil.Process().children(recursive=True)
-            if process.status() != psutil.STATUS_ZOMBIE}
+def descendants() -> dict[int, str]:
+    """This process's live descendants (pid -> command line), but multiprocessing's resource
+    tracker, which "spawn" starts once and keeps for the life of the interpreter."""
+    found = {}
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            command = " ".join(process.cmdline())
+        except psutil.NoSuchProcess:
+            continue
+        if "resource_tracker" not in command:
+            found[process.pid] = command
+    return found
 
 
 def test_two_envs_in_an_async_vector_env(tmp_path):
@@ -42,8 +53,9 @@ def test_two_envs_in_an_async_vector_env(tmp_path):
         assert list(rewards) == pytest.approx([1.0, 0.0])
         assert list(obs["graded"]) == [1, 0] and info["score"][0] == 1.0
 
-        pids = descendants() - before
-        assert len([pid for pid in pids if "ipykernel" in " ".join(psutil.Process(pid).cmdline())]) >= 2
+        started = {pid: command for pid, command in descendants().items() if pid not in before}
+        assert len([command for command in started.values() if "ipykernel" in command]) >= 2
     finally:
         vector.close()
-    assert descendants() <= before  # workers and their kernels are gone
+    left = {pid: command for pid, command in descendants().items() if pid not in before}
+    assert not left  # workers and their kernels are gone

@@ -142,9 +142,9 @@ print("missing values:", {c: f"{v:.0%}" for c, v in missing[missing > 0].items()
 
 def as_time(values):
     \"\"\"Numbers as they are, dates as datetimes; None for a column that is neither.\"\"\"
-    if pd.api.types.is_numeric_dtype(values):
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
         return values
-    if values.dtype == object:
+    if pd.api.types.is_string_dtype(values) or values.dtype == object:
         parsed = pd.to_datetime(values, errors="coerce", format="mixed")
         if parsed.notna().mean() > 0.9:
             return parsed
@@ -166,7 +166,10 @@ if not set(TARGETS) <= set(train.columns):  # one submission column per class: f
                          and set(train[c].dropna().astype(str)) <= class_names), None)
 y_columns = [label_column] if label_column else [c for c in TARGETS if c in train.columns]
 shared = [c for c in test.columns if c in train.columns and c not in TARGETS and c not in y_columns]
-time_column = next((c for c in [ID, *shared] if is_forecast_index(c)), None)
+# A forecast: the task says so, or the test rows carry nothing but the time (an id that merely
+# grows from train to test, as on many Kaggle tables, is no reason to forecast).
+time_column = next((c for c in [ID, *shared] if is_forecast_index(c)
+                    and ($category == "time-series" or not [o for o in shared if o not in (c, ID)])), None)
 images = [p for p in files if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}]
 image_column = None
 if images:  # which column names each row's image: a file name column, else the id
@@ -201,12 +204,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 features = [c for c in test.columns if c in train.columns and c != ID and c not in TARGETS and c not in y_columns]
 X, X_test = train[features].copy(), test[features].copy()
 for column in list(features):  # dates become numbers a model can use
-    parsed = as_time(X[column]) if X[column].dtype == object else None
+    parsed = as_time(X[column]) if not pd.api.types.is_numeric_dtype(X[column]) else None
     if parsed is not None and not pd.api.types.is_numeric_dtype(parsed):
         for frame in (X, X_test):
             when = pd.to_datetime(frame[column], errors="coerce", format="mixed")
             frame[column + "_year"], frame[column + "_month"] = when.dt.year, when.dt.month
-            frame[column + "_weekday"], frame[column] = when.dt.weekday, when.dt.dayofyear
+            frame[column + "_weekday"], frame[column] = when.dt.day_of_week, when.dt.day_of_year
 numeric = X.select_dtypes(include=["number", "bool"]).columns.tolist()
 rest = [c for c in X.columns if c not in numeric]
 text = [c for c in rest if X[c].astype(str).str.len().mean() > 30 and X[c].nunique() > 0.2 * len(X)]
@@ -670,7 +673,8 @@ class BaselineAgent:
         if not _ok(obs):
             yield from self._rescue(task, submission_path, None)
             return
-        obs = yield _code(_fill(LOOK, id_column=repr(task.id_column or ""), targets=repr(task.target_columns)),
+        obs = yield _code(_fill(LOOK, id_column=repr(task.id_column or ""), targets=repr(task.target_columns),
+                                category=repr(task.category)),
                           "Look at the columns, the target and the missing values, and work out what kind of "
                           "problem this is (tabular, images, or a forecast).")
         layout = parse_layout(_feedback(obs)) if _ok(obs) else None
