@@ -6,7 +6,7 @@
 2. The largest number of idle concurrent episodes one process holds: envs reset, each
    holding a live kernel (checked by running a cell in each), and the memory per episode.
 
-    python bench/batch.py [--episodes-per-slot 3] [--rounds 2] [--max-idle 128] [--skip-ray]
+    python bench/batch.py [--episodes-per-slot 4] [--rounds 3] [--max-idle 128] [--skip-ray]
 
 Writes bench/results/batch.md. Runs in about 3 to 5 minutes on a 2-core machine.
 """
@@ -141,9 +141,9 @@ def idle_capacity(target: int, out: Path, threads: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes-per-slot", type=int, default=3)
+    parser.add_argument("--episodes-per-slot", type=int, default=4)
     parser.add_argument("--max-idle", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-ray", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # workers import "batch:QuickAgent"
@@ -169,7 +169,7 @@ def main() -> None:
         for round_index in range(args.rounds):
             for parallel in (1, 2, 4):
                 for use_ray in backends:
-                    episodes = max(6, parallel * args.episodes_per_slot)
+                    episodes = max(8, parallel * args.episodes_per_slot)
                     out = work / f"{'ray' if use_ray else 'local'}-{parallel}-{round_index}"
                     run = throughput(parallel, episodes, out, use_ray, warm_up=round_index == 0)
                     runs.setdefault((run["backend"], parallel), []).append(run)

@@ -53,3 +53,7 @@ def register_envs() -> list[str]:
         ids.append(env_id)
     return ids
 
+
+
+# `gymnasium.make("dojo/<competition>-v0")` works after `import dojo_kernel`.
+register_envs()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import DojoError
+from .feedback import size as size_text
 
 EXIT_USAGE = 2
 
@@ -83,21 +84,11 @@ def parse_agent_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 # -- commands --------------------------------------------------------------------------
 
-def _console(stderr: bool = False):
+def _console():
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
-
-
-def _format_bytes(size: int | None) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
+    # Piped into a file or grep there is no terminal width to respect: keep rows whole.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def _dir_size(path: Path) -> int | None:
@@ -132,10 +123,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             kind, metric = f"{spec.category}/{spec.task}", spec.metric
         else:
             competition = get_competition(name)
-            path, built = Path(competition.public_dir).parent, competition.is_built()
+            path, built = Path(competition.public_dir).parent, bool(competition.is_built)
             kind = "/".join(part for part in (competition.category, competition.task) if part)
             metric = competition.metric
-        size = _format_bytes(_dir_size(path)) if built else "-"
+        size = size_text(_dir_size(path)) if built else "-"
         table.add_row(name, kind or "-", str(metric), size, "yes" if built else "no")
     if args.all:
         catalog = _catalog_module()
@@ -474,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return _COMMANDS[args.command](args)
-    except (UsageError, DojoError) as error:
+    except (UsageError, DojoError, OSError) as error:  # OSError: a folder that cannot be made or read
         print(f"dojo {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

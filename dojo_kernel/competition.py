@@ -19,6 +19,7 @@ Where competitions come from, in the order :func:`get_competition` looks:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import importlib
@@ -76,7 +77,16 @@ class Competition:
 
     def __post_init__(self) -> None:
         if self.metric_fn is None:
-            self.metric_fn = resolve_metric(self.metric, self.metric_kwargs)
+            self.metric_fn = resolve_metric(self.metric, self.metric_kwargs, higher_is_better=self.higher_is_better)
+        if len(self.target_columns) > 1 and not self.metric_fn.multi_target:
+            if ":" not in self.metric:
+                raise CompetitionFormatError(
+                    f"expected one target column for the single-column metric {self.metric!r} in {self.root}, got "
+                    f"{len(self.target_columns)} ({', '.join(self.target_columns)}). Use a column-wise metric such as "
+                    "mean_columnwise_rmse, or a custom metric."
+                )
+            # a custom metric over several columns gets the whole frames
+            self.metric_fn = dataclasses.replace(self.metric_fn, multi_target=True)
         if self.metric_fn.higher_is_better != self.higher_is_better:
             raise CompetitionFormatError(
                 f"expected higher_is_better = {str(self.metric_fn.higher_is_better).lower()} for metric "
@@ -118,8 +128,9 @@ class Competition:
     @functools.cached_property
     def public_rows(self) -> np.ndarray:
         """Which answer rows form the public part (Usage column, else a fixed hash of the id)."""
-        return public_mask(self.answers, id_column=self.id_column, usage_column=self.usage_column,
-                           public_fraction=self.public_fraction)
+        return public_mask(
+            self.answers, id_column=self.id_column, usage_column=self.usage_column, public_fraction=self.public_fraction
+        )
 
     def leaderboard(self, split: str = "private") -> pd.DataFrame | None:
         """The leaderboard of ``split`` ("public" or "private"; "full" uses the private one),
@@ -190,6 +201,7 @@ class Competition:
             "public_dir": str(self.public_dir),
             "private_dir": str(self.private_dir),
             "sample_submission_path": str(self.sample_submission_path),
+            "source": dict(self.source),  # built-ins name their training file and label column here
         }
 
     @property

@@ -10,6 +10,10 @@ agent's) with a ready kernel from the warm pool; each `step()` runs an action, g
 turns the grade into a reward and records the step. The episode ends with
 `submit(final=True)` (terminated) or when the step or time budget runs out (truncated); then
 the final submission is graded once on the private split and `summary.json` is written.
+
+`info` holds only the keys that have a value (read it with `.get()`), so that Gymnasium's
+vector envs can batch it. In `AsyncVectorEnv`, pass `shared_memory=False` (free text cannot
+live in Gymnasium's shared memory) and prefer `context="spawn"`.
 """
 
 from __future__ import annotations
@@ -215,7 +219,8 @@ class DojoEnv(gymnasium.Env):
         if options:
             raise ConfigError(expected("no reset options (DojoEnv takes none)", sorted(options)))
         if self._closed:
-            raise KernelDeadError("expected an open env, got one that was closed; make a new one with dojo_kernel.make()")
+            raise KernelDeadError("expected an open env, got one that was closed; "
+                                  "make a new one with dojo_kernel.make()")
         started = time.perf_counter()
         if self._episode is not None:
             self._end_episode("reset")
@@ -367,7 +372,8 @@ class DojoEnv(gymnasium.Env):
                                           self._episode.rewards)
         else:
             outcome.graded = True
-            outcome.grade = Grade(valid=False, error=self._missing_submission_message(), split=self.settings.grade_split)
+            outcome.grade = Grade(valid=False, error=self._missing_submission_message(),
+                                  split=self.settings.grade_split)
             outcome.error = outcome.grade.error
             outcome.feedback = text.grade(outcome.grade, self.competition, self._episode.rewards)
         outcome.final = final

@@ -71,7 +71,7 @@ class Grade:
         text = f"{self.metric} = {self.score:.6g} ({direction}) on the {self.split} split"
         if self.position is not None:
             text += (
-                f"; beats {self.position:.1%} of the {self.teams} leaderboard entries"
+                f"; beats or ties {self.position:.1%} of the {self.teams} leaderboard entries"
                 f" (rank {self.rank}); medal: {self.medal or 'none'}"
             )
         return text
@@ -360,7 +360,9 @@ def _check_columns(submission: pd.DataFrame, id_column: str, target_columns: Seq
         if unnamed:
             parts.append("an 'Unnamed: 0' column is a saved index: write with index=False")
     raise SubmissionProblem(
-        f"expected the columns {shown} (as in sample_submission.csv), got {', '.join(got[:12])}: " + "; ".join(parts) + "."
+        f"expected the columns {shown} (as in sample_submission.csv), got {', '.join(got[:12])}: "
+        + "; ".join(parts)
+        + "."
     )
 
 
@@ -575,17 +577,25 @@ def grade_submission(
         raise ValueError(f"expected split to be one of {', '.join(SPLITS)}, got {split!r}")
     try:
         submission = read_submission(
-            submission_path, allowed_dir=allowed_dir, max_bytes=max_bytes,
+            submission_path,
+            allowed_dir=allowed_dir,
+            max_bytes=max_bytes,
             text_columns=text_columns_for(metric, id_column, target_columns),
         )
         aligned = align_submission(
-            submission, answers, id_column=id_column, target_columns=target_columns,
-            metric=metric, answer_keys=answer_keys,
+            submission,
+            answers,
+            id_column=id_column,
+            target_columns=target_columns,
+            metric=metric,
+            answer_keys=answer_keys,
         )
     except SubmissionProblem as problem:
         return Grade(valid=False, error=str(problem), **base)  # type: ignore[arg-type]
     if public_rows is None:
-        public_rows = public_mask(answers, id_column=id_column, usage_column=usage_column, public_fraction=public_fraction)
+        public_rows = public_mask(
+            answers, id_column=id_column, usage_column=usage_column, public_fraction=public_fraction
+        )
     rows = split_rows(public_rows, split)
     truth = aligned.answers.loc[rows, list(target_columns)]
     predicted = aligned.predictions.loc[rows]

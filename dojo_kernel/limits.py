@@ -282,6 +282,10 @@ class Watchdog:
         self._peak_rss = 0
         self._peak_gpu: int | None = None
         self._next_disk_at = 0.0
+        # working/'s size at the first sample of the kernel or of the cell: only growth past
+        # the limit breaches it, so that a cell that finds working/ over the limit (files left
+        # by a cell that was stopped) can run and delete them instead of being killed at once.
+        self._disk_floor: int | None = None
         self._pss_cache: tuple[int, int] | None = None  # (summed RSS, PSS) at the last PSS read
         self._next_pss_at = 0.0
         self.warnings: list[str] = []
@@ -300,6 +304,7 @@ class Watchdog:
         with self._lock:
             self._root = root_pid
             self._breach = None
+            self._disk_floor = None
             self._pss_cache = None
             self._last_rss = 0
         self._wake.set()
@@ -314,6 +319,10 @@ class Watchdog:
             self._in_cell = True
             self._peak_rss = self._last_rss
             self._peak_gpu = 0 if self._measure_gpu else None
+            # Measure the disk at the cell's first sample: the idle schedule (5 s apart) would
+            # let a short cell write gigabytes before its first check.
+            self._next_disk_at = 0.0
+            self._disk_floor = None
         self._wake.set()
 
     def end_cell(self) -> CellPeaks:
@@ -419,8 +428,12 @@ class Watchdog:
         # At least a second apart, and never more than ~5% of a core on a big directory.
         pause = 1.0 if self._in_cell else 5.0
         self._next_disk_at = time.monotonic() + max(pause, 20 * cost)
-        if size > limit * _GB:
+        floor = self._disk_floor
+        if floor is None:  # the first sample of this kernel or cell sets the floor
+            self._disk_floor = size
+        elif size > limit * _GB and size > floor:
             return Breach("disk", limit, size / _GB,
                           f"the working directory {path} holds {size / _GB:.2f} GB, over the limit "
-                          f"of {limit:g} GB", root)
+                          f"of {limit:g} GB (its files outlive a restart: delete the big ones, e.g. "
+                          f"os.remove('working/NAME'), to make room)", root)
         return None

@@ -6,7 +6,8 @@ env's output dir (the env makes the episode's run dir inside it). It is resumabl
 whose run dir holds a `summary.json` (and whose folder has no `error.txt`) is skipped on a
 rerun. An episode that crashes (its code raised, or its worker process died) is retried,
 then reported with its error in the results table (`results.csv`, `results.md`) and in
-`error.txt` in its folder. Each worker runs one episode, so a death is blamed exactly.
+`error.txt` in its folder. A worker plays one episode at a time, so a death is blamed on
+exactly one episode.
 """
 
 from __future__ import annotations
@@ -634,8 +635,8 @@ def _worker_main(connection, environ: dict[str, str], import_path: list[str]) ->
 @dataclass
 class _Job:
     spec: EpisodeSpec
-    slot: Slot
     attempt: int
+    slot: Slot | None = None  # given when the job starts
     started: float = field(default_factory=time.monotonic)
 
 
@@ -704,7 +705,7 @@ def _run_local(pending: list[EpisodeSpec], out: Path, slots: list[Slot], retries
                progress: _Progress) -> list[EpisodeResult]:
     context = _worker_context()
     free = list(slots)
-    queue = [_Job(spec, None, 1) for spec in pending]  # type: ignore[arg-type]  (slot given at start)
+    queue = [_Job(spec, 1) for spec in pending]
     idle: list[_Worker] = []
     busy: list[_Worker] = []
     results: list[EpisodeResult] = []
@@ -743,6 +744,7 @@ def _run_local(pending: list[EpisodeSpec], out: Path, slots: list[Slot], retries
                     progress.update(advance=1)
                     continue
                 if message is None:
+                    worker.process.join(timeout=5)  # its own exit code, before kill() could set one
                     worker.kill()
                     error = details = f"the worker process died (exit code {worker.process.exitcode})"
                 else:
@@ -751,7 +753,7 @@ def _run_local(pending: list[EpisodeSpec], out: Path, slots: list[Slot], retries
                 if job.attempt <= retries:
                     progress.log(f"retrying {job.spec.key} after: {error}")
                     progress.update(retried=+1)
-                    queue.append(_Job(job.spec, None, job.attempt + 1))  # type: ignore[arg-type]
+                    queue.append(_Job(job.spec, job.attempt + 1))
                     continue
                 results.append(_failed(job.spec, out / job.spec.key, job.attempt, job.slot, error, details,
                                        time.monotonic() - job.started))
@@ -989,6 +991,9 @@ def run_batch(specs: Sequence[EpisodeSpec], out: str | os.PathLike[str], *, para
     pending = [spec for spec in specs if not is_finished(out_dir / spec.key)]
     _check_same_spec(skipped, out_dir)
     use_ray = ray not in (None, False)
+    if use_ray and ray is not True and not _looks_like_ray_address(str(ray)):
+        raise ConfigError(expected("a Ray address: local, auto, HOST:PORT or ray://HOST:PORT", ray,
+                                   "with --ray before the competitions, write --ray=ADDRESS or put --ray last"))
     slots = None if use_ray else plan_slots(parallel=parallel, gpus=gpus, per_gpu=per_gpu,
                                            gpu_memory_gb=gpu_memory_gb, cpus=cpus)
     display = _Progress(len(pending), len(skipped), progress)
@@ -1011,6 +1016,10 @@ def run_batch(specs: Sequence[EpisodeSpec], out: str | os.PathLike[str], *, para
         result.report = write_batch_report(out_dir, episodes)
     result.results_csv, result.results_md = write_results(out_dir, episodes)
     return result
+
+
+def _looks_like_ray_address(address: str) -> bool:
+    return address in ("local", "auto") or ":" in address
 
 
 # --------------------------------------------------------------------------------------------

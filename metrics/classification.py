@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
@@ -50,20 +52,31 @@ def balanced_accuracy(answers: ArrayLike, predictions: ArrayLike) -> float:
     return skm.balanced_accuracy_score(*_labels(answers, predictions))
 
 
-def _f1(average: str):
-    def f1(answers: ArrayLike, predictions: ArrayLike, pos_label: object = 1) -> float:
-        y, p = _labels(answers, predictions)
-        if average == "binary":
-            return skm.f1_score(y, p, average="binary", pos_label=pos_label, zero_division=0)
-        return skm.f1_score(y, p, average=average, zero_division=0)
-
-    f1.__doc__ = f"F1 score ({average} average)."
-    return f1
+def _f1(answers: ArrayLike, predictions: ArrayLike, average: str = "binary", pos_label: object = 1) -> float:
+    y, p = _labels(answers, predictions)
+    if average == "binary":
+        return skm.f1_score(y, p, average="binary", pos_label=pos_label, zero_division=0)
+    return skm.f1_score(y, p, average=average, zero_division=0)
 
 
-register_metric("f1", _f1("binary"), higher_is_better=True, kind="label", aliases=("f1_binary",))
+# functools.partial of a module-level function, not a closure, so that metrics pickle
+# (a Competition travels to worker processes).
+register_metric(
+    "f1",
+    functools.partial(_f1, average="binary"),
+    higher_is_better=True,
+    kind="label",
+    aliases=("f1_binary",),
+    description="F1 score of the positive class (pos_label, default 1).",
+)
 for _average in ("micro", "macro", "weighted"):
-    register_metric(f"f1_{_average}", _f1(_average), higher_is_better=True, kind="label")
+    register_metric(
+        f"f1_{_average}",
+        functools.partial(_f1, average=_average),
+        higher_is_better=True,
+        kind="label",
+        description=f"F1 score, {_average} average over the classes.",
+    )
 
 
 @register_metric("mcc", higher_is_better=True, kind="label", aliases=("matthews_corrcoef",))
@@ -72,9 +85,7 @@ def mcc(answers: ArrayLike, predictions: ArrayLike) -> float:
     return skm.matthews_corrcoef(*_labels(answers, predictions))
 
 
-@register_metric(
-    "quadratic_weighted_kappa", higher_is_better=True, kind="label", aliases=("qwk", "kappa_quadratic")
-)
+@register_metric("quadratic_weighted_kappa", higher_is_better=True, kind="label", aliases=("qwk", "kappa_quadratic"))
 def quadratic_weighted_kappa(answers: ArrayLike, predictions: ArrayLike) -> float:
     """Cohen's kappa with quadratic weights, for ordinal labels."""
     return skm.cohen_kappa_score(*_labels(answers, predictions), weights="quadratic")

@@ -92,14 +92,18 @@ def poisson_deviance(answers: ArrayLike, predictions: ArrayLike) -> float:
     return skm.mean_poisson_deviance(*_pair(answers, predictions))
 
 
-@register_metric("mean_columnwise_rmse", higher_is_better=False, kind="continuous", multi_target=True, aliases=("mcrmse",))
+@register_metric(
+    "mean_columnwise_rmse", higher_is_better=False, kind="continuous", multi_target=True, aliases=("mcrmse",)
+)
 def mean_columnwise_rmse(answers: ArrayLike, predictions: ArrayLike) -> float:
     """RMSE of each target column, averaged over the columns."""
     y, p = as_2d(answers), as_2d(predictions)
     return float(np.mean(np.sqrt(np.mean((y - p) ** 2, axis=0))))
 
 
-@register_metric("mean_columnwise_rmsle", higher_is_better=False, kind="continuous", multi_target=True, aliases=("mcrmsle",))
+@register_metric(
+    "mean_columnwise_rmsle", higher_is_better=False, kind="continuous", multi_target=True, aliases=("mcrmsle",)
+)
 def mean_columnwise_rmsle(answers: ArrayLike, predictions: ArrayLike) -> float:
     """RMSLE of each target column, averaged over the columns."""
     y, p = as_2d(answers), as_2d(predictions)

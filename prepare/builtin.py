@@ -30,13 +30,13 @@ from .common import (
     assign_usage,
     default_data_root,
     horizon_split,
-    leaderboard_frame,
     read_manifest,
+    retire,
     seeded_split,
     write_competition,
 )
 
-BUILD_VERSION = 1
+BUILD_VERSION = 2
 SEED = 20240601  # every built-in split and ladder derives from this
 
 
@@ -199,21 +199,39 @@ def _tabular(
         for entry in entries:
             entry.predictions[target] = entry.predictions[target].clip(lower=0)
     answers[USAGE_COLUMN] = assign_usage(len(answers), SEED + 1)
-    boards = ladder.score_ladder(entries, answers, target_columns, metric, answers[USAGE_COLUMN].eq("Public").to_numpy())
+    boards = ladder.score_ladder(
+        entries, answers, target_columns, metric, answers[USAGE_COLUMN].eq("Public").to_numpy()
+    )
 
-    files = list(file_notes or [
-        ("train.csv", f"{len(train)} rows: `id`, the features and the target `{target}`."),
-        ("test.csv", f"{len(test)} rows: `id` and the same features, without the target."),
-    ])
+    files = list(
+        file_notes
+        or [
+            ("train.csv", f"{len(train)} rows: `id`, the features and the target `{target}`."),
+            ("test.csv", f"{len(test)} rows: `id` and the same features, without the target."),
+        ]
+    )
     files.append(("sample_submission.csv", "a valid submission with a trivial prediction for every test id."))
     if public_files_for is None:
         public_files = {"train.csv": train, "test.csv": test.drop(columns=[target])}
     else:
         public_files = public_files_for(train, test)
-    description = describe(spec, about=about, files=files, sample=sample, target_note=target_note, boards=boards, source=source)
-    _write(spec, target_dir, target_columns=target_columns, answers=answers, sample=sample,
-           description=description, public_files=public_files, boards=boards, tags=tags, source=source,
-           train_target=target, extra_hints=extra_hints)
+    description = describe(
+        spec, about=about, files=files, sample=sample, target_note=target_note, boards=boards, source=source
+    )
+    _write(
+        spec,
+        target_dir,
+        target_columns=target_columns,
+        answers=answers,
+        sample=sample,
+        description=description,
+        public_files=public_files,
+        boards=boards,
+        tags=tags,
+        source=source,
+        train_target=target,
+        extra_hints=extra_hints,
+    )
 
 
 def _write(
@@ -248,11 +266,24 @@ def _write(
         "tags": ["built-in", *tags],
         "split": {"public_fraction": 0.3, "usage_column": USAGE_COLUMN},
         "leaderboard": {"kind": "reference-ladder", "entries": len(boards["private"])},
-        "source": {"citation": source, "builder": "dojo_kernel.prepare.builtin", "build_version": BUILD_VERSION, "seed": SEED,
-                   **hints},
+        "source": {
+            "citation": source,
+            "builder": "dojo_kernel.prepare.builtin",
+            "build_version": BUILD_VERSION,
+            "seed": SEED,
+            **hints,
+        },
     }
-    write_competition(target_dir, manifest=manifest, description=description, answers=answers, sample=sample,
-                      public_files=public_files, leaderboards=boards, overwrite=True)
+    write_competition(
+        target_dir,
+        manifest=manifest,
+        description=description,
+        answers=answers,
+        sample=sample,
+        public_files=public_files,
+        leaderboards=boards,
+        overwrite=False,  # build() retired any stale copy; a concurrent builder's identical copy may win
+    )
 
 
 def _snake(name: str) -> str:
@@ -266,7 +297,12 @@ def build_breast_cancer(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = data.data.rename(columns=_snake)
     frame["malignant"] = 1 - data.target  # scikit-learn codes benign as 1; we predict malignancy
     _tabular(
-        spec, target_dir, frame=frame, target="malignant", output="probability", tags=["binary", "medical"],
+        spec,
+        target_dir,
+        frame=frame,
+        target="malignant",
+        output="probability",
+        tags=["binary", "medical"],
         about="Fine-needle aspirates of breast masses were digitised and described by 30 measurements of the cell "
         "nuclei (radius, texture, smoothness and so on: the mean, the standard error and the worst value of each).",
         target_note="Predict the probability that each test mass is malignant (`malignant` = 1) rather than benign (0).",
@@ -281,7 +317,12 @@ def build_wine(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = data.data.rename(columns=_snake)
     frame["cultivar"] = data.target + 1
     _tabular(
-        spec, target_dir, frame=frame, target="cultivar", output="label", tags=["multiclass", "chemistry"],
+        spec,
+        target_dir,
+        frame=frame,
+        target="cultivar",
+        output="label",
+        tags=["multiclass", "chemistry"],
         about="Thirteen chemical measurements (alcohol, malic acid, flavanoids, colour intensity, ...) of wines grown "
         "in the same region of Italy from three different cultivars.",
         target_note="Predict the cultivar (1, 2 or 3) of each test wine.",
@@ -296,7 +337,12 @@ def build_iris(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = data.data.rename(columns=lambda c: _snake(c.replace(" (cm)", "_cm")))
     frame["species"] = np.asarray(data.target_names)[data.target]
     _tabular(
-        spec, target_dir, frame=frame, target="species", output="label", tags=["multiclass", "starter"],
+        spec,
+        target_dir,
+        frame=frame,
+        target="species",
+        output="label",
+        tags=["multiclass", "starter"],
         about="Sepal and petal lengths and widths, in centimetres, of iris flowers from three species.",
         target_note="Predict the species (`setosa`, `versicolor` or `virginica`) of each test flower.",
         source="Fisher's Iris data (1936), as bundled with scikit-learn (load_iris).",
@@ -308,7 +354,11 @@ def build_penguins(spec: BuiltinSpec, target_dir: Path) -> None:
 
     frame = load_penguins()
     _tabular(
-        spec, target_dir, frame=frame, target="species", output="class_probabilities",
+        spec,
+        target_dir,
+        frame=frame,
+        target="species",
+        output="class_probabilities",
         tags=["multiclass", "missing-values", "categorical"],
         about="Size measurements of adult penguins observed near Palmer Station, Antarctica: bill length and depth, "
         "flipper length, body mass, plus the island, the sex and the year. Some measurements and many `sex` values are "
@@ -325,7 +375,12 @@ def build_diabetes(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = data.data.rename(columns={"s1": "tc", "s2": "ldl", "s3": "hdl", "s4": "tch", "s5": "ltg", "s6": "glu"})
     frame["progression"] = data.target
     _tabular(
-        spec, target_dir, frame=frame, target="progression", output="value", tags=["regression", "medical"],
+        spec,
+        target_dir,
+        frame=frame,
+        target="progression",
+        output="value",
+        tags=["regression", "medical"],
         about="Ten baseline measurements of diabetes patients: age, sex, body mass index, average blood pressure and "
         "six blood serum measurements (tc, ldl, hdl, tch, ltg, glu).",
         target_note="Predict `progression`, a quantitative measure of disease progression one year after baseline.",
@@ -341,7 +396,12 @@ def build_doctor_visits(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = frame.sample(n=6000, random_state=SEED).reset_index(drop=True)
     frame = frame[["lncoins", "idp", "lpi", "fmde", "physlm", "disea", "hlthg", "hlthf", "hlthp", "mdvis"]]
     _tabular(
-        spec, target_dir, frame=frame, target="mdvis", output="value", count_target=True,
+        spec,
+        target_dir,
+        frame=frame,
+        target="mdvis",
+        output="value",
+        count_target=True,
         tags=["regression", "count", "health-economics"],
         about="People in the RAND Health Insurance Experiment (a sample of 6,000 of its person-years) were assigned insurance plans with different "
         "co-insurance rates. For each person-year we know the plan (`lncoins`: log co-insurance, `idp`: an individual "
@@ -371,12 +431,20 @@ def build_digits(spec: BuiltinSpec, target_dir: Path) -> None:
         return files
 
     _tabular(
-        spec, target_dir, frame=frame, target="label", output="label", tags=["image", "multiclass", "png"],
+        spec,
+        target_dir,
+        frame=frame,
+        target="label",
+        output="label",
+        tags=["image", "multiclass", "png"],
         public_files_for=images,
         extra_hints={"image_dir_train": "train", "image_dir_test": "test", "image_file": "{id}.png"},
         extra_rungs=[(f"support vector machine (RBF) C={c:g}", SVC(C=c), "kernel") for c in (0.1, 1, 10)],
         file_notes=[
-            ("train/<id>.png", "the training images: 8x8 grey-scale PNG files, dark ink on a white background (0 = black, 255 = white)."),
+            (
+                "train/<id>.png",
+                "the training images: 8x8 grey-scale PNG files, dark ink on a white background (0 = black, 255 = white).",
+            ),
             ("test/<id>.png", "the test images, same format."),
             ("train.csv", "`id` (the PNG file name without .png) and `label` (0..9) of each training image."),
             ("test.csv", "the `id` of each test image."),
@@ -539,15 +607,32 @@ def _forecast_competition(
     train = pd.DataFrame({id_column: list(format_id(history.index)), target: history.to_numpy()})
     test = pd.DataFrame({id_column: ids})
     files = [
-        ("train.csv", f"{len(train)} rows: `{id_column}` and `{target}`, in time order"
-         + (" (some values are missing)" if train[target].isna().any() else "") + "."),
+        (
+            "train.csv",
+            f"{len(train)} rows: `{id_column}` and `{target}`, in time order"
+            + (" (some values are missing)" if train[target].isna().any() else "")
+            + ".",
+        ),
         ("test.csv", f"the {len(test)} `{id_column}` values to forecast, right after the training period."),
-        ("sample_submission.csv", f"a valid submission: the forecast of the rung \"{sample_forecaster}\"."),
+        ("sample_submission.csv", f'a valid submission: the forecast of the rung "{sample_forecaster}".'),
     ]
-    description = describe(spec, about=about, files=files, sample=sample, target_note=target_note, boards=boards, source=source)
-    _write(spec, target_dir, target_columns=[target], answers=answers, sample=sample, description=description,
-           public_files={"train.csv": train, "test.csv": test}, boards=boards, tags=tags, source=source,
-           train_target=target, id_column=id_column)
+    description = describe(
+        spec, about=about, files=files, sample=sample, target_note=target_note, boards=boards, source=source
+    )
+    _write(
+        spec,
+        target_dir,
+        target_columns=[target],
+        answers=answers,
+        sample=sample,
+        description=description,
+        public_files={"train.csv": train, "test.csv": test},
+        boards=boards,
+        tags=tags,
+        source=source,
+        train_target=target,
+        id_column=id_column,
+    )
 
 
 def build_co2(spec: BuiltinSpec, target_dir: Path) -> None:
@@ -564,18 +649,27 @@ def build_co2(spec: BuiltinSpec, target_dir: Path) -> None:
     for degree in (1, 2):
         for harmonics in (1, 2, 3):
             for window, label in ((None, "all years"), (10, "last 10 years"), (4, "last 4 years")):
-                forecasters.append((
-                    f"trend degree {degree} + {harmonics} yearly harmonic(s), {label}", "linear",
-                    _harmonic_forecaster(1.0, harmonics, degree, window),
-                ))
+                forecasters.append(
+                    (
+                        f"trend degree {degree} + {harmonics} yearly harmonic(s), {label}",
+                        "linear",
+                        _harmonic_forecaster(1.0, harmonics, degree, window),
+                    )
+                )
     forecasters += [  # Holt-Winters is the slowest rung (seconds each), so only two
         ("Holt-Winters, last 6 years", "exponential smoothing", _holt_winters(52, False, 52 * 6)),
         ("Holt-Winters damped, last 3 years", "exponential smoothing", _holt_winters(52, True, 52 * 3)),
     ]
     forecasters.append(("seasonal naive plus the last year's rise", "naive", _seasonal_drift(52)))
     _forecast_competition(
-        spec, target_dir, series=series, id_column="week", target="co2", horizon=104,
-        forecasters=forecasters, sample_forecaster="trivial: last observed value",
+        spec,
+        target_dir,
+        series=series,
+        id_column="week",
+        target="co2",
+        horizon=104,
+        forecasters=forecasters,
+        sample_forecaster="trivial: last observed value",
         format_id=lambda index: index.strftime("%Y-%m-%d"),
         about="Weekly mean concentration of carbon dioxide in the air at the Mauna Loa Observatory, Hawaii, in parts "
         "per million, from March 1958. The series has a steady upward trend and a yearly cycle; a few weeks have no "
@@ -599,18 +693,31 @@ def build_sunspots(spec: BuiltinSpec, target_dir: Path) -> None:
         ("cycle naive: repeat the last 11 years", "naive", _seasonal_naive(11)),
         ("drift: straight line through first and last value", "naive", _drift),
     ]
-    forecasters += [(f"autoregression AR({p})", "autoregressive", _autoregressive(p)) for p in (1, 2, 3, 5, 8, 9, 10, 12, 16, 20)]
-    forecasters += [(f"autoregression AR({p}) on the square root", "autoregressive", _autoregressive(p, "sqrt")) for p in (3, 9, 12)]
+    forecasters += [
+        (f"autoregression AR({p})", "autoregressive", _autoregressive(p)) for p in (1, 2, 3, 5, 8, 9, 10, 12, 16, 20)
+    ]
+    forecasters += [
+        (f"autoregression AR({p}) on the square root", "autoregressive", _autoregressive(p, "sqrt")) for p in (3, 9, 12)
+    ]
     for period in (10.5, 11.0):
         for harmonics in (1, 2):
             for window, label in ((None, "all years"), (100, "last 100 years")):
-                forecasters.append((
-                    f"{harmonics} harmonic(s) of a {period:g}-year cycle, {label}", "linear",
-                    _harmonic_forecaster(period, harmonics, 0, window),
-                ))
+                forecasters.append(
+                    (
+                        f"{harmonics} harmonic(s) of a {period:g}-year cycle, {label}",
+                        "linear",
+                        _harmonic_forecaster(period, harmonics, 0, window),
+                    )
+                )
     _forecast_competition(
-        spec, target_dir, series=series, id_column="year", target="sunspots", horizon=30,
-        forecasters=forecasters, sample_forecaster="trivial: mean of the whole history",
+        spec,
+        target_dir,
+        series=series,
+        id_column="year",
+        target="sunspots",
+        horizon=30,
+        forecasters=forecasters,
+        sample_forecaster="trivial: mean of the whole history",
         format_id=lambda index: [int(year) for year in index],
         about="The yearly mean number of sunspots, from 1700. Solar activity rises and falls in a cycle of roughly "
         "eleven years whose height varies from cycle to cycle.",
@@ -623,24 +730,96 @@ def build_sunspots(spec: BuiltinSpec, target_dir: Path) -> None:
 # ---------------------------------------------------------------- the registry of built-ins
 
 _SPECS = [
-    BuiltinSpec("breast-cancer-diagnosis", "Breast cancer diagnosis from cell nuclei", "tabular", "binary", "roc_auc",
-                "easy", "malignant or benign, 30 numeric features, AUC", build_breast_cancer),
-    BuiltinSpec("wine-cultivars", "Which cultivar made this wine?", "tabular", "multiclass", "f1_macro",
-                "starter", "3 cultivars from 13 chemical measurements, macro F1", build_wine),
-    BuiltinSpec("iris-species", "Iris species from flower measurements", "tabular", "multiclass", "accuracy",
-                "starter", "3 species from 4 measurements, accuracy", build_iris),
-    BuiltinSpec("penguin-species", "Palmer penguins: species probabilities", "tabular", "multiclass",
-                "multiclass_log_loss", "easy", "3 species, missing values and text categories, log loss", build_penguins),
-    BuiltinSpec("diabetes-progression", "Diabetes progression after one year", "tabular", "regression", "rmse",
-                "medium", "disease progression from 10 baseline measurements, RMSE", build_diabetes),
-    BuiltinSpec("doctor-visits", "Doctor visits under different insurance plans", "tabular", "count-regression",
-                "rmsle", "medium", "yearly outpatient visits (a count) from insurance and health, RMSLE", build_doctor_visits),
-    BuiltinSpec("digits-images", "Handwritten digits as PNG images", "image", "multiclass", "accuracy",
-                "easy", "8x8 PNG images of digits 0-9, accuracy", build_digits),
-    BuiltinSpec("co2-weekly-forecast", "Mauna Loa CO2: forecast two years of weeks", "time-series", "forecast", "rmse",
-                "medium", "104-week horizon of weekly CO2, RMSE", build_co2),
-    BuiltinSpec("sunspots-yearly-forecast", "Sunspots: forecast thirty years", "time-series", "forecast", "mae",
-                "hard", "30-year horizon of yearly sunspot numbers, MAE", build_sunspots),
+    BuiltinSpec(
+        "breast-cancer-diagnosis",
+        "Breast cancer diagnosis from cell nuclei",
+        "tabular",
+        "binary",
+        "roc_auc",
+        "easy",
+        "malignant or benign, 30 numeric features, AUC",
+        build_breast_cancer,
+    ),
+    BuiltinSpec(
+        "wine-cultivars",
+        "Which cultivar made this wine?",
+        "tabular",
+        "multiclass",
+        "f1_macro",
+        "starter",
+        "3 cultivars from 13 chemical measurements, macro F1",
+        build_wine,
+    ),
+    BuiltinSpec(
+        "iris-species",
+        "Iris species from flower measurements",
+        "tabular",
+        "multiclass",
+        "accuracy",
+        "starter",
+        "3 species from 4 measurements, accuracy",
+        build_iris,
+    ),
+    BuiltinSpec(
+        "penguin-species",
+        "Palmer penguins: species probabilities",
+        "tabular",
+        "multiclass",
+        "multiclass_log_loss",
+        "easy",
+        "3 species, missing values and text categories, log loss",
+        build_penguins,
+    ),
+    BuiltinSpec(
+        "diabetes-progression",
+        "Diabetes progression after one year",
+        "tabular",
+        "regression",
+        "rmse",
+        "medium",
+        "disease progression from 10 baseline measurements, RMSE",
+        build_diabetes,
+    ),
+    BuiltinSpec(
+        "doctor-visits",
+        "Doctor visits under different insurance plans",
+        "tabular",
+        "count-regression",
+        "rmsle",
+        "medium",
+        "yearly outpatient visits (a count) from insurance and health, RMSLE",
+        build_doctor_visits,
+    ),
+    BuiltinSpec(
+        "digits-images",
+        "Handwritten digits as PNG images",
+        "image",
+        "multiclass",
+        "accuracy",
+        "easy",
+        "8x8 PNG images of digits 0-9, accuracy",
+        build_digits,
+    ),
+    BuiltinSpec(
+        "co2-weekly-forecast",
+        "Mauna Loa CO2: forecast two years of weeks",
+        "time-series",
+        "forecast",
+        "rmse",
+        "medium",
+        "104-week horizon of weekly CO2, RMSE",
+        build_co2,
+    ),
+    BuiltinSpec(
+        "sunspots-yearly-forecast",
+        "Sunspots: forecast thirty years",
+        "time-series",
+        "forecast",
+        "mae",
+        "hard",
+        "30-year horizon of yearly sunspot numbers, MAE",
+        build_sunspots,
+    ),
 ]
 BUILTINS: dict[str, BuiltinSpec] = {spec.name: spec for spec in _SPECS}
 BUILTIN_NAMES: tuple[str, ...] = tuple(BUILTINS)
@@ -664,5 +843,7 @@ def build(name: str, *, root: Path | None = None, force: bool = False) -> Path:
         raise KeyError(f"expected a built-in competition, one of {', '.join(BUILTIN_NAMES)}; got {name!r}")
     target = Path(root if root is not None else default_data_root()) / name
     if force or not is_current(target):
+        if target.exists():
+            retire(target)
         BUILTINS[name].build(BUILTINS[name], target)
     return target

@@ -152,9 +152,7 @@ def assign_usage(n_rows: int, seed: int, public_fraction: float = PUBLIC_FRACTIO
     return usage
 
 
-def sample_submission(
-    ids: Sequence[Any], id_column: str, targets: Mapping[str, Any]
-) -> pd.DataFrame:
+def sample_submission(ids: Sequence[Any], id_column: str, targets: Mapping[str, Any]) -> pd.DataFrame:
     """A sample submission: the test ids and a constant (or per-row) value per target."""
     frame = pd.DataFrame({id_column: list(ids)})
     for column, value in targets.items():
@@ -183,7 +181,8 @@ def building(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
 
     On an exception the temporary directory is removed and ``target`` is left untouched.
     Two processes building the same competition at once both succeed: the loser of the
-    final rename discards its copy.
+    final rename discards its copy. With ``overwrite``, an existing ``target`` is first
+    moved aside (see :func:`retire`), never deleted in place.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -192,8 +191,8 @@ def building(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
         (staging / "public").mkdir()
         (staging / "private").mkdir()
         yield staging
-        if target.exists() and overwrite:
-            shutil.rmtree(target)
+        if overwrite:
+            retire(target)
         try:
             os.rename(staging, target)
         except OSError:
@@ -203,6 +202,22 @@ def building(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def retire(target: Path) -> None:
+    """Move a competition directory aside and delete it.
+
+    Renaming first means the path never holds a half-deleted directory: another process
+    sees the old copy, then none, then the new one, and files it already opened stay
+    readable until it closes them.
+    """
+    target = Path(target)
+    trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+    try:
+        os.rename(target, trash / target.name)
+    except FileNotFoundError:
+        pass  # gone already (another process retired it): nothing to do
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def write_competition(

@@ -85,20 +85,49 @@ def classifier_rungs(n_rows: int, *, label_output: bool, n_classes: int = 2) -> 
         ("trivial: random by class frequency", DummyClassifier(strategy="stratified", random_state=0), "trivial"),
         ("naive Bayes (Gaussian)", GaussianNB(), "linear"),
     ]
-    rungs += [(f"logistic regression C={c:g}", LogisticRegression(C=c, max_iter=2000), "linear") for c in (0.001, 0.01, 0.1, 1, 10, 100)]
-    rungs += [(f"k-nearest neighbours k={k}", KNeighborsClassifier(n_neighbors=k), "neighbours") for k in (1, 3, 7, 15, 31)]
-    rungs += [(f"decision tree depth={d}", DecisionTreeClassifier(max_depth=d, random_state=0), "tree") for d in (1, 2, 3, 5, None)]
-    rungs += [(f"random forest seed={s}", RandomForestClassifier(n_estimators=trees, random_state=s), "ensemble") for s in (0, 1, 2)]
-    rungs += [("random forest depth=3", RandomForestClassifier(n_estimators=trees, max_depth=3, random_state=0), "ensemble")]
-    rungs += [(f"extra trees seed={s}", ExtraTreesClassifier(n_estimators=trees, random_state=s), "ensemble") for s in (0, 1)]
     rungs += [
-        (f"gradient boosting lr={lr:g} leaves={leaves}", HistGradientBoostingClassifier(learning_rate=lr, max_leaf_nodes=leaves, max_iter=boosting_rounds, random_state=0), "ensemble")
+        (f"logistic regression C={c:g}", LogisticRegression(C=c, max_iter=2000), "linear")
+        for c in (0.001, 0.01, 0.1, 1, 10, 100)
+    ]
+    rungs += [
+        (f"k-nearest neighbours k={k}", KNeighborsClassifier(n_neighbors=k), "neighbours") for k in (1, 3, 7, 15, 31)
+    ]
+    rungs += [
+        (f"decision tree depth={d}", DecisionTreeClassifier(max_depth=d, random_state=0), "tree")
+        for d in (1, 2, 3, 5, None)
+    ]
+    rungs += [
+        (f"random forest seed={s}", RandomForestClassifier(n_estimators=trees, random_state=s), "ensemble")
+        for s in (0, 1, 2)
+    ]
+    rungs += [
+        ("random forest depth=3", RandomForestClassifier(n_estimators=trees, max_depth=3, random_state=0), "ensemble")
+    ]
+    rungs += [
+        (f"extra trees seed={s}", ExtraTreesClassifier(n_estimators=trees, random_state=s), "ensemble") for s in (0, 1)
+    ]
+    rungs += [
+        (
+            f"gradient boosting lr={lr:g} leaves={leaves}",
+            HistGradientBoostingClassifier(
+                learning_rate=lr, max_leaf_nodes=leaves, max_iter=boosting_rounds, random_state=0
+            ),
+            "ensemble",
+        )
         for lr in (0.05, 0.2)
         for leaves in (7, 31)
     ]
     rungs += [
-        ("tuned: logistic regression (3-fold grid over C)", GridSearchCV(LogisticRegression(max_iter=2000), {"C": [0.01, 0.1, 1, 10]}, cv=3), "tuned"),
-        ("tuned: random forest (3-fold grid over min leaf)", GridSearchCV(RandomForestClassifier(n_estimators=20, random_state=0), {"min_samples_leaf": [1, 5]}, cv=3), "tuned"),
+        (
+            "tuned: logistic regression (3-fold grid over C)",
+            GridSearchCV(LogisticRegression(max_iter=2000), {"C": [0.01, 0.1, 1, 10]}, cv=3),
+            "tuned",
+        ),
+        (
+            "tuned: random forest (3-fold grid over min leaf)",
+            GridSearchCV(RandomForestClassifier(n_estimators=20, random_state=0), {"min_samples_leaf": [1, 5]}, cv=3),
+            "tuned",
+        ),
     ]
     return rungs
 
@@ -117,27 +146,68 @@ def regressor_rungs(n_rows: int, *, count_target: bool = False, log_target: bool
     ]
     rungs += [(f"ridge regression alpha={a:g}", Ridge(alpha=a), "linear") for a in (0.01, 1, 10, 100, 1000)]
     if count_target:
-        rungs += [(f"Poisson regression alpha={a:g}", PoissonRegressor(alpha=a, max_iter=1000), "linear") for a in (0.01, 1)]
-    rungs += [(f"k-nearest neighbours k={k}", KNeighborsRegressor(n_neighbors=k), "neighbours") for k in (1, 3, 7, 15, 31)]
-    rungs += [(f"decision tree depth={d}", DecisionTreeRegressor(max_depth=d, random_state=0), "tree") for d in (1, 2, 3, 5, None)]
-    rungs += [(f"random forest seed={s}", RandomForestRegressor(n_estimators=trees, min_samples_leaf=leaf, random_state=s), "ensemble") for s in (0, 1, 2)]
-    rungs += [("random forest depth=3", RandomForestRegressor(n_estimators=trees, max_depth=3, random_state=0), "ensemble")]
-    rungs += [(f"extra trees seed={s}", ExtraTreesRegressor(n_estimators=trees, min_samples_leaf=leaf, random_state=s), "ensemble") for s in (0, 1)]
+        rungs += [
+            (f"Poisson regression alpha={a:g}", PoissonRegressor(alpha=a, max_iter=1000), "linear") for a in (0.01, 1)
+        ]
+    rungs += [
+        (f"k-nearest neighbours k={k}", KNeighborsRegressor(n_neighbors=k), "neighbours") for k in (1, 3, 7, 15, 31)
+    ]
+    rungs += [
+        (f"decision tree depth={d}", DecisionTreeRegressor(max_depth=d, random_state=0), "tree")
+        for d in (1, 2, 3, 5, None)
+    ]
+    rungs += [
+        (
+            f"random forest seed={s}",
+            RandomForestRegressor(n_estimators=trees, min_samples_leaf=leaf, random_state=s),
+            "ensemble",
+        )
+        for s in (0, 1, 2)
+    ]
+    rungs += [
+        ("random forest depth=3", RandomForestRegressor(n_estimators=trees, max_depth=3, random_state=0), "ensemble")
+    ]
+    rungs += [
+        (
+            f"extra trees seed={s}",
+            ExtraTreesRegressor(n_estimators=trees, min_samples_leaf=leaf, random_state=s),
+            "ensemble",
+        )
+        for s in (0, 1)
+    ]
     loss = "poisson" if count_target else "squared_error"
     rungs += [
-        (f"gradient boosting ({loss}) lr={lr:g} leaves={leaves}", HistGradientBoostingRegressor(loss=loss, learning_rate=lr, max_leaf_nodes=leaves, max_iter=50, random_state=0), "ensemble")
+        (
+            f"gradient boosting ({loss}) lr={lr:g} leaves={leaves}",
+            HistGradientBoostingRegressor(
+                loss=loss, learning_rate=lr, max_leaf_nodes=leaves, max_iter=50, random_state=0
+            ),
+            "ensemble",
+        )
         for lr in (0.05, 0.2)
         for leaves in (7, 31)
     ]
     rungs += [
-        ("tuned: ridge regression (3-fold grid over alpha)", GridSearchCV(Ridge(), {"alpha": [0.1, 1, 10, 100]}, cv=3), "tuned"),
-        ("tuned: gradient boosting (3-fold grid over leaves)", GridSearchCV(HistGradientBoostingRegressor(max_iter=30, random_state=0), {"max_leaf_nodes": [7, 31]}, cv=3), "tuned"),
+        (
+            "tuned: ridge regression (3-fold grid over alpha)",
+            GridSearchCV(Ridge(), {"alpha": [0.1, 1, 10, 100]}, cv=3),
+            "tuned",
+        ),
+        (
+            "tuned: gradient boosting (3-fold grid over leaves)",
+            GridSearchCV(HistGradientBoostingRegressor(max_iter=30, random_state=0), {"max_leaf_nodes": [7, 31]}, cv=3),
+            "tuned",
+        ),
     ]
     if log_target:
         rungs = [
             (team, estimator, family)
             if family == "trivial" or "oisson" in team
-            else (f"{team}, on log(1 + y)", TransformedTargetRegressor(estimator, func=np.log1p, inverse_func=np.expm1), family)
+            else (
+                f"{team}, on log(1 + y)",
+                TransformedTargetRegressor(estimator, func=np.log1p, inverse_func=np.expm1),
+                family,
+            )
             for team, estimator, family in rungs
         ]
     return rungs

@@ -217,3 +217,32 @@ def test_human_plays_an_episode_through_dojo_run(tmp_path):
     sources = [cell.source for cell in notebook.cells]
     assert "first look" in "\n".join(sources)
     assert any(source.startswith("test['label']") and "\n\n" in source for source in sources)
+
+
+def test_baseline_falls_back_to_a_valid_submission_when_it_cannot_find_the_target(tmp_path):
+    """The submission asks for a column train.csv does not have: the models have nothing to fit,
+    and the agent falls back rather than ending without a valid submission."""
+    import pandas as pd
+
+    import dojo_kernel
+    from dojo_kernel.agents import run_episode
+    from dojo_kernel.competition import register
+    from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
+
+    ids = list(range(100, 120))
+    path = write_competition(
+        tmp_path / "data" / "odd-target",
+        manifest={"name": "odd-target", "metric": "rmse", "id_column": "id", "target_columns": ["forecast_value"]},
+        description="Predict forecast_value.",
+        answers=pd.DataFrame({"id": ids, "forecast_value": range(20), "Usage": ["Public", "Private"] * 10}),
+        sample=sample_submission(ids, "id", {"forecast_value": 5.0}),
+        public_files={"train.csv": pd.DataFrame({"id": range(50), "x": range(50), "value": range(50)}),
+                      "test.csv": pd.DataFrame({"id": ids, "x": range(20)})},
+        leaderboards={s: leaderboard_frame([1.0, 3.0, 6.0], higher_is_better=False) for s in ("public", "private")},
+        overwrite=True,
+    )
+    env = dojo_kernel.make(register(path), output_dir=tmp_path / "runs", max_steps=15, isolation="none")
+    summary = run_episode(env, get_agent("baseline", n_estimators=10, folds=2))
+    assert summary["stopped_by"] == "final_submit"
+    assert summary["agent_stats"]["fallbacks"] == 1
+    assert summary["env_summary"]["final_valid"] is True

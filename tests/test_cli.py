@@ -14,8 +14,10 @@ import pytest
 from dojo_kernel.cli import main
 from dojo_kernel.prepare.builtin import BUILTIN_NAMES
 
-# Small models and few folds: the point is the whole path, not the last decimal.
-FAST_AGENT = ["--agent-option", "n_estimators=25", "--agent-option", "folds=2", "--agent-option", "max_cv_rows=3000"]
+# Small models and few folds: the point is the whole path, not the last decimal. One thread per
+# kernel: on a shared 2-core machine, OpenMP threads that wait for each other cost 10x.
+FAST_AGENT = ["--agent-option", "n_estimators=25", "--agent-option", "folds=2", "--agent-option", "max_cv_rows=3000",
+              "--cpus", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +209,20 @@ def test_example_episode_is_a_recorded_baseline_episode():
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert len(code) >= 4 and all(cell.outputs for cell in code)
     assert notebook.metadata["dojo"]["summary"]["end_reason"] == "final_submit"
+
+
+def test_prepare_builds_a_builtin_and_names_the_fix_for_unknown_ones(data_root, tmp_path, capsys):
+    assert main(["prepare", "wine-cultivars"]) == 0
+    assert (data_root / "wine-cultivars" / "competition.toml").is_file()
+    assert "prepared wine-cultivars" in capsys.readouterr().out.replace("\n", "")
+    assert main(["prepare", "no-such-competition-xyz"]) == 2
+    assert "no-such-competition-xyz" in one_error_line(capsys.readouterr().err, "prepare")
+    assert main(["prepare", "wine-cultivars", "--raw-dir", str(tmp_path)]) == 2
+    assert "--raw-dir only for Kaggle" in one_error_line(capsys.readouterr().err, "prepare")
+
+
+def test_list_all_adds_the_kaggle_catalog(data_root, capsys):
+    pytest.importorskip("dojo_kernel.prepare.catalog", reason="the Kaggle catalog is not in this build")
+    assert main(["list", "--all"]) == 0
+    printed = capsys.readouterr().out
+    assert "spaceship-titanic" in printed and "no (Kaggle)" in printed

@@ -48,8 +48,13 @@ def test_the_builtins_cover_the_required_kinds():
     specs = builtin.BUILTINS.values()
     assert len(builtin.BUILTIN_NAMES) >= 8
     tasks = {(spec.category, spec.task) for spec in specs}
-    for wanted in [("tabular", "binary"), ("tabular", "multiclass"), ("tabular", "regression"),
-                   ("tabular", "count-regression"), ("image", "multiclass")]:
+    for wanted in [
+        ("tabular", "binary"),
+        ("tabular", "multiclass"),
+        ("tabular", "regression"),
+        ("tabular", "count-regression"),
+        ("image", "multiclass"),
+    ]:
         assert wanted in tasks
     assert sum(spec.task == "forecast" for spec in specs) >= 2
 
@@ -67,7 +72,14 @@ def test_builtin_builds_and_grades(name, data_root, tmp_path):
     assert competition.leaderboard_kind == "reference-ladder"
     # the description says what to do, with the submission format and the ladder's nature
     description = competition.description
-    for fragment in ("## Task", "## Files", "## Metric", "## Submission format", "```csv", "reference ladder, not human teams"):
+    for fragment in (
+        "## Task",
+        "## Files",
+        "## Metric",
+        "## Submission format",
+        "```csv",
+        "reference ladder, not human teams",
+    ):
         assert fragment in description
     # the sample submission is valid, on every split
     for split in ("public", "private", "full"):
@@ -162,9 +174,14 @@ def test_unknown_competition_lists_the_closest_names(data_root):
 def _mini(root: Path, name: str = "mini", **manifest_extra) -> Path:
     answers = pd.DataFrame({"id": [1, 2, 3, 4], "y": [1.0, 2.0, 3.0, 4.0], "Usage": assign_usage(4, 0)})
     manifest = {"name": name, "metric": "rmse", "id_column": "id", "target_columns": ["y"], **manifest_extra}
-    return write_competition(root / name, manifest=manifest, description="mini", answers=answers,
-                             sample=answers[["id", "y"]].assign(y=0.0),
-                             leaderboards={"private": leaderboard_frame([0.5, 1.0, 2.0], False)})
+    return write_competition(
+        root / name,
+        manifest=manifest,
+        description="mini",
+        answers=answers,
+        sample=answers[["id", "y"]].assign(y=0.0),
+        leaderboards={"private": leaderboard_frame([0.5, 1.0, 2.0], False)},
+    )
 
 
 def test_register_a_directory_and_a_competition(tmp_path):
@@ -200,9 +217,7 @@ def test_custom_metric(tmp_path, monkeypatch):
     module.write_text("def worst_error(answers, predictions):\n    return float(abs(answers - predictions).max())\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("my_scoring", None)
-    competition = load_competition_dir(
-        _mini(tmp_path, custom_metric="my_scoring:worst_error", higher_is_better=False)
-    )
+    competition = load_competition_dir(_mini(tmp_path, custom_metric="my_scoring:worst_error", higher_is_better=False))
     submission = tmp_path / "submission.csv"
     pd.DataFrame({"id": [1, 2, 3, 4], "y": [1.0, 2.0, 3.0, 9.0]}).to_csv(submission, index=False)
     assert competition.grade(submission, split="full").score == pytest.approx(5.0)
@@ -218,16 +233,20 @@ def _foreign_layout(root: Path, sub: str, answers_name: str) -> Path:
     (base / "public").mkdir(parents=True)
     (base / "private").mkdir()
     pd.DataFrame({"PassengerId": ["a", "b", "c"], "Transported": [True, False, True]}).to_csv(
-        base / "private" / answers_name, index=False)
+        base / "private" / answers_name, index=False
+    )
     pd.DataFrame({"PassengerId": ["a", "b", "c"], "Transported": [False] * 3}).to_csv(
-        base / "public" / "sample_submission.csv", index=False)
+        base / "public" / "sample_submission.csv", index=False
+    )
     (base / "public" / "description.txt").write_text("Predict Transported.")
     leaderboard_frame([0.9, 0.8, 0.7], True).to_csv(base / "private" / "private_leaderboard.csv", index=False)
     return root
 
 
-@pytest.mark.parametrize(("sub", "layout", "answers_name"),
-                         [("data", "mle-dojo", "test_answer.csv"), ("prepared", "mle-bench", "answers.csv")])
+@pytest.mark.parametrize(
+    ("sub", "layout", "answers_name"),
+    [("data", "mle-dojo", "test_answer.csv"), ("prepared", "mle-bench", "answers.csv")],
+)
 def test_mle_dojo_and_mle_bench_directories_load_unchanged(tmp_path, sub, layout, answers_name):
     root = _foreign_layout(tmp_path / "spaceship-titanic", sub, answers_name)
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
@@ -246,8 +265,16 @@ def test_mle_dojo_and_mle_bench_directories_load_unchanged(tmp_path, sub, layout
 
 def test_manifest_beside_a_foreign_layout_is_read(tmp_path):
     root = _foreign_layout(tmp_path / "with-manifest", "data", "test_answer.csv")
-    write_manifest(root, {"name": "with-manifest", "metric": "accuracy", "id_column": "PassengerId",
-                          "target_columns": ["Transported"], "level": "easy"})
+    write_manifest(
+        root,
+        {
+            "name": "with-manifest",
+            "metric": "accuracy",
+            "id_column": "PassengerId",
+            "target_columns": ["Transported"],
+            "level": "easy",
+        },
+    )
     competition = load_competition_dir(root)
     assert competition.metric == "accuracy" and competition.level == "easy"
 
@@ -278,7 +305,9 @@ def test_horizon_split_and_usage():
 
 def test_write_manifest_refuses_unknown_keys(tmp_path):
     with pytest.raises(ValueError, match="metrik"):
-        write_manifest(tmp_path, {"name": "x", "metric": "rmse", "id_column": "id", "target_columns": ["y"], "metrik": 1})
+        write_manifest(
+            tmp_path, {"name": "x", "metric": "rmse", "id_column": "id", "target_columns": ["y"], "metrik": 1}
+        )
 
 
 def test_a_failed_build_leaves_nothing_behind(tmp_path):
@@ -292,3 +321,53 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path):
 def test_registry_module_exposes_the_data_root(data_root):
     assert registry.data_root() == data_root
     assert isinstance(get_competition("iris-species"), Competition)
+
+
+def test_concurrent_builds_of_one_competition_both_succeed(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: builtin.build("sunspots-yearly-forecast", root=tmp_path), range(2)))
+    assert paths[0] == paths[1]
+    assert builtin.is_current(paths[0])
+    assert [p.name for p in tmp_path.iterdir()] == ["sunspots-yearly-forecast"]  # no staging or trash left
+    competition = load_competition_dir(paths[0])
+    assert competition.grade(competition.sample_submission_path).valid
+
+
+def test_forced_rebuild_replaces_the_directory(tmp_path):
+    path = builtin.build("sunspots-yearly-forecast", root=tmp_path)
+    (path / "public" / "stray.txt").write_text("left over")
+    builtin.build("sunspots-yearly-forecast", root=tmp_path, force=True)
+    assert not (path / "public" / "stray.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["sunspots-yearly-forecast"]
+
+
+def test_get_competition_reuses_a_loaded_competition(data_root):
+    assert get_competition("iris-species") is get_competition("iris-species")
+
+
+def test_register_a_foreign_layout_with_its_metric(tmp_path):
+    root = _foreign_layout(tmp_path / "mle-dojo-style", "data", "test_answer.csv")
+    competition = register(root, metric="accuracy", name="foreign-registered")
+    assert get_competition("foreign-registered") is competition
+    assert competition.layout == "mle-dojo"
+
+
+def test_a_single_column_metric_with_several_targets_is_refused(tmp_path):
+    answers = pd.DataFrame({"id": [1, 2], "a": [1.0, 2.0], "b": [3.0, 4.0]})
+    path = write_competition(
+        tmp_path / "two",
+        manifest={"name": "two", "metric": "rmse", "id_column": "id", "target_columns": ["a", "b"]},
+        description="two",
+        answers=answers,
+        sample=answers,
+    )
+    with pytest.raises(CompetitionFormatError, match="mean_columnwise_rmse"):
+        load_competition_dir(path)
+    assert (
+        load_competition_dir(path, metric="mean_columnwise_rmse")
+        .grade(path / "public" / "sample_submission.csv", split="full")
+        .score
+        == 0.0
+    )

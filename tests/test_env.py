@@ -4,7 +4,6 @@ whose answers the tests know (tests/tiny_competition.py)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 

@@ -30,8 +30,17 @@ LABELS = np.array(["cat", "dog", "owl"])[rng.integers(0, 3, N)]
 VALUES = rng.normal(50, 10, N)
 
 
-def _competition(root: Path, name: str, *, metric: str, targets: dict, task: str, usage: bool = True,
-                 board: list[float] | None = None, id_values=IDS) -> Competition:
+def _competition(
+    root: Path,
+    name: str,
+    *,
+    metric: str,
+    targets: dict,
+    task: str,
+    usage: bool = True,
+    board: list[float] | None = None,
+    id_values=IDS,
+) -> Competition:
     answers = pd.DataFrame({"id": id_values, **targets})
     if usage:
         answers["Usage"] = assign_usage(len(answers), seed=1)
@@ -40,16 +49,27 @@ def _competition(root: Path, name: str, *, metric: str, targets: dict, task: str
     if board is not None:
         higher = metric not in ("rmse", "multiclass_log_loss")
         boards = {s: leaderboard_frame(board, higher) for s in ("public", "private")}
-    path = write_competition(root / name, manifest={"name": name, "metric": metric, "id_column": "id",
-                                                      "target_columns": list(targets), "task": task},
-                             description="test", answers=answers, sample=sample, leaderboards=boards)
+    path = write_competition(
+        root / name,
+        manifest={"name": name, "metric": metric, "id_column": "id", "target_columns": list(targets), "task": task},
+        description="test",
+        answers=answers,
+        sample=sample,
+        leaderboards=boards,
+    )
     return load_competition_dir(path)
 
 
 @pytest.fixture
 def binary(tmp_path) -> Competition:
-    return _competition(tmp_path, "bin", metric="roc_auc", targets={"target": BINARY}, task="binary",
-                        board=[0.95, 0.9, 0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.5, 0.45])
+    return _competition(
+        tmp_path,
+        "bin",
+        metric="roc_auc",
+        targets={"target": BINARY},
+        task="binary",
+        board=[0.95, 0.9, 0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.5, 0.45],
+    )
 
 
 @pytest.fixture
@@ -117,8 +137,9 @@ def test_row_order_invariance_property(labels, tmp_path, seed, split):
 
 
 def test_labels_are_matched_across_spelling_of_numbers(tmp_path):
-    competition = _competition(tmp_path, "num", metric="accuracy", targets={"k": np.arange(N) % 3}, task="multiclass",
-                               id_values=list(range(N)))
+    competition = _competition(
+        tmp_path, "num", metric="accuracy", targets={"k": np.arange(N) % 3}, task="multiclass", id_values=list(range(N))
+    )
     submission = "id,k\n" + "\n".join(f"{i}.0,{float(i % 3)}" for i in range(N)) + "\n"  # pandas' float spelling
     grade = competition.grade(write(tmp_path, submission), split="full")
     assert grade.valid, grade.error
@@ -127,7 +148,9 @@ def test_labels_are_matched_across_spelling_of_numbers(tmp_path):
 
 def test_ids_keep_leading_zeros(tmp_path):
     ids = [f"{i:04d}" for i in range(N)]
-    competition = _competition(tmp_path, "zeros", metric="rmse", targets={"y": VALUES}, task="regression", id_values=ids)
+    competition = _competition(
+        tmp_path, "zeros", metric="rmse", targets={"y": VALUES}, task="regression", id_values=ids
+    )
     grade = competition.grade(write(tmp_path, pd.DataFrame({"id": ids, "y": VALUES})), split="full")
     assert grade.valid, grade.error
     assert grade.score == pytest.approx(0.0)
@@ -165,13 +188,18 @@ def test_ragged_rows_cannot_be_parsed(binary, tmp_path):
 
 
 def test_missing_column(binary, tmp_path):
-    invalid(binary.grade(write(tmp_path, good_binary()[["id"]].assign(other=1))),
-            "expected the columns id, target", "missing column(s) 'target'", "unexpected column(s) 'other'")
+    invalid(
+        binary.grade(write(tmp_path, good_binary()[["id"]].assign(other=1))),
+        "expected the columns id, target",
+        "missing column(s) 'target'",
+        "unexpected column(s) 'other'",
+    )
 
 
 def test_wrongly_named_column_gets_a_case_hint(binary, tmp_path):
-    invalid(binary.grade(write(tmp_path, good_binary().rename(columns={"target": "Target"}))),
-            "'Target' should be 'target'")
+    invalid(
+        binary.grade(write(tmp_path, good_binary().rename(columns={"target": "Target"}))), "'Target' should be 'target'"
+    )
 
 
 def test_extra_column(binary, tmp_path):
@@ -185,8 +213,12 @@ def test_saved_index_column_is_explained(binary, tmp_path):
 
 
 def test_missing_ids(binary, tmp_path):
-    invalid(binary.grade(write(tmp_path, good_binary().iloc[:-5])),
-            "expected 100 rows (one per test id), got 95", "5 test ids are missing", "r095")
+    invalid(
+        binary.grade(write(tmp_path, good_binary().iloc[:-5])),
+        "expected 100 rows (one per test id), got 95",
+        "5 test ids are missing",
+        "r095",
+    )
 
 
 def test_duplicate_ids(binary, tmp_path):

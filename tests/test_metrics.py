@@ -35,10 +35,19 @@ p_pos = y_pos * rng.uniform(0.5, 1.5, N)
         ("f1", y_binary, (p_binary > 0.5).astype(int), skm.f1_score),
         ("f1_micro", y_multi, (y_multi + (rng.random(N) < 0.4)) % 4, lambda a, b: skm.f1_score(a, b, average="micro")),
         ("f1_macro", y_multi, (y_multi + (rng.random(N) < 0.4)) % 4, lambda a, b: skm.f1_score(a, b, average="macro")),
-        ("f1_weighted", y_multi, (y_multi + (rng.random(N) < 0.4)) % 4, lambda a, b: skm.f1_score(a, b, average="weighted")),
+        (
+            "f1_weighted",
+            y_multi,
+            (y_multi + (rng.random(N) < 0.4)) % 4,
+            lambda a, b: skm.f1_score(a, b, average="weighted"),
+        ),
         ("mcc", y_binary, (p_binary > 0.5).astype(int), skm.matthews_corrcoef),
-        ("quadratic_weighted_kappa", y_multi, (y_multi + (rng.random(N) < 0.4)) % 4,
-         lambda a, b: skm.cohen_kappa_score(a, b, weights="quadratic")),
+        (
+            "quadratic_weighted_kappa",
+            y_multi,
+            (y_multi + (rng.random(N) < 0.4)) % 4,
+            lambda a, b: skm.cohen_kappa_score(a, b, weights="quadratic"),
+        ),
         ("roc_auc", y_binary, p_binary, skm.roc_auc_score),
         ("log_loss", y_binary, p_binary, skm.log_loss),
         ("rmse", y_real, p_real, lambda a, b: math.sqrt(skm.mean_squared_error(a, b))),
@@ -99,12 +108,15 @@ def test_columnwise_metrics_average_per_column_scores():
     labels = np.column_stack([y_binary, 1 - y_binary])
     probabilities = np.column_stack([p_binary, rng.random(N)])
     assert get_metric("mean_columnwise_auc")(labels, probabilities) == pytest.approx(
-        (skm.roc_auc_score(labels[:, 0], probabilities[:, 0]) + skm.roc_auc_score(labels[:, 1], probabilities[:, 1])) / 2
+        (skm.roc_auc_score(labels[:, 0], probabilities[:, 0]) + skm.roc_auc_score(labels[:, 1], probabilities[:, 1]))
+        / 2
     )
 
 
 def test_normalized_gini_equals_two_auc_minus_one_for_binary_targets():
-    assert get_metric("normalized_gini")(y_binary, p_binary) == pytest.approx(2 * skm.roc_auc_score(y_binary, p_binary) - 1)
+    assert get_metric("normalized_gini")(y_binary, p_binary) == pytest.approx(
+        2 * skm.roc_auc_score(y_binary, p_binary) - 1
+    )
     ties = np.round(p_binary, 1)  # many tied predictions
     assert get_metric("normalized_gini")(y_binary, ties) == pytest.approx(2 * skm.roc_auc_score(y_binary, ties) - 1)
     assert get_metric("gini")(y_real, y_real) == pytest.approx(1.0)
@@ -168,11 +180,14 @@ def test_unknown_metric_lists_the_closest_names():
     assert "'rmsel'" in message and "rmsle" in message
 
 
+def _max_error(answers, predictions) -> float:
+    return float(np.max(np.abs(np.asarray(answers) - np.asarray(predictions))))
+
+
 def test_register_metric_adds_a_metric_and_refuses_a_silent_replacement():
     name = "test_only_max_error"
     if name not in list_metrics():
-        register_metric(name, lambda a, p: float(np.max(np.abs(np.asarray(a) - np.asarray(p)))),
-                        higher_is_better=False, kind="continuous")
+        register_metric(name, _max_error, higher_is_better=False, kind="continuous")
     assert isinstance(get_metric(name), Metric)
     assert get_metric(name)([1, 2], [1, 5]) == 3.0
     with pytest.raises(ValueError, match="already registered"):
@@ -181,10 +196,33 @@ def test_register_metric_adds_a_metric_and_refuses_a_silent_replacement():
 
 def test_every_required_metric_is_registered():
     required = {
-        "accuracy", "balanced_accuracy", "roc_auc", "roc_auc_ovr", "log_loss", "multiclass_log_loss", "f1",
-        "f1_micro", "f1_macro", "f1_weighted", "mcc", "quadratic_weighted_kappa", "rmse", "rmsle", "mae", "mape",
-        "smape", "r2", "mean_columnwise_rmse", "mean_columnwise_rmsle", "mean_columnwise_auc", "normalized_gini",
-        "map@k", "ndcg@k", "pearson", "spearman", "pinball",
+        "accuracy",
+        "balanced_accuracy",
+        "roc_auc",
+        "roc_auc_ovr",
+        "log_loss",
+        "multiclass_log_loss",
+        "f1",
+        "f1_micro",
+        "f1_macro",
+        "f1_weighted",
+        "mcc",
+        "quadratic_weighted_kappa",
+        "rmse",
+        "rmsle",
+        "mae",
+        "mape",
+        "smape",
+        "r2",
+        "mean_columnwise_rmse",
+        "mean_columnwise_rmsle",
+        "mean_columnwise_auc",
+        "normalized_gini",
+        "map@k",
+        "ndcg@k",
+        "pearson",
+        "spearman",
+        "pinball",
     }
     assert required <= set(list_metrics())
 
@@ -239,7 +277,9 @@ def test_single_target_metrics_do_not_depend_on_row_order(name, size, seed, perm
     answers, predictions = _column(answer_kind, size, seed), _column(prediction_kind, size, seed + 1)
     order = np.random.default_rng(permutation_seed).permutation(size)
     metric = get_metric(name)
-    assert metric(answers[order], predictions[order]) == pytest.approx(metric(answers, predictions), rel=1e-9, abs=1e-12)
+    assert metric(answers[order], predictions[order]) == pytest.approx(
+        metric(answers, predictions), rel=1e-9, abs=1e-12
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -268,3 +308,11 @@ def test_multi_target_and_ranking_metrics_do_not_depend_on_row_order(size, seed,
     for name in ("map@3", "ndcg@3"):
         metric = get_metric(name)
         assert metric(actual[order], ranked[order]) == pytest.approx(metric(actual, ranked))
+
+
+def test_every_metric_pickles():
+    import pickle
+
+    for name in list_metrics():
+        metric = pickle.loads(pickle.dumps(get_metric(name)))
+        assert metric.name == name

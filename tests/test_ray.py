@@ -15,9 +15,15 @@ ray = pytest.importorskip("ray")
 
 from dojo_kernel.runner import build_grid, run_batch  # noqa: E402
 from runner_agents import SubmitSampleAgent  # noqa: E402
-from test_runner import SETTINGS, SUBMIT, competitions, result_rows  # noqa: E402,F401 (competitions: a fixture)
+from test_runner import SETTINGS, SUBMIT, result_rows, tiny_competitions  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def competitions(tmp_path_factory):
+    with tiny_competitions(tmp_path_factory.mktemp("dojo-data")) as names:
+        yield names
 
 
 def test_a_batch_starts_its_own_local_ray_with_gpu_slots(competitions, tmp_path):

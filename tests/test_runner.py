@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -97,6 +99,9 @@ def test_cli_reports_bad_input_without_a_traceback(capsys, tmp_path):
     assert "--parallel at most 1" in capsys.readouterr().err
     assert main(["alpha", "--no-progress"]) == 2
     assert "--out DIR" in capsys.readouterr().err
+    # `--ray` takes an optional address: written first, it would swallow a competition's name
+    assert main(["--ray", "alpha", "beta", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "--ray=ADDRESS" in capsys.readouterr().err
 
 
 # -- whole batches with real envs and kernels --------------------------------------------------
@@ -127,15 +132,20 @@ def _write_tiny_competition(root: Path, name: str, metric: str, higher_is_better
                       leaderboards={"public": board, "private": board})
 
 
-@pytest.fixture(scope="module")
-def competitions(tmp_path_factory):
+@contextlib.contextmanager
+def tiny_competitions(root: Path) -> Iterator[list[str]]:
     """Two tiny competitions in a data root of their own ($DOJO_DATA, which workers inherit)."""
-    root = tmp_path_factory.mktemp("dojo-data")
     _write_tiny_competition(root, COMPETITIONS[0], "accuracy", True)
     _write_tiny_competition(root, COMPETITIONS[1], "rmse", False)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DOJO_DATA", str(root))
         yield list(COMPETITIONS)
+
+
+@pytest.fixture(scope="module")
+def competitions(tmp_path_factory):
+    with tiny_competitions(tmp_path_factory.mktemp("dojo-data")) as names:
+        yield names
 
 
 def result_rows(out: Path) -> list[dict[str, str]]:

@@ -134,6 +134,10 @@ train.head()
 LOOK = """\
 ID = $id_column if $id_column in sample.columns else sample.columns[0]
 TARGETS = [c for c in $targets if c in sample.columns] or [c for c in sample.columns if c != ID]
+# The same column may be spelled differently in train/test and in the submission ("label" / "Label").
+for frame in (train, test):
+    frame.rename(columns={c: t for t in [ID, *TARGETS] for c in frame.columns
+                          if t not in frame.columns and c.lower() == t.lower()}, inplace=True)
 print("id column:", ID, "| submission columns:", TARGETS)
 print("column types:", train.dtypes.astype(str).value_counts().to_dict())
 missing = train.isna().mean()
@@ -348,8 +352,10 @@ PREDICT = $predict  # what the metric scores: labels, probabilities or values
 candidates = {
 $candidates
 }
-if not dense:  # gradient boosting cannot take the sparse matrix TF-IDF makes
+if not dense:  # gradient boosting cannot take the sparse matrix TF-IDF makes; forests crawl on it
     candidates.pop("gradient boosting", None)
+    if len(X) > 10_000:
+        candidates.pop("random forest", None)
 
 
 def prediction_of(raw, classes):
@@ -445,9 +451,11 @@ print(f"wrote {$submission_path}: {submission.shape}")
 LAST_RESORT = """\
 # Nothing else worked: the sample submission is at least a valid one.
 import shutil
+from pathlib import Path
 
-shutil.copy($sample_path, $submission_path)
-print("copied the sample submission to", $submission_path)
+sample_file = min(Path("input").rglob("*sample*.csv"), key=lambda p: len(p.parts))
+shutil.copy(sample_file, $submission_path)
+print("copied", sample_file, "to", $submission_path)
 """
 
 TIMESERIES_FEATURES = """\
@@ -594,9 +602,9 @@ def _candidates(problem: str, *, n_estimators: int, log_target: bool, poisson: b
                    "from sklearn.pipeline import make_pipeline")
         lines = ['    "logistic regression": make_pipeline(preprocessor(scale=True), LogisticRegression(max_iter=2000)),',
                  f'    "random forest": make_pipeline(preprocessor(scale=False), RandomForestClassifier('
-                 f'n_estimators={n_estimators}, min_samples_leaf=2, n_jobs=-1, random_state=0)),']
-        lines.append(f'    "gradient boosting": make_pipeline(preprocessor(scale=False), HistGradientBoostingClassifier('
-                         f'max_iter={n_estimators}, learning_rate=0.1, early_stopping=False, random_state=0)),')
+                 f'n_estimators={n_estimators}, min_samples_leaf=2, n_jobs=-1, random_state=0)),',
+                 f'    "gradient boosting": make_pipeline(preprocessor(scale=False), HistGradientBoostingClassifier('
+                 f'max_iter={n_estimators}, learning_rate=0.1, early_stopping=False, random_state=0)),']
         return imports, "\n".join(lines)
     imports = ("from sklearn.compose import TransformedTargetRegressor\n"
                "from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor\n"
@@ -607,10 +615,10 @@ def _candidates(problem: str, *, n_estimators: int, log_target: bool, poisson: b
         "ridge": "make_pipeline(preprocessor(scale=True), Ridge(alpha=1.0))",
         "random forest": f"make_pipeline(preprocessor(scale=False), RandomForestRegressor(n_estimators={n_estimators}, "
                          f"min_samples_leaf=2, n_jobs=-1, random_state=0))",
+        "gradient boosting": f"make_pipeline(preprocessor(scale=False), HistGradientBoostingRegressor("
+                             f"loss={boosting_loss}, max_iter={n_estimators}, learning_rate=0.1, "
+                             f"early_stopping=False, random_state=0))",
     }
-    models["gradient boosting"] = (f"make_pipeline(preprocessor(scale=False), HistGradientBoostingRegressor("
-                                   f"loss={boosting_loss}, max_iter={n_estimators}, learning_rate=0.1, "
-                                   f"early_stopping=False, random_state=0))")
     if log_target:  # the metric compares logarithms: fit on log(1 + y)
         models = {name: f"TransformedTargetRegressor({model}, func=np.log1p, inverse_func=np.expm1)"
                   for name, model in models.items()}
@@ -634,6 +642,7 @@ class BaselineAgent:
                 raise ConfigError(expected(f"an int >= {low} for the baseline's {label}", value))
         self.folds, self.n_estimators, self.max_cv_rows = folds, n_estimators, max_cv_rows
         self._script: Generator[Action, Observation, None] | None = None
+        self._started = False  # whether the script has yielded its first action
         self.stats: dict[str, Any] = {}
 
     # -- the protocol ----------------------------------------------------------------------
@@ -769,8 +778,7 @@ class BaselineAgent:
                           "That step failed; fall back to gradient boosting on the numeric columns.")
         if not (_ok(obs) and _valid(obs)):
             self.stats["fallbacks"] += 1
-            yield _code(_fill(LAST_RESORT, sample_path=repr("input/sample_submission.csv"),
-                              submission_path=repr(submission_path)),
+            yield _code(_fill(LAST_RESORT, submission_path=repr(submission_path)),
                         "The fallback failed too; submit the sample submission so the episode ends valid.")
         yield {"action": "submit", "final": True, "message": "Submit the best submission written so far."}
 

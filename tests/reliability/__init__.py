@@ -1,0 +1,1 @@
+"""Reliability: hostile cells, crash consistency and action fuzzing against real envs."""
