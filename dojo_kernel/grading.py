@@ -280,8 +280,8 @@ class Aligned:
 
 
 def text_columns_for(metric: Metric, id_column: str, target_columns: Sequence[str]) -> list[str]:
-    """Columns to read as text: the id, and the targets where the metric scores labels."""
-    return [id_column, *(target_columns if metric.kind in ("label", "ranking") else [])]
+    """Columns to read as text: the id, and the targets where the metric scores labels or text."""
+    return [id_column, *(target_columns if metric.kind in ("label", "ranking", "text") else [])]
 
 
 def align_submission(
@@ -373,7 +373,7 @@ def _convert_column(
     values: np.ndarray, column: str, ids: np.ndarray, answer_values: pd.Series, metric: Metric
 ) -> pd.Series:
     """Turn one submitted column into what the metric expects (SubmissionProblem if it cannot)."""
-    if metric.kind == "ranking":
+    if metric.kind in ("ranking", "text"):  # free text: every string, the empty one too, is a prediction
         return pd.Series(values, dtype=object).fillna("").astype(str)
     if values.dtype.kind in "fiub":  # the CSV parser already read clean numbers: the fast path
         numbers = values.astype(float)

@@ -46,6 +46,14 @@ def accuracy(answers: ArrayLike, predictions: ArrayLike) -> float:
     return float(np.mean(y == p))
 
 
+@register_metric("exact_match", higher_is_better=True, kind="text", aliases=("text_accuracy",))
+def exact_match(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Share of rows whose predicted free text equals the answer exactly (no label set:
+    any string is a valid prediction, as in text normalization)."""
+    y, p = _labels(answers, predictions)
+    return float(np.mean(y.astype(str) == p.astype(str)))
+
+
 @register_metric("balanced_accuracy", higher_is_better=True, kind="label")
 def balanced_accuracy(answers: ArrayLike, predictions: ArrayLike) -> float:
     """Mean recall over the classes present in the answers."""

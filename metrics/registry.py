@@ -19,8 +19,8 @@ import pandas as pd
 #   probability  numbers in [0, 1]
 #   continuous   any finite number
 #   ranking      a space-separated list of labels per row (MAP@K, NDCG@K)
-Kind = Literal["label", "probability", "continuous", "ranking"]
-KINDS: tuple[str, ...] = ("label", "probability", "continuous", "ranking")
+Kind = Literal["label", "probability", "continuous", "ranking", "text"]
+KINDS: tuple[str, ...] = ("label", "probability", "continuous", "ranking", "text")
 
 ArrayLike = Any  # numpy arrays, pandas Series/DataFrames or lists
 

@@ -752,18 +752,8 @@ def test_every_catalog_competition_has_a_raw_layout_in_this_test():
     assert len(load_catalog()) >= 40
 
 
-# Text normalization is scored by exact match of free text; the metric library's accuracy
-# is a "label" metric whose grading refuses predictions outside the answers' label set.
-NEEDS_FREE_TEXT_METRIC = pytest.mark.xfail(
-    strict=True, reason="needs an exact-match metric for free text (no label-set check) in dojo_kernel.metrics"
-)
-
-
 def catalog_params() -> list:
-    return [
-        pytest.param(name, marks=NEEDS_FREE_TEXT_METRIC) if name.startswith("text-normalization") else name
-        for name in sorted(load_catalog())
-    ]
+    return sorted(load_catalog())
 
 
 @pytest.mark.parametrize("name", catalog_params())

@@ -122,6 +122,12 @@ def test_normalized_gini_equals_two_auc_minus_one_for_binary_targets():
     assert get_metric("gini")(y_real, y_real) == pytest.approx(1.0)
 
 
+def test_exact_match_by_hand_accepts_any_text():
+    answers = ["twelve", "", "Dr.", "ninety nine"]
+    predictions = ["twelve", "", "doctor", "ninety-nine"]
+    assert get_metric("exact_match")(answers, predictions) == 0.5
+
+
 def test_smape_by_hand():
     # rows: |2-1|*2/(1+2) = 2/3; 0 and 0 -> 0; |0-4|*2/4 = 2 -> mean (2/3 + 0 + 2) / 3 * 100
     assert get_metric("smape")([1, 0, 4], [2, 0, 0]) == pytest.approx(100 * (2 / 3 + 0 + 2) / 3)

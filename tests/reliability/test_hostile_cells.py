@@ -97,8 +97,10 @@ CATALOGUE = [
             "result = kernel.do_shutdown(False)\nif asyncio.iscoroutine(result):\n"
             "    asyncio.ensure_future(result)\nimport os, time\ntime.sleep(1)\nos.kill(os.getpid(), 15)",
             ("died",), ("died", *LOST), "lost"),
+    # Inside the sandbox the kernel's group leader lies outside its PID namespace: the call
+    # fails there (ProcessLookupError); without the sandbox the kernel dies and is replaced.
     Hostile("kill_own_process_group", "import os\nos.killpg(os.getpgid(0), 9)",
-            ("died",), ("died", ("SIGKILL", "signal 9"), *LOST), "lost"),
+            ("died", "error"), (("SIGKILL", "ProcessLookupError"),), "either"),
     # -- memory and processes --------------------------------------------------------------
     Hostile("memory_bomb", "hoard = []\nwhile True:\n    hoard.append(b'x' * 50_000_000)",
             ("killed",), ("memory", "1 GB", *LOST), "lost"),
@@ -123,7 +125,7 @@ CATALOGUE = [
             "import threading, time\ndef chatter():\n    for i in range(100_000):\n"
             "        print('tick', i, flush=True)\n        time.sleep(0.01)\n"
             "threading.Thread(target=chatter, daemon=True).start()",
-            ("ok",), (), "kept", recovery_says=("printed after their cell ended", "tick")),
+            ("ok",), (), "kept", recovery_says=("tick",)),
     Hostile("daemon_subprocess",
             "import subprocess\nsubprocess.Popen(['sleep', '600'], start_new_session=True)\n"
             "subprocess.Popen(['sh', '-c', '(setsid sleep 600 &) ; exit 0'])\nprint('spawned')",
@@ -140,20 +142,20 @@ CATALOGUE = [
     Hostile("fill_the_disk_of_working",
             "with open('working/fill.bin', 'wb') as sink:\n    while True:\n"
             "        sink.write(b'\\1' * 10_000_000)\n        sink.flush()",
-            ("killed", "error"), (("disk", "No space left"),), "either", settings={"cell_timeout_s": 30},
+            ("killed",), ("working directory", "over the limit of 0.2 GB", "delete", *LOST), "lost",
             cleanup="import os\nos.remove('working/fill.bin')"),
     # -- hostile submissions ---------------------------------------------------------------
     Hostile("submission_is_a_symlink_to_the_answers",
             "import os\nos.symlink(ANSWERS, 'working/submission.csv')", ("ok",),
-            ("invalid",), "kept", graded=True),
+            ("invalid", "links to"), "kept", graded=True, cleanup="import os\nos.remove('working/submission.csv')"),
     Hostile("submission_is_a_fifo", "import os\nos.mkfifo('working/submission.csv')", ("ok",),
-            ("invalid",), "kept", graded=True),
+            ("invalid", "regular file"), "kept", graded=True, cleanup="import os\nos.remove('working/submission.csv')"),
     Hostile("submission_of_5_gb_sparse",
             "with open('working/submission.csv', 'wb') as sink:\n    sink.truncate(5 * 1024**3)", ("ok",),
-            ("invalid",), "kept", graded=True),
+            ("invalid", "5,368,709,120"), "kept", graded=True),
     Hostile("submission_with_one_100_mb_line",
             "with open('working/submission.csv', 'w') as sink:\n    sink.write('id,species\\n' + 'a' * 100_000_000)",
-            ("ok",), ("invalid",), "kept", graded=True, settings={"cell_timeout_s": 30}),
+            ("ok",), ("invalid", "bytes"), "kept", graded=True, settings={"cell_timeout_s": 30}),
     # -- the namespace ---------------------------------------------------------------------
     Hostile("reset_magic", "%reset -f", ("ok",), (), "cleared"),
 ]
@@ -213,8 +215,9 @@ def test_hostile_cell(case: Hostile, reliability_competition, tmp_path):
             assert int(obs["graded"]) == 1 and int(obs["valid_submission"]) == 0, feedback[:3000]
             assert info.get("grade", {}).get("error"), info.get("grade")
 
-        if case.cleanup:
-            step(case.cleanup)
+        if case.cleanup:  # it must run: a cell may always clean up what a stopped cell left
+            obs, *_ = step(case.cleanup)
+            assert status_of(obs) == "ok", obs["feedback"][:3000]
         obs, _, _, _, info, _ = step(RECOVERY_CELL)
         feedback = obs["feedback"]
         if case.recovery_may_fail and status_of(obs) == "error":
