@@ -38,7 +38,7 @@ def __getattr__(name: str):
 def register_envs() -> list[str]:
     """Register `dojo/<competition>-v0` with Gymnasium for every competition known now, and
     return the ids. `import dojo_kernel` calls it; call it again after registering more
-    competitions. Nothing is built: a built-in competition is built on its first reset."""
+    competitions. Nothing is built here: a built-in competition is built when its first env is made."""
     import gymnasium
 
     from .competition import list_competitions
@@ -52,7 +52,6 @@ def register_envs() -> list[str]:
                                nondeterministic=True)
         ids.append(env_id)
     return ids
-
 
 
 # `gymnasium.make("dojo/<competition>-v0")` works after `import dojo_kernel`.

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import expected
+from .errors import expected, safe_repr
 
 ACTION_NAMES = ("request_info", "validate_code", "execute_code", "submit", "restart_kernel", "get_history")
 INFO_TYPES = ("overview", "data_structure", "sample_submission", "metadata", "data_path", "output_path",
@@ -72,7 +72,15 @@ def _describe(value: Any) -> str:
         return f"{type(value).__name__} of length {len(value)}"
     if isinstance(value, str) and len(value) > 60:
         return f"a string of {len(value)} characters"
-    return f"{type(value).__name__} {value!r}"[:200]
+    return f"{type(value).__name__} {safe_repr(value)}"[:200]
+
+
+def _field_name(key: Any) -> str:
+    """A dict key as an error message names it (its str, or a stand-in where str fails)."""
+    try:
+        return str(key)
+    except Exception:
+        return safe_repr(key)
 
 
 def _check_text(field: str, value: Any, *, action: str, limit: int | None = None) -> ActionError | None:
@@ -113,7 +121,7 @@ def parse_action(raw: Any, *, max_code_chars: int) -> Action | ActionError:
         fields.update(params)
     if "action" not in fields:
         return ActionError("expected a field 'action' naming one of " + ", ".join(ACTION_NAMES) +
-                           f", got a dict with keys {sorted(map(str, fields))}")
+                           f", got a dict with keys {sorted(map(_field_name, fields))}")
     name = fields.pop("action")
     if not isinstance(name, str) or name not in _FIELDS:
         return ActionError(expected("an action among " + ", ".join(ACTION_NAMES), name))
@@ -130,7 +138,7 @@ def parse_action(raw: Any, *, max_code_chars: int) -> Action | ActionError:
             message = value if message is None else f"{message}\n{value}"
 
     required, optional = _FIELDS[name]
-    unknown = sorted(map(str, set(fields) - set(required) - set(optional)))
+    unknown = sorted(map(_field_name, set(fields) - set(required) - set(optional)))
     if unknown:
         takes = ", ".join(required + optional) or "no fields"
         return ActionError(f"expected the fields of {name} ({takes}; plus an optional message), got unexpected "

@@ -184,23 +184,26 @@ class _Progress:
     def __init__(self, console: Any, competition: str, agent: str, max_rows: int = 12) -> None:
         self.console, self.competition, self.agent, self.max_rows = console, competition, agent, max_rows
         self.rows: list[tuple[str, ...]] = []
+        self.run_dir: str | None = None
         self.live = None
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> _Progress:
         from rich.live import Live
 
         self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
         self.live.__enter__()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.live is not None:
             self.live.__exit__(*exc)
 
     def _render(self) -> Any:
         from rich.table import Table
 
-        table = Table(title=f"{self.competition} / {self.agent}  (Ctrl-C stops the episode)")
+        caption = f"run dir: {self.run_dir}  (dojo attach RUN_DIR opens its kernel)" if self.run_dir else None
+        table = Table(title=f"{self.competition} / {self.agent}  (Ctrl-C stops the episode)", caption=caption,
+                      min_width=len(caption) + 2 if caption else None)  # the path on one line
         for column in ("step", "action", "status", "reward", "score", "best", "budget left"):
             table.add_column(column, justify="right" if column in ("step", "reward", "score", "best") else "left")
         hidden = len(self.rows) - self.max_rows
@@ -213,6 +216,7 @@ class _Progress:
         return table
 
     def on_step(self, event: Any) -> None:
+        self.run_dir = self.run_dir or event.info.get("run_dir")
         self.rows.append((str(event.index), event.action_name, str(event.status or "-"), f"{event.reward:.4g}",
                           _fmt(event.score), _fmt(event.best_score), _budget_text(event.budget)))
         if self.live is not None:
@@ -225,8 +229,7 @@ def _fmt(value: float | None) -> str:
 
 def _budget_text(budget: dict[str, Any]) -> str:
     parts = []
-    for key, label, unit in (("steps_left", "steps", ""), ("time_left_s", "time", "s"),
-                             ("episode_time_left_s", "time", "s")):
+    for key, label, unit in (("steps_left", "steps", ""), ("time_left_s", "time", "s")):
         value = budget.get(key)
         if isinstance(value, (int, float)):
             parts.append(f"{label} {value:.0f}{unit}")

@@ -36,7 +36,7 @@ from gymnasium.error import ResetNeeded
 from . import feedback as text
 from .actions import ACTION_NAMES, Action, ActionError, parse_action
 from .competition import Competition, get_competition, list_competitions
-from .errors import ConfigError, KernelDeadError, expected
+from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .grading import Grade
 from .isolation import prepare_input, resolve_mode
 from .kernel import CellResult, KernelSession
@@ -668,7 +668,7 @@ class DojoEnv(gymnasium.Env):
             budget_left={"steps": self._steps_left(), "time_s": self._time_left()},
             limit_event=info["limit_event"],
             feedback=obs["feedback"],
-            arguments=outcome.arguments if outcome.action != "invalid" else {"received": repr(raw_action)[:300]},
+            arguments=outcome.arguments if outcome.action != "invalid" else {"received": safe_repr(raw_action)[:300]},
             started_at=outcome.started_at,
         ))
 

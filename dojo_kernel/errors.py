@@ -7,14 +7,25 @@ misconfiguration, and each message says what was expected, what came, and how to
 
 from __future__ import annotations
 
+import reprlib
+
 
 class DojoError(Exception):
     """Base class of every error dojo-kernel raises on purpose."""
 
 
+def safe_repr(value: object) -> str:
+    """repr(value), or a bounded stand-in where repr itself fails: an object whose __repr__
+    raises, or a structure nested too deep to print (an agent may send either)."""
+    try:
+        return repr(value)
+    except Exception:  # RecursionError included
+        return reprlib.repr(value)  # depth-limited; an instance whose repr fails shows as <Type instance>
+
+
 def expected(what: str, got: object, fix: str | None = None) -> str:
     """Build the house style of message: 'expected X, got Y. FIX'."""
-    shown = repr(got)
+    shown = safe_repr(got)
     if len(shown) > 200:
         shown = shown[:200] + "..."
     message = f"expected {what}, got {shown}"

@@ -81,6 +81,8 @@ def kernel_environment(limits: Limits, *, home: Path, extra: Mapping[str, str] |
     env["PYTHONUNBUFFERED"] = "1"
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     # Soft limits: frameworks read these and fail with a clean error before the watchdog kills.
+    # PCI order makes gpu_device name the same GPU for CUDA as for NVML (the watchdog's view).
+    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     env["CUDA_VISIBLE_DEVICES"] = "" if limits.gpu_device is None else str(limits.gpu_device)
     env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"

@@ -45,10 +45,11 @@ class _EnvActor:
         self.env = make(competition, **settings)
 
     def describe(self) -> dict[str, Any]:
+        import ray
+
         env = self.env
         return {"observation_space": env.observation_space, "action_space": env.action_space,
-                "metadata": dict(getattr(env, "metadata", {}) or {}),
-                "node_id": __import__("ray").get_runtime_context().get_node_id()}
+                "metadata": dict(env.metadata), "node_id": ray.get_runtime_context().get_node_id()}
 
     def reset(self, seed: int | None, options: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
         return self.env.reset(seed=seed, options=options)
@@ -56,9 +57,9 @@ class _EnvActor:
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         return self.env.step(action)
 
-    def attribute(self, name: str) -> Any:
-        value = getattr(self.env.unwrapped, name)
-        return str(value) if name == "run_dir" and value is not None else value
+    def run_dir(self) -> str | None:
+        run_dir = self.env.unwrapped.run_dir
+        return None if run_dir is None else str(run_dir)
 
     def close(self) -> None:
         self.env.close()
@@ -71,7 +72,9 @@ class RemoteDojoEnv(gymnasium.Env):
     `dojo_kernel.make`; `num_cpus`, `num_gpus` (fractional to share a GPU) and `ray_options`
     (any `ActorClass.options` argument, e.g. a scheduling strategy) place the actor. reset,
     step and close return exactly what the DojoEnv returns. With a GPU, the kernel sees the
-    one Ray assigned to the actor unless the settings name a gpu_device.
+    one Ray assigned to the actor unless the settings name a gpu_device (give its memory
+    share as gpu_memory_gb). Needs a running Ray (`ray.init(...)`), where the actor's node can
+    import dojo_kernel and find the competition.
     """
 
     def __init__(self, competition: str, *, num_cpus: float = 1, num_gpus: float = 0,
@@ -105,7 +108,7 @@ class RemoteDojoEnv(gymnasium.Env):
     @property
     def run_dir(self) -> str | None:
         """The episode's run dir, on the actor's node."""
-        return self._ray.get(self._actor.attribute.remote("run_dir"))
+        return self._ray.get(self._actor.run_dir.remote())
 
     def close(self) -> None:
         """Close the DojoEnv (its summary.json is written) and end the actor. Safe to call twice."""

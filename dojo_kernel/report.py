@@ -86,7 +86,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunRecord:
     path = Path(run_dir)
     rewards_file = path / "rewards.jsonl"
     if not rewards_file.is_file():
-        raise ConfigError(expected(f"a run dir with rewards.jsonl", str(path), "pass the folder `dojo run` printed"))
+        raise ConfigError(expected("a run dir with rewards.jsonl", str(path), "pass the folder `dojo run` printed"))
     record = RunRecord(path=path, name=path.name)
     summary_file = path / "summary.json"
     if summary_file.is_file():
@@ -191,8 +191,8 @@ def write_report(runs_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
     rows = summary_rows(records)
     columns = list(rows[0])
     parts = ["<!doctype html>", "<html><head><meta charset='utf-8'><title>dojo-kernel report</title>",
-             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}img{max-width:100%}</style>",
+             ("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+              "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}img{max-width:100%}</style>"),
              "</head><body>", f"<h1>dojo-kernel report: {html.escape(str(runs_root))}</h1>",
              f"<p>{len(records)} run(s).</p>", "<table><tr>"]
     parts += [f"<th>{html.escape(column)}</th>" for column in columns] + ["<th>notebook</th></tr>"]

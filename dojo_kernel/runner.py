@@ -392,22 +392,19 @@ class EpisodeResult:
     def row(self, out: Path) -> dict[str, Any]:
         """This episode's line in results.csv / results.md."""
         summary = self.summary
-        final = _dict(summary.get("final_grade")) or _dict(summary.get("final"))
-        best = _dict(summary.get("best_grade")) or _dict(summary.get("best"))
-        events = summary.get("limit_events") or []
+        events = summary.get("limit_events")
         event_kinds = [str(e.get("kind", "?")) if isinstance(e, dict) else str(e) for e in events] \
             if isinstance(events, list) else []
         slot = self.slot or Slot()
         return {
             "competition": self.spec.competition, "agent": self.spec.agent, "seed": self.spec.seed,
             "status": self.status, "attempts": self.attempts,
-            "best_score": _first_number(summary.get("best_score"), best.get("score")),
-            "final_score": _first_number(summary.get("final_score"), final.get("score")),
-            "position": _first_number(summary.get("final_position"), final.get("position"),
-                                      summary.get("position"), summary.get("best_position")),
-            "medal": summary.get("medal") or final.get("medal") or "",
-            "steps": _first_number(summary.get("steps"), summary.get("step_count"), summary.get("steps_used")),
-            "episode_s": _first_number(summary.get("elapsed_s")),
+            "best_score": _number(summary.get("best_score")),
+            "final_score": _number(summary.get("final_score")),  # graded on the private split
+            "position": _number(summary.get("final_position")),
+            "medal": summary.get("medal") or "",
+            "steps": _number(summary.get("steps")),
+            "episode_s": _number(summary.get("elapsed_s")),  # the env's clock, kernel start excluded
             "wall_s": self.duration_s,
             "limit_events": ";".join(event_kinds),
             "cpus": slot.cpus, "gpu_device": slot.gpu_device, "gpu_memory_gb": slot.gpu_memory_gb,
@@ -420,16 +417,10 @@ def _relative_to(path: Path, start: Path) -> str:
     return path.relative_to(start).as_posix() if path.is_relative_to(start) else str(path)
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _first_number(*values: Any) -> float | int | None:
-    for value in values:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and not (
-                isinstance(value, float) and math.isnan(value)):
-            return value
-    return None
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return value
 
 
 def _read_summary(episode_dir: Path) -> dict[str, Any]:
@@ -519,7 +510,7 @@ def write_scores_chart(out: Path, episodes: Sequence[EpisodeResult]) -> Path | N
     rows = [e.row(out) for e in episodes]
     by_competition: dict[str, dict[str, list[float]]] = {}
     for row in rows:
-        score = _first_number(row["final_score"], row["best_score"])
+        score = row["final_score"] if row["final_score"] is not None else row["best_score"]
         if score is not None:
             by_competition.setdefault(row["competition"], {}).setdefault(row["agent"], []).append(float(score))
     if not by_competition:
@@ -982,6 +973,9 @@ def run_batch(specs: Sequence[EpisodeSpec], out: str | os.PathLike[str], *, para
         started here; an address ("auto", "ray://head:10001", "10.0.0.1:6379") for a cluster.
     retries: how many times a crashed episode is tried again before it is reported.
     ray_ship_run_dirs: send run dirs back as archives (default: only from other nodes).
+
+    Called from a script, the call must sit under `if __name__ == "__main__":`: worker
+    processes import the main module, as with any multiprocessing start method but fork.
     """
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ConfigError(expected("retries as an int >= 0", retries))
@@ -1037,7 +1031,8 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--seeds", type=int, default=None, metavar="N", help="seeds 0..N-1 (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                         help="env setting (max_steps=10, memory_gb=2, reward_mode=final, ...); repeatable")
-    parser.add_argument("--out", default=None, help="batch folder: one run dir per episode (required)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="batch folder: one folder per episode, <competition>/<agent>/seed-<n> (required)")
     parser.add_argument("--parallel", type=int, default=None, metavar="N", help="episodes at once")
     parser.add_argument("--cpus", type=int, default=None, metavar="N",
                         help="CPU limit per episode (default: cores / --parallel)")
@@ -1065,7 +1060,7 @@ def _key_values(pairs: Sequence[str], flag: str) -> dict[str, Any]:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
             value = raw
-        values[key.strip()] = value
+        values[key.strip().replace("-", "_")] = value  # max-steps=3 reads as max_steps=3
     return values
 
 

@@ -61,3 +61,16 @@ _LEAVE_A_PROCESS = """
 import subprocess
 subprocess.Popen(["sleep", "300"], cwd="working", start_new_session=True)
 """
+
+
+class MemoryHogAgent:
+    """Runs a cell that needs far more memory than its limit, then ends the episode."""
+
+    def reset(self, observation):
+        self._steps = 0
+
+    def act(self, observation):
+        self._steps += 1
+        if self._steps == 1:
+            return {"action": "execute_code", "code": "import numpy as np\nblock = np.ones(2**28)  # 2 GiB"}
+        return {"action": "submit", "final": True}

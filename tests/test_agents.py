@@ -119,9 +119,9 @@ def build_messy_competition(root):
     constant prediction scores 0."""
     import numpy as np
     import pandas as pd
+    from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
 
     from dojo_kernel.competition import register
-    from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
 
     rng = np.random.default_rng(7)
     n = 600
@@ -223,11 +223,11 @@ def test_baseline_falls_back_to_a_valid_submission_when_it_cannot_find_the_targe
     """The submission asks for a column train.csv does not have: the models have nothing to fit,
     and the agent falls back rather than ending without a valid submission."""
     import pandas as pd
+    from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
 
     import dojo_kernel
     from dojo_kernel.agents import run_episode
     from dojo_kernel.competition import register
-    from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
 
     ids = list(range(100, 120))
     path = write_competition(
@@ -246,3 +246,20 @@ def test_baseline_falls_back_to_a_valid_submission_when_it_cannot_find_the_targe
     assert summary["stopped_by"] == "final_submit"
     assert summary["agent_stats"]["fallbacks"] == 1
     assert summary["env_summary"]["final_valid"] is True
+
+
+def test_run_episode_through_gymnasium_make_and_its_wrappers(tmp_path, monkeypatch):
+    import gymnasium
+
+    import dojo_kernel
+    from dojo_kernel.agents import run_episode
+
+    monkeypatch.setenv("DOJO_DATA", str(tmp_path / "data"))
+    events = []
+    env = gymnasium.make("dojo/iris-species-v0", output_dir=tmp_path / "runs", max_steps=12, cpus=1, isolation="none")
+    assert dojo_kernel  # registers dojo/* ids on import
+    summary = run_episode(env, get_agent("baseline", n_estimators=10, folds=2), on_step=events.append)
+    assert summary["competition"] == "iris-species" and summary["stopped_by"] == "final_submit"
+    assert summary["final_score"] > 0.5 and Path(summary["notebook"]).is_file()
+    assert events[-1].terminated and events[-1].score == summary["best_score"]
+    assert all(event.budget["steps_left"] == 12 - event.index for event in events)

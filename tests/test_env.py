@@ -4,6 +4,7 @@ whose answers the tests know (tests/tiny_competition.py)."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -31,11 +32,13 @@ def competition(tmp_path_factory):
 @pytest.fixture
 def make_env(competition, tmp_path):
     """Envs on the tiny competition, closed after the test; warm_pool=0 unless asked (a
-    warm kernel is one more process on a small machine)."""
+    warm kernel is one more process on a small machine). DOJO_TEST_ISOLATION=none runs the
+    suite the way a machine without bubblewrap does."""
     made: list[DojoEnv] = []
 
     def make(**settings) -> DojoEnv:
         settings.setdefault("warm_pool", 0)
+        settings.setdefault("isolation", os.environ.get("DOJO_TEST_ISOLATION", "auto"))
         env = dojo_kernel.make(competition.name, output_dir=tmp_path / "runs", **settings)
         made.append(env)
         return env
@@ -450,6 +453,21 @@ def test_the_warm_pool_serves_the_next_reset(make_env):
     assert second["warm_kernel"] is True and second["run_dir"] != first["run_dir"]
     obs, *_ = step(env, "import os\nprint(os.getcwd())")
     assert second["run_dir"] in obs["feedback"]
+
+
+def test_a_warm_kernel_that_died_while_waiting_is_replaced(make_env):
+    env = make_env(warm_pool=1)
+    env.reset()
+    deadline = time.monotonic() + 60
+    while env._pool.ready < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    waiting = env._pool._pending[0].result()
+    psutil.Process(waiting.session.pid).kill()
+    psutil.Process(waiting.session.pid).wait(10)
+    _, info = env.reset()
+    assert info["run_dir"] != str(waiting.run_dir) and not waiting.run_dir.exists()
+    obs, *_ = step(env, "print('fresh')")
+    assert "fresh" in obs["feedback"] and int(obs["kernel_restarted"]) == 0
 
 
 # ------------------------------------------------------------------ settings

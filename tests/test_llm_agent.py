@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("openai", reason="the llm agent needs the 'llm' extra (pip install 'dojo-kernel[llm]')")
 
-from dojo_kernel.agents import AgentError, get_agent  # noqa: E402
-from dojo_kernel.agents.llm import count_tokens, extract_code  # noqa: E402
-from dojo_kernel.errors import ConfigError  # noqa: E402
+from dojo_kernel.agents import AgentError, get_agent
+from dojo_kernel.agents.llm import count_tokens, extract_code
+from dojo_kernel.errors import ConfigError
 
 
 def completion(content=None, tool_call=None, prompt_tokens=11, completion_tokens=7):
@@ -38,7 +38,7 @@ class ChatServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (the stdlib's name)
+            def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append({"path": self.path, "body": body,
                                         "authorization": self.headers.get("Authorization")})
@@ -218,6 +218,7 @@ def test_llm_agent_plays_a_whole_episode_through_dojo_run(tmp_path, capsys):
 
     sys.path.insert(0, str(Path(__file__).parent))
     import tiny_competition
+
     from dojo_kernel.cli import main
 
     tiny_competition.build(tmp_path / "data")

@@ -241,3 +241,12 @@ def test_gpu_slots_reach_each_kernel_without_a_gpu(competitions, tmp_path):
         assert cuda_visible == str(episode.slot.gpu_device) and threads == "1"
         limits = episode.summary["limits"]
         assert (limits["gpu_device"], limits["gpu_memory_gb"], limits["cpus"]) == (episode.slot.gpu_device, 12.0, 1)
+
+
+@pytest.mark.slow
+def test_limit_events_reach_the_results_table(competitions, tmp_path):
+    specs = build_grid(competitions[:1], ["runner_agents:MemoryHogAgent"], [0], {**SETTINGS, "memory_gb": 0.5})
+    result = run_batch(specs, tmp_path, parallel=1, report=False)
+    assert result.episodes[0].status == "ok"  # a limit hit is the agent's problem, not a crash
+    (row,) = result_rows(tmp_path)
+    assert row["limit_events"] == "memory"

@@ -134,10 +134,15 @@ train.head()
 LOOK = """\
 ID = $id_column if $id_column in sample.columns else sample.columns[0]
 TARGETS = [c for c in $targets if c in sample.columns] or [c for c in sample.columns if c != ID]
-# The same column may be spelled differently in train/test and in the submission ("label" / "Label").
-for frame in (train, test):
-    frame.rename(columns={c: t for t in [ID, *TARGETS] for c in frame.columns
-                          if t not in frame.columns and c.lower() == t.lower()}, inplace=True)
+
+
+def respelled(frame):
+    \"\"\"The same column may be spelled differently in train/test and in the submission ("label" / "Label").\"\"\"
+    return frame.rename(columns={c: t for t in [ID, *TARGETS] for c in frame.columns
+                                 if t not in frame.columns and c.lower() == t.lower()})
+
+
+train, test = respelled(train), respelled(test)
 print("id column:", ID, "| submission columns:", TARGETS)
 print("column types:", train.dtypes.astype(str).value_counts().to_dict())
 missing = train.isna().mean()
@@ -600,12 +605,14 @@ def _candidates(problem: str, *, n_estimators: int, log_target: bool, poisson: b
         imports = ("from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier\n"
                    "from sklearn.linear_model import LogisticRegression\n"
                    "from sklearn.pipeline import make_pipeline")
-        lines = ['    "logistic regression": make_pipeline(preprocessor(scale=True), LogisticRegression(max_iter=2000)),',
-                 f'    "random forest": make_pipeline(preprocessor(scale=False), RandomForestClassifier('
-                 f'n_estimators={n_estimators}, min_samples_leaf=2, n_jobs=-1, random_state=0)),',
-                 f'    "gradient boosting": make_pipeline(preprocessor(scale=False), HistGradientBoostingClassifier('
-                 f'max_iter={n_estimators}, learning_rate=0.1, early_stopping=False, random_state=0)),']
-        return imports, "\n".join(lines)
+        models = {
+            "logistic regression": "make_pipeline(preprocessor(scale=True), LogisticRegression(max_iter=2000))",
+            "random forest": f"make_pipeline(preprocessor(scale=False), RandomForestClassifier("
+                             f"n_estimators={n_estimators}, min_samples_leaf=2, n_jobs=-1, random_state=0))",
+            "gradient boosting": f"make_pipeline(preprocessor(scale=False), HistGradientBoostingClassifier("
+                                 f"max_iter={n_estimators}, learning_rate=0.1, early_stopping=False, random_state=0))",
+        }
+        return imports, "\n".join(f"    {name!r}: {model}," for name, model in models.items())
     imports = ("from sklearn.compose import TransformedTargetRegressor\n"
                "from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor\n"
                "from sklearn.linear_model import Ridge\n"
