@@ -284,9 +284,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             with progress:
                 summary = run_episode(env, agent, seed=args.seed, on_step=progress.on_step)
     except KeyboardInterrupt:
-        run_dir = getattr(getattr(env, "unwrapped", env), "run_dir", None)
-        print(f"dojo run: interrupted; the episode so far is in {run_dir}", file=sys.stderr)
+        print(f"dojo run: interrupted; the episode so far is in {env.run_dir}", file=sys.stderr)
         return 130
+    except DojoError as error:  # e.g. an LLM endpoint that stays down: say where the episode so far is
+        where = f" (the episode so far: {env.run_dir / 'trajectory.ipynb'})" if env.run_dir else ""
+        raise UsageError(f"{_one_line(error)}{where}") from None
     console.print()
     console.print(_summary_table(summary))
     if summary.get("notebook"):

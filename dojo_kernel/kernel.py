@@ -424,6 +424,18 @@ def _close_live_sessions() -> None:
         session.close()
 
 
+def _forget_parent_state_after_fork() -> None:
+    """A forked child (multiprocessing's default start method) inherits the parent's
+    sessions and spawner but not the spawner's thread: without this it would hang on its
+    first kernel, and its exit would close kernels that belong to the parent."""
+    global _SPAWNER
+    _SPAWNER = _Spawner()
+    _LIVE_SESSIONS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_parent_state_after_fork)
+
+
 class KernelSession:
     """One persistent ipykernel with its watchdog. A context manager; `close()` is idempotent.
 

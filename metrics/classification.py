@@ -6,9 +6,9 @@ import functools
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 from .registry import ArrayLike, as_1d, as_2d, register_metric
+from .registry import sklearn_metrics as skm
 
 # Kaggle's log loss clips probabilities to [EPS, 1 - EPS] so one confident mistake costs
 # about 34.5 rather than infinity.

@@ -144,3 +144,16 @@ def as_2d(values: ArrayLike) -> np.ndarray:
     """A 2-D float array (rows x columns)."""
     array = np.asarray(values, dtype=float)
     return array.reshape(-1, 1) if array.ndim == 1 else array
+
+
+class _SklearnMetrics:
+    """`sklearn.metrics`, imported on first use: scikit-learn takes about a second to import,
+    and `import dojo_kernel` (which registers the envs) should not pay it."""
+
+    def __getattr__(self, name: str):
+        from sklearn import metrics
+
+        return getattr(metrics, name)
+
+
+sklearn_metrics = _SklearnMetrics()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats
-from sklearn import metrics as skm
 
 from .registry import ArrayLike, as_1d, as_2d, register_metric
+from .registry import sklearn_metrics as skm
 
 
 def _pair(answers: ArrayLike, predictions: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

@@ -18,13 +18,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..metrics import get_metric
-from . import ladder
 from .common import (
     USAGE_COLUMN,
     assign_usage,
@@ -37,6 +36,9 @@ from .common import (
 )
 
 BUILD_VERSION = 2
+if TYPE_CHECKING:
+    from . import ladder
+
 SEED = 20240601  # every built-in split and ladder derives from this
 
 
@@ -147,6 +149,8 @@ def _tabular(
     target_note: str = "",
     extra_hints: dict[str, str] | None = None,
 ) -> None:
+    from . import ladder  # scikit-learn: imported only when a competition is built
+
     rng = np.random.default_rng(SEED)
     n = len(frame)
     frame = frame.reset_index(drop=True)
@@ -589,6 +593,8 @@ def _forecast_competition(
     tags: list[str],
     format_id: Callable[[pd.Index], Sequence[Any]],
 ) -> None:
+    from . import ladder  # scikit-learn: imported only when a competition is built
+
     train_idx, test_idx = horizon_split(len(series), horizon)
     history, future = series.iloc[train_idx], series.iloc[test_idx]
     observed = future.notna().to_numpy()  # a week with no measurement cannot be scored

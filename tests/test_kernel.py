@@ -553,3 +553,25 @@ def test_capped_streams_keep_exactly_the_head_and_the_tail(chunks, max_chars):
         assert collector.cut_chars == len(full) - max_chars
         assert kept.startswith(full[:head]) and kept.endswith(full[len(full) - tail:])
         assert f"{collector.cut_chars:,} characters of output cut" in kept
+
+
+def _run_in_forked_child(cwd: str, queue) -> None:
+    with KernelSession(cwd, Limits(), isolation="none") as child_session:
+        queue.put(child_session.run("6 * 7").text)
+
+
+def test_a_process_forked_after_a_kernel_started_can_run_its_own(tmp_path):
+    import multiprocessing
+
+    (tmp_path / "parent").mkdir()
+    (tmp_path / "child").mkdir()
+    with KernelSession(tmp_path / "parent", Limits(), isolation="none") as parent:
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_run_in_forked_child, args=(str(tmp_path / "child"), queue))
+        child.start()
+        assert queue.get(timeout=60).strip() == "42"
+        child.join(30)
+        assert child.exitcode == 0
+        # the child's exit must not have closed the parent's kernel
+        assert parent.run("1 + 1").text.strip() == "2"

@@ -238,3 +238,25 @@ def test_llm_agent_plays_a_whole_episode_through_dojo_run(tmp_path, capsys):
     assert second[-1]["role"] == "tool" and "graded on the public split" in second[-1]["content"]
     notebook = nbformat.read(summary["notebook"], as_version=4)
     assert any("write that rule" in cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+
+
+def test_dojo_run_with_an_endpoint_that_stays_down_ends_in_one_line_naming_the_notebook(tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import tiny_competition
+
+    from dojo_kernel.cli import main
+
+    tiny_competition.build(tmp_path / "data")
+    with ChatServer([(503, {"error": {"message": "down"}})] * 3) as server:
+        code = main(["run", tiny_competition.NAME, "--agent", "llm", "--model", "m", "--base-url", server.base_url,
+                     "--agent-option", "backoff_s=0.01", "--agent-option", "max_retries=2",
+                     "--out", str(tmp_path / "runs"), "--isolation", "none", "--quiet"])
+    assert code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("dojo run: error: the LLM endpoint kept failing after 3 tries")
+    assert "trajectory.ipynb" in lines[0]
+    notebook = Path(lines[0].rsplit("the episode so far: ", 1)[1].rstrip(")"))
+    assert notebook.is_file() and (notebook.parent / "summary.json").is_file()

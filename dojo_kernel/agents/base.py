@@ -173,7 +173,7 @@ class EpisodeSummary:
     total_reward: float = 0.0
     terminated: bool = False
     truncated: bool = False
-    stopped_by: str = "running"  # final_submit | max_steps | episode_time | agent_quit | agent_error
+    stopped_by: str = "running"  # final_submit | max_steps | episode_time | agent_quit
     best_score: float | None = None
     final_score: float | None = None
     duration_s: float = 0.0
@@ -181,7 +181,6 @@ class EpisodeSummary:
     notebook: str | None = None
     agent_stats: dict[str, Any] = field(default_factory=dict)
     env_summary: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -238,11 +237,9 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
                 summary.stopped_by = str(event.info.get("end_reason")
                                          or ("final_submit" if terminated else "budget"))
                 break
-    except BaseException as error:
-        summary.stopped_by = "agent_error"
-        summary.error = f"{type(error).__name__}: {error}"
+    except BaseException:
         if close:
-            env.close()
+            env.close()  # what ran so far is recorded and the kernel is ended, then the error goes on
         raise
     summary.duration_s = time.monotonic() - started
     stats = getattr(agent, "stats", None)
