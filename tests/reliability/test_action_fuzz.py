@@ -109,8 +109,9 @@ def _well_formed(action: object) -> bool:
                                  HealthCheck.data_too_large])
 @given(action=actions)
 def test_step_never_raises_and_stays_in_its_observation_space(fuzz_env, action):
-    if isinstance(action, dict) and action.get("action") == "submit" and action.get("final") is True:
-        action = {**action, "final": False}  # a final submit would end the shared episode
+    parsed = parse_action(action, max_code_chars=MAX_CODE_CHARS)
+    if getattr(parsed, "final", False):
+        action = {"action": "submit"}  # a final submit would end the shared episode
     obs, reward, terminated, truncated, info = fuzz_env.step(action)
     assert obs in fuzz_env.observation_space
     assert isinstance(reward, float) and math.isfinite(reward)
