@@ -104,7 +104,7 @@ def _well_formed(action: object) -> bool:
 
 
 @pytest.mark.timeout(600)
-@settings(max_examples=600, deadline=None, database=None,
+@settings(max_examples=600, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(action=actions)
