@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..metrics import get_metric
 from . import kaggle
-from .common import SAMPLE_SUBMISSION_NAME, building, write_manifest
+from .common import SAMPLE_SUBMISSION_NAME, building, default_data_root, write_manifest
 from .recipes import CUSTOM, Prepared, RecipeError, TableRecipe, link_or_copy
 
 if sys.version_info >= (3, 11):
@@ -114,19 +114,6 @@ def get_entry(name: str) -> CatalogEntry:
     raise NotInCatalog(
         f"expected a competition of the catalog, got {name!r}{hint}. `dojo list --all` shows the catalog."
     )
-
-
-def default_data_root() -> Path:
-    """$DOJO_DATA, else the per-user cache folder (the same rule as dojo_kernel.competition)."""
-    configured = os.environ.get("DOJO_DATA")
-    if configured:
-        return Path(configured).expanduser()
-    try:
-        import platformdirs
-
-        return Path(platformdirs.user_cache_dir("dojo-kernel"))
-    except ImportError:
-        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dojo-kernel"
 
 
 def is_prepared(name: str, data_root: Path | None = None) -> bool:

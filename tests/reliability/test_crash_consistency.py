@@ -19,6 +19,8 @@ import pytest
 from .support import check_record, describe, kill_strays, wait_until_gone
 
 DRIVER = Path(__file__).resolve().parent / "crash_driver.py"
+# As in the catalogue: DOJO_RELIABILITY_ISOLATION=none drives the episodes without the sandbox.
+ISOLATION_SETTING = os.environ.get("DOJO_RELIABILITY_ISOLATION", "auto")
 KILLS = 24  # seeds; at least 20 kills are asked for
 # A third of the kills land while the driver is still starting (imports, kernel launch),
 # the rest a random moment after its episode began.
@@ -63,7 +65,8 @@ def test_sigkill_of_the_driver_loses_no_finished_step_and_leaves_nothing_running
     side_file = tmp_path / "finished.txt"
     marker = uuid.uuid4().hex
     process = subprocess.Popen(
-        [sys.executable, str(DRIVER), str(competition_dir), str(output_dir), str(side_file), marker],
+        [sys.executable, str(DRIVER), str(competition_dir), str(output_dir), str(side_file), marker,
+         ISOLATION_SETTING],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         if seed not in EARLY:

@@ -16,7 +16,7 @@ recovery cell that writes a valid submission and prints the canary. It must hold
 
 from __future__ import annotations
 
-import time
+import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +30,10 @@ from dojo_kernel.isolation import resolve_mode
 from .support import (CANARY, HOSTILE_LIMITS, MARKER_VARIABLE, RECOVERY_CELL, check_record, checked_step,
                       describe, kill_strays, status_of, wait_until_gone)
 
-ISOLATION = resolve_mode("auto")
+# The catalogue runs under the isolation the machine allows; DOJO_RELIABILITY_ISOLATION=none
+# runs it without the sandbox, to see what the watchdog alone holds.
+ISOLATION_SETTING = os.environ.get("DOJO_RELIABILITY_ISOLATION", "auto")
+ISOLATION = resolve_mode(ISOLATION_SETTING)
 GENEROUS_S = 30.0  # on top of a cell's timeout: the step must return within it
 
 
@@ -46,7 +49,8 @@ class Hostile:
     needs_namespaces   why the case is only safe (or only meaningful) inside the sandbox
     settings  env settings on top of HOSTILE_LIMITS
     before    a cell run before the hostile one (after the canary)
-    cleanup   a cell run after it, before the recovery (e.g. removing a huge file)
+    cleanup   a cell run after it, before the recovery (e.g. removing a huge file); it must
+              end "ok" and its feedback hold the words of `cleanup_says`
     recovery_says     words the recovery step's feedback must hold
     recovery_may_fail the recovery cell may fail with one of these words in its feedback
                       (the kernel's state makes it impossible and the feedback says why)
@@ -62,6 +66,7 @@ class Hostile:
     settings: dict[str, Any] = field(default_factory=dict)
     before: str | None = None
     cleanup: str | None = None
+    cleanup_says: tuple[str, ...] = ()
     recovery_says: tuple[str, ...] = ()
     recovery_may_fail: tuple[str, ...] = ()
 
@@ -125,11 +130,13 @@ CATALOGUE = [
             "import threading, time\ndef chatter():\n    for i in range(100_000):\n"
             "        print('tick', i, flush=True)\n        time.sleep(0.01)\n"
             "threading.Thread(target=chatter, daemon=True).start()",
-            ("ok",), (), "kept", recovery_says=("tick",)),
+            ("ok",), (), "kept", cleanup="import time\ntime.sleep(1)", cleanup_says=("tick",)),
     Hostile("daemon_subprocess",
             "import subprocess\nsubprocess.Popen(['sleep', '600'], start_new_session=True)\n"
             "subprocess.Popen(['sh', '-c', '(setsid sleep 600 &) ; exit 0'])\nprint('spawned')",
-            ("ok",), ("spawned",), "kept"),
+            ("ok",), ("spawned",), "kept",
+            needs_namespaces="without a PID namespace a double-forked daemon leaves both the kernel's "
+                             "process tree and its process group, so nothing finds it to end it"),
     # -- the file system -------------------------------------------------------------------
     Hostile("chdir_before_a_submission", "import os\nos.chdir('/')\nprint(os.getcwd())",
             ("ok",), (), "kept",
@@ -175,11 +182,12 @@ def _assert_says(feedback: str, says: tuple[str | tuple[str, ...], ...], what: s
 @pytest.mark.parametrize("case", CATALOGUE, ids=[case.name for case in CATALOGUE])
 def test_hostile_cell(case: Hostile, reliability_competition, tmp_path):
     if case.needs_namespaces and ISOLATION.mode != "namespaces":
-        pytest.skip(f"needs namespaces ({ISOLATION.warning}): {case.needs_namespaces}")
+        why = f"isolation here is {ISOLATION.mode!r}" + (f": {ISOLATION.warning}" if ISOLATION.warning else "")
+        pytest.skip(f"needs namespaces ({why}): {case.needs_namespaces}")
     marker = uuid.uuid4().hex
     settings = {**HOSTILE_LIMITS, **case.settings}
     env = dojo_kernel.make(reliability_competition.name, output_dir=tmp_path / "runs", warm_pool=0,
-                           kernel_env={MARKER_VARIABLE: marker}, **settings)
+                           isolation=ISOLATION_SETTING, kernel_env={MARKER_VARIABLE: marker}, **settings)
     steps = 0
     try:
         _, info = env.reset(seed=0)
@@ -218,6 +226,7 @@ def test_hostile_cell(case: Hostile, reliability_competition, tmp_path):
         if case.cleanup:  # it must run: a cell may always clean up what a stopped cell left
             obs, *_ = step(case.cleanup)
             assert status_of(obs) == "ok", obs["feedback"][:3000]
+            _assert_says(obs["feedback"], case.cleanup_says, "cleanup step's")
         obs, _, _, _, info, _ = step(RECOVERY_CELL)
         feedback = obs["feedback"]
         if case.recovery_may_fail and status_of(obs) == "error":
