@@ -486,6 +486,7 @@ class DojoEnv(gymnasium.Env):
             session = KernelSession(run_dir, self.settings.limits, isolation=self.isolation_plan.mode,
                                     allow_network=self.settings.allow_network,
                                     input_source=Path(self.competition.public_dir),
+                                    hidden_paths=[Path(self.competition.private_dir)],
                                     env=self.settings.kernel_env, startup_timeout=self.settings.startup_timeout_s,
                                     log_path=run_dir / "kernel.log")
         except BaseException:

@@ -857,7 +857,7 @@ def replay(notebook_path: str | os.PathLike[str], *, run_dir: str | os.PathLike[
     recorded_dirs = [str(dojo.get("run_dir") or ""), str(path.parent), public]
 
     session = KernelSession(target, limits, isolation=plan.mode, input_source=Path(comp.public_dir),
-                            log_path=target / "kernel.log")
+                            hidden_paths=[Path(comp.private_dir)], log_path=target / "kernel.log")
     try:
         for index, cell in enumerate(notebook.cells):
             meta = cell.get("metadata", {}).get("dojo", {})
