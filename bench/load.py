@@ -10,6 +10,8 @@ env) or processes (--mode processes).
 
     python bench/load.py [--envs 32] [--seconds 120] [--mode threads|processes] [--write]
 
+First one env steps alone for --baseline-seconds (15): the latency the load is compared with.
+
 --write puts the results in bench/results/load.md. About 3 minutes on a 2-core machine.
 """
 
@@ -145,6 +147,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--mode", choices=("threads", "processes"), default="threads")
     parser.add_argument("--competition", default="iris-species")
+    parser.add_argument("--baseline-seconds", type=float, default=15.0,
+                        help="first, one env stepping alone this long: the latency to compare with")
     parser.add_argument("--write", action="store_true", help=f"write {RESULTS}")
     args = parser.parse_args()
     dojo_kernel.get_competition(args.competition)  # built before the clock starts
@@ -152,6 +156,8 @@ def main() -> int:
     load_start = os.getloadavg()[0]
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dojo-load-") as scratch:
+        alone = argparse.Namespace(**{**vars(args), "envs": 1, "mode": "threads", "seconds": args.baseline_seconds})
+        baseline = run(alone, Path(scratch) / "baseline", marker)
         records = run(args, Path(scratch) / "runs", marker)
         left = 0
         deadline = time.monotonic() + 5
@@ -162,17 +168,18 @@ def main() -> int:
             time.sleep(0.2)
     wall = time.monotonic() - began
     load_end = os.getloadavg()[0]
-    report = _report(args, records, left, wall, load_start, load_end)
+    report = _report(args, records, baseline, left, wall, load_start, load_end)
     print(report)
     if args.write:
         RESULTS.write_text(report)
         print(f"wrote {RESULTS}")
-    failures = [failure for record in records for failure in record["failures"]]
+    failures = [failure for record in records + baseline for failure in record["failures"]]
     return 1 if failures or left else 0
 
 
-def _report(args, records, left, wall, load_start, load_end) -> str:
+def _report(args, records, baseline, left, wall, load_start, load_end) -> str:
     latencies = [took for record in records for _, took in record["latencies"]]
+    alone = [took for record in baseline for _, took in record["latencies"]]
     by_action: dict[str, list[float]] = defaultdict(list)
     for record in records:
         for name, took in record["latencies"]:
@@ -182,7 +189,8 @@ def _report(args, records, left, wall, load_start, load_end) -> str:
     lines = [
         "# Load: concurrent envs stepping",
         "",
-        f"- command: `python bench/load.py --envs {args.envs} --seconds {args.seconds:g} --mode {args.mode}`",
+        f"- command: `python bench/load.py --envs {args.envs} --seconds {args.seconds:g} --mode {args.mode} "
+        f"--baseline-seconds {args.baseline_seconds:g}`",
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- machine: 2-core, 24 GB, {platform.system()} {platform.release()}, Python {platform.python_version()} "
         f"(shared with other work: load average {load_start:.1f} at the start, {load_end:.1f} at the end)",
@@ -193,6 +201,12 @@ def _report(args, records, left, wall, load_start, load_end) -> str:
         f"{statistics.median(resets):.1f} s, max {max(resets):.1f} s" if resets else "- no env reset",
         f"- steps: {len(latencies)} in {args.seconds:g} s ({len(latencies) / args.seconds:.1f} steps/s across "
         f"all envs); failures: {len(failures)}; processes left after close: {left}; wall time {wall:.0f} s",
+        f"- baseline, measured first in the same run: one env alone, {len(alone)} steps in "
+        f"{args.baseline_seconds:g} s, median {statistics.median(alone) * 1000:.0f} ms, p99 "
+        f"{percentile(alone, 0.99) * 1000:.0f} ms" + (
+            f"; {args.envs} envs: median x{statistics.median(latencies) / statistics.median(alone):.1f}, "
+            f"throughput x{len(latencies) / args.seconds / (len(alone) / args.baseline_seconds):.1f}"
+            if latencies else "") if alone else "- baseline: none",
         "",
         "| action | steps | median ms | p99 ms | max ms |",
         "|---|---|---|---|---|",

@@ -1,10 +1,11 @@
 """An episode driver for the crash-consistency test, meant to be killed with SIGKILL.
 
-    python crash_driver.py COMPETITION_DIR OUTPUT_DIR SIDE_FILE MARKER [ISOLATION]
+    python crash_driver.py COMPETITION_DIR OUTPUT_DIR SIDE_FILE MARKER ISOLATION CHILD
 
-It registers the competition at COMPETITION_DIR, makes an env whose kernels carry MARKER in
-their environment, resets it and then steps quick cells forever (the first starts a child
-process of the kernel, every third writes a submission, every fifth step is a `submit`). Into SIDE_FILE it writes `ready RUN_DIR` once
+It registers the competition at COMPETITION_DIR, makes an env (isolation ISOLATION) whose
+kernels carry MARKER in their environment, resets it and then steps quick cells forever
+(with CHILD "child" the first starts a child process of the kernel; every third writes a
+submission, every fifth step is a `submit`). Into SIDE_FILE it writes `ready RUN_DIR` once
 the episode has begun, and `step N` after each step has returned, fsynced, so that the test
 knows which steps finished before the kill: each of them must be in the notebook and the
 reward log.
@@ -22,8 +23,8 @@ def _append(side: int, line: str) -> None:
     os.fsync(side)
 
 
-def _action(number: int) -> object:
-    if number == 1:  # a child of the kernel, which must die with it
+def _action(number: int, with_child: bool) -> object:
+    if number == 1 and with_child:  # a child of the kernel, which must die with it
         return "import subprocess\nsleeper = subprocess.Popen(['sleep', '600'])"
     if number % 5 == 0:
         return {"action": "submit"}
@@ -34,11 +35,11 @@ def _action(number: int) -> object:
     return f"value_{number} = {number} * 2\nprint(value_{number})"
 
 
-def main(competition_dir: str, output_dir: str, side_file: str, marker: str, isolation: str = "auto") -> None:
+def main(competition_dir: str, output_dir: str, side_file: str, marker: str, isolation: str, child: str) -> None:
+    from support import HOSTILE_LIMITS, MARKER_VARIABLE
+
     import dojo_kernel
     from dojo_kernel.competition import register
-
-    from support import HOSTILE_LIMITS, MARKER_VARIABLE
 
     competition = register(Path(competition_dir), name=Path(competition_dir).name)
     env = dojo_kernel.make(competition.name, output_dir=output_dir, warm_pool=0, isolation=isolation,
@@ -49,10 +50,10 @@ def main(competition_dir: str, output_dir: str, side_file: str, marker: str, iso
     number = 0
     while True:  # until killed
         number += 1
-        env.step(_action(number))
+        env.step(_action(number, with_child=child == "child"))
         _append(side, f"step {number}")
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:7])

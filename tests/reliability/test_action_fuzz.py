@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 import dojo_kernel
 from dojo_kernel.actions import ACTION_NAMES, ActionError, parse_action
 
-from .support import HOSTILE_LIMITS, MARKER_VARIABLE, action_of, check_record, describe, kill_strays, wait_until_gone
+from .support import (
+    HOSTILE_LIMITS,
+    MARKER_VARIABLE,
+    action_of,
+    check_record,
+    describe,
+    kill_strays,
+    wait_until_gone,
+)
 
 MAX_CODE_CHARS = 2_000  # small, so that "too long" is cheap to reach
 

@@ -1,7 +1,7 @@
 """Crash consistency: the process driving an episode is killed with SIGKILL at seeded random
 moments. Afterwards the notebook and the reward log must be valid and hold every step that
-had finished, and no kernel (or anything a kernel started) may outlive the driver by more
-than 5 seconds."""
+had finished, and no kernel (or, inside the sandbox, anything a kernel started) may outlive
+the driver by more than 5 seconds."""
 
 from __future__ import annotations
 
@@ -16,11 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from dojo_kernel.isolation import resolve_mode
+
 from .support import check_record, describe, kill_strays, wait_until_gone
 
 DRIVER = Path(__file__).resolve().parent / "crash_driver.py"
 # As in the catalogue: DOJO_RELIABILITY_ISOLATION=none drives the episodes without the sandbox.
 ISOLATION_SETTING = os.environ.get("DOJO_RELIABILITY_ISOLATION", "auto")
+# Inside the sandbox (a PID namespace) the kernel's children die with it, so the driver's
+# kernel starts one; without it only the kernel itself is tied to the driver (see the xfail below).
+SANDBOXED = resolve_mode(ISOLATION_SETTING).mode == "namespaces"
 KILLS = 24  # seeds; at least 20 kills are asked for
 # A third of the kills land while the driver is still starting (imports, kernel launch),
 # the rest a random moment after its episode began.
@@ -58,26 +63,35 @@ def _wait_for_ready(process: subprocess.Popen, side_file: Path, timeout_s: float
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize("seed", range(KILLS))
-def test_sigkill_of_the_driver_loses_no_finished_step_and_leaves_nothing_running(seed, competition_dir, tmp_path):
-    rng = random.Random(seed)
-    output_dir = tmp_path / "runs"
-    side_file = tmp_path / "finished.txt"
+def _kill_driver_at(delay_s: float, *, early: bool, competition_dir: Path, tmp_path: Path, isolation: str,
+                    with_child: bool) -> tuple[str, float]:
+    """Start the driver, SIGKILL it `delay_s` after its episode began (after its start when
+    `early`); returns the marker its kernels carry and when the kill came."""
     marker = uuid.uuid4().hex
+    side_file = tmp_path / "finished.txt"
     process = subprocess.Popen(
-        [sys.executable, str(DRIVER), str(competition_dir), str(output_dir), str(side_file), marker,
-         ISOLATION_SETTING],
+        [sys.executable, str(DRIVER), str(competition_dir), str(tmp_path / "runs"), str(side_file), marker,
+         isolation, "child" if with_child else "none"],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        if seed not in EARLY:
+        if not early:
             _wait_for_ready(process, side_file)
-        time.sleep(rng.uniform(0.5, 3.0))
+        time.sleep(delay_s)
         assert process.poll() is None, f"the driver ended on its own: {process.stderr.read().decode()[-2000:]}"
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
         process.stderr.close()
-    killed_at = time.monotonic()
+    return marker, time.monotonic()
+
+
+@pytest.mark.parametrize("seed", range(KILLS))
+def test_sigkill_of_the_driver_loses_no_finished_step_and_leaves_nothing_running(seed, competition_dir, tmp_path):
+    rng = random.Random(seed)
+    output_dir = tmp_path / "runs"
+    side_file = tmp_path / "finished.txt"
+    marker, killed_at = _kill_driver_at(rng.uniform(0.5, 3.0), early=seed in EARLY, competition_dir=competition_dir,
+                                        tmp_path=tmp_path, isolation=ISOLATION_SETTING, with_child=SANDBOXED)
 
     left = wait_until_gone(tmp_path, marker, within_s=5.0)
     outlived = time.monotonic() - killed_at
@@ -100,3 +114,14 @@ def test_sigkill_of_the_driver_loses_no_finished_step_and_leaves_nothing_running
     assert logged[: len(finished)] == finished, (finished, logged)
     assert len(logged) <= len(finished) + 1, (finished, logged)
     assert os.path.getsize(run_dir / "trajectory.ipynb") > 0 and notebook.cells
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known gap without the sandbox: the kernel gets SIGKILL when its driver dies (PR_SET_PDEATHSIG) "
+    "but its own children do not, and nothing is left to kill the kernel's process group"))
+def test_kernel_children_die_with_the_driver_without_the_sandbox(competition_dir, tmp_path):
+    marker, _ = _kill_driver_at(1.5, early=False, competition_dir=competition_dir, tmp_path=tmp_path,
+                                        isolation="none", with_child=True)
+    left = wait_until_gone(tmp_path, marker, within_s=5.0)
+    kill_strays(left)
+    assert not left, f"{len(left)} process(es) outlived the driver: {describe(left)}"

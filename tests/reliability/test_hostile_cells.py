@@ -27,8 +27,18 @@ import pytest
 import dojo_kernel
 from dojo_kernel.isolation import resolve_mode
 
-from .support import (CANARY, HOSTILE_LIMITS, MARKER_VARIABLE, RECOVERY_CELL, check_record, checked_step,
-                      describe, kill_strays, status_of, wait_until_gone)
+from .support import (
+    CANARY,
+    HOSTILE_LIMITS,
+    MARKER_VARIABLE,
+    RECOVERY_CELL,
+    check_record,
+    checked_step,
+    describe,
+    kill_strays,
+    status_of,
+    wait_until_gone,
+)
 
 # The catalogue runs under the isolation the machine allows; DOJO_RELIABILITY_ISOLATION=none
 # runs it without the sandbox, to see what the watchdog alone holds.
@@ -94,14 +104,18 @@ CATALOGUE = [
     # -- the kernel ends -------------------------------------------------------------------
     Hostile("os_exit", "import os\nos._exit(3)", ("died",), ("died", "exit code 3", *LOST), "lost"),
     Hostile("segfault", "import ctypes\nctypes.string_at(0)", ("died",), ("died", "SIGSEGV", *LOST), "lost"),
-    Hostile("sys_exit", "import sys\nsys.exit()", ("ok", "error", "died"), ("SystemExit",), "either"),
+    # IPython turns SystemExit into an error and keeps the kernel (exit() and quit() end it).
+    Hostile("sys_exit", "import sys\nsys.exit()", ("error",), ("SystemExit",), "kept"),
     Hostile("exit", "exit()", ("died",), ("exit()", *LOST), "lost"),
     Hostile("quit", "quit()", ("died",), (("exit()", "quit()"), *LOST), "lost"),
+    # A shutdown_request sent to the kernel's own control channel, as a frontend would.
     Hostile("kernel_shuts_itself_down",
-            "import asyncio\nfrom IPython import get_ipython\nkernel = get_ipython().kernel\n"
-            "result = kernel.do_shutdown(False)\nif asyncio.iscoroutine(result):\n"
-            "    asyncio.ensure_future(result)\nimport os, time\ntime.sleep(1)\nos.kill(os.getpid(), 15)",
-            ("died",), ("died", *LOST), "lost"),
+            "from ipykernel import get_connection_file\nfrom jupyter_client import BlockingKernelClient\n"
+            "client = BlockingKernelClient(connection_file=get_connection_file())\n"
+            "client.load_connection_file()\nclient.start_channels()\nclient.shutdown()\n"
+            "import time\ntime.sleep(5)", ("died",), ("died", "exit code 0", *LOST), "lost"),
+    Hostile("sigterm_to_itself", "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)",
+            ("died",), ("died", "SIGTERM", *LOST), "lost"),
     # Inside the sandbox the kernel's group leader lies outside its PID namespace: the call
     # fails there (ProcessLookupError); without the sandbox the kernel dies and is replaced.
     Hostile("kill_own_process_group", "import os\nos.killpg(os.getpgid(0), 9)",
