@@ -89,6 +89,17 @@ def submission_size_cap(answers_path: Path) -> int:
     return SIZE_FACTOR * os.stat(answers_path).st_size + SIZE_MARGIN_BYTES
 
 
+def _as_agent_sees(path: Path, allowed_dir: str | os.PathLike[str] | None) -> str:
+    """The path as agent code writes it: relative to the run dir (``working/submission.csv``)."""
+    if allowed_dir is not None:
+        allowed = Path(os.path.abspath(allowed_dir))
+        try:
+            return str(Path(allowed.name) / Path(os.path.abspath(path)).relative_to(allowed))
+        except ValueError:
+            pass
+    return str(path)
+
+
 def read_submission(
     path: str | os.PathLike[str],
     *,
@@ -106,20 +117,23 @@ def read_submission(
     """
     path = Path(path)
     real = Path(os.path.realpath(path))
+    shown = _as_agent_sees(path, allowed_dir)
     if allowed_dir is not None:
         allowed = Path(os.path.realpath(allowed_dir))
         if os.path.commonpath([allowed, real]) != str(allowed):
+            # The link's target is not named: that would let agent code probe host paths.
             raise SubmissionProblem(
-                f"expected the submission inside {allowed_dir}, got {path}, which "
-                f"{'links to' if path.is_symlink() else 'is'} {real}. Write a regular file "
-                f"there, e.g. df.to_csv('{path.name}', index=False)."
+                f"expected the submission to be a regular file inside {Path(allowed_dir).name}/, got {shown}, "
+                f"{'a link that points outside it' if path.is_symlink() else 'which is outside it'}. "
+                f"Write the CSV itself there, "
+                f"e.g. df.to_csv('{shown}', index=False)."
             )
     try:
         info = os.lstat(real)
     except FileNotFoundError:
         raise SubmissionProblem(
-            f"expected a submission file at {path}, found none. Write your predictions there, "
-            f"e.g. df.to_csv('{path.name}', index=False)."
+            f"expected a submission file at {shown}, found none. Write your predictions there, "
+            f"e.g. df.to_csv('{shown}', index=False)."
         ) from None
     except OSError as exc:
         raise SubmissionProblem(f"expected a readable submission file at {path}, got {exc.strerror}") from None

@@ -369,6 +369,32 @@ _GRACE_S = 2.5  # after an interrupt, how long a cell may take to stop before th
 _POLL_S = 0.05  # how often a waiting run checks that the kernel is alive
 
 
+# Without the sandbox's PID namespace, PR_SET_PDEATHSIG takes the kernel down with its parent
+# but not the kernel's own children (joblib workers, subprocesses). This watcher, a separate
+# tiny process outside the kernel's group, kills the kernel's whole process group once the
+# parent is gone (it is then re-parented, so getppid() changes), and exits by itself once the
+# group is empty, so it can never hit a recycled group id.
+_GROUP_REAPER = """
+import os, sys, time
+parent, group = int(sys.argv[1]), int(sys.argv[2])
+while True:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        break
+    if os.getppid() != parent:
+        os.killpg(group, 9)
+        break
+    time.sleep(0.5)
+"""
+
+
+def _start_group_reaper(kernel_pid: int) -> subprocess.Popen:
+    return _SPAWNER.popen([sys.executable, "-S", "-c", _GROUP_REAPER, str(os.getpid()), str(kernel_pid)],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True, env={})
+
+
 @dataclass
 class _Kernel:
     """One launched kernel: its root process and the sockets that talk to it."""
@@ -377,6 +403,7 @@ class _Kernel:
     client: BlockingKernelClient
     connection_file: Path
     socket_prefix: Path
+    reaper: subprocess.Popen | None = None  # see _GROUP_REAPER; None inside the sandbox
 
     def __post_init__(self) -> None:
         self.shell = self.client.shell_channel.socket
@@ -410,6 +437,9 @@ class _Kernel:
 
     def dispose(self) -> None:
         self.kill()
+        if self.reaper is not None:
+            self.reaper.kill()
+            self.reaper.wait()
         self.client.stop_channels()
         # The kernel's own folder: sockets, connection file, HOME (rmtree never follows links).
         shutil.rmtree(self.socket_prefix.parent, ignore_errors=True)
@@ -596,7 +626,9 @@ class KernelSession:
                                      preexec_fn=_die_with_parent)
         client = BlockingKernelClient(context=zmq.Context.instance())
         client.load_connection_file(str(connection_file))
-        kernel = _Kernel(process, client, connection_file, socket_prefix)
+        # Under namespaces the whole PID namespace dies with the sandbox; without, a watcher must.
+        reaper = _start_group_reaper(process.pid) if self.isolation.mode == "none" else None
+        kernel = _Kernel(process, client, connection_file, socket_prefix, reaper)
         try:
             self._wait_ready(kernel)
         except BaseException:

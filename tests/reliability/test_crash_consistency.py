@@ -24,7 +24,7 @@ DRIVER = Path(__file__).resolve().parent / "crash_driver.py"
 # As in the catalogue: DOJO_RELIABILITY_ISOLATION=none drives the episodes without the sandbox.
 ISOLATION_SETTING = os.environ.get("DOJO_RELIABILITY_ISOLATION", "auto")
 # Inside the sandbox (a PID namespace) the kernel's children die with it, so the driver's
-# kernel starts one; without it only the kernel itself is tied to the driver (see the xfail below).
+# kernel starts one; without it a watcher process kills the kernel's group (kernel._GROUP_REAPER).
 SANDBOXED = resolve_mode(ISOLATION_SETTING).mode == "namespaces"
 KILLS = 24  # seeds; at least 20 kills are asked for
 # A third of the kills land while the driver is still starting (imports, kernel launch),
@@ -116,9 +116,6 @@ def test_sigkill_of_the_driver_loses_no_finished_step_and_leaves_nothing_running
     assert os.path.getsize(run_dir / "trajectory.ipynb") > 0 and notebook.cells
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap without the sandbox: the kernel gets SIGKILL when its driver dies (PR_SET_PDEATHSIG) "
-    "but its own children do not, and nothing is left to kill the kernel's process group"))
 def test_kernel_children_die_with_the_driver_without_the_sandbox(competition_dir, tmp_path):
     marker, _ = _kill_driver_at(1.5, early=False, competition_dir=competition_dir, tmp_path=tmp_path,
                                         isolation="none", with_child=True)
