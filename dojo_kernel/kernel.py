@@ -8,6 +8,7 @@ tree to its `Limits`; a cell that runs too long is interrupted, then killed.
 
 from __future__ import annotations
 
+import ast
 import atexit
 import ctypes
 import dataclasses
@@ -75,6 +76,7 @@ class CellResult:
     exit_code: int | None = None  # for status "died": the exit code, or -signal
     truncated_chars: int = 0  # how many characters of output the cap cut
     warnings: list[str] = field(default_factory=list)  # e.g. "GPU limit unenforceable: ..."
+    cwd: str | None = None  # the kernel's working directory after the cell, where it could tell
     # Output that threads of earlier cells printed after their cell had finished; it is also
     # at the start of `text`, marked as such, but not in `outputs` (it is not this cell's).
     background_outputs: list[dict[str, Any]] = field(default_factory=list)
@@ -364,6 +366,21 @@ def _describe_exit(code: int | None) -> str:
 # ---------------------------------------------------------------------------------------------
 # The session
 # ---------------------------------------------------------------------------------------------
+
+# Evaluated by the kernel after every cell (Jupyter's user_expressions, not stored in history).
+_CWD_EXPRESSION = "__import__('os').getcwd()"
+
+
+def _evaluated_text(expression_reply: dict[str, Any] | None) -> str | None:
+    """The str value of a user expression from its text/plain repr, or None if it failed."""
+    if not expression_reply or expression_reply.get("status") != "ok":
+        return None
+    try:
+        value = ast.literal_eval(expression_reply.get("data", {}).get("text/plain", ""))
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) else None
+
 
 _GRACE_S = 2.5  # after an interrupt, how long a cell may take to stop before the kill
 _POLL_S = 0.05  # how often a waiting run checks that the kernel is alive
@@ -711,7 +728,7 @@ class KernelSession:
         for channel, message in kernel.receive(0):  # output of earlier cells' threads, queued
             self._route_background(channel, message, background)
         msg_id = kernel.client.execute(code, silent=False, store_history=True, allow_stdin=False,
-                                       stop_on_error=False)
+                                       stop_on_error=False, user_expressions={"cwd": _CWD_EXPRESSION})
         self._watchdog.begin_cell()
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
@@ -780,6 +797,13 @@ class KernelSession:
                   timeout: float | None, notes: list[str]) -> None:
         assert reply is not None
         result.execution_count = reply.get("execution_count")
+        result.cwd = _evaluated_text(reply.get("user_expressions", {}).get("cwd"))
+        if result.cwd is not None and Path(result.cwd) != self.cwd:
+            # Agent code uses relative paths (input/, working/submission.csv): say plainly why
+            # they stopped resolving, instead of leaving a bare FileNotFoundError to decode.
+            notes.append(f"[dojo-kernel] the kernel's working directory is now {result.cwd!r}, not the run "
+                         f"dir: relative paths such as input/ and working/submission.csv resolve from there. "
+                         f"Run os.chdir({str(self.cwd)!r}) to go back.")
         if reply.get("status") != "ok":
             result.status = "error"
             result.error = CellError(reply.get("ename", "Error"), reply.get("evalue", ""),

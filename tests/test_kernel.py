@@ -577,3 +577,13 @@ def test_a_process_forked_after_a_kernel_started_can_run_its_own(tmp_path):
         assert child.exitcode == 0
         # the child's exit must not have closed the parent's kernel
         assert parent.run("1 + 1").text.strip() == "2"
+
+
+def test_a_cell_that_leaves_the_run_dir_is_told_how_to_go_back(tmp_path):
+    with KernelSession(tmp_path, Limits(), isolation="none") as session:
+        assert session.run("1").cwd == str(tmp_path.resolve())
+        moved = session.run("import os\nos.chdir('/')")
+        assert moved.cwd == "/"
+        assert "working directory is now '/'" in moved.text and f"os.chdir({str(tmp_path.resolve())!r})" in moved.text
+        back = session.run(f"os.chdir({str(tmp_path.resolve())!r})")
+        assert "working directory" not in back.text

@@ -153,7 +153,7 @@ CATALOGUE = [
                              "process tree and its process group, so nothing finds it to end it"),
     # -- the file system -------------------------------------------------------------------
     Hostile("chdir_before_a_submission", "import os\nos.chdir('/')\nprint(os.getcwd())",
-            ("ok",), (), "kept",
+            ("ok",), ("working directory is now '/'", "os.chdir("), "kept",
             recovery_may_fail=("working/submission.csv", "input/sample_submission.csv")),
     Hostile("delete_input",
             "import os, shutil\nfor name in os.listdir('input'):\n    os.remove(os.path.join('input', name))",
