@@ -16,14 +16,13 @@ _LAZY = {
     "Competition": "competition",
     "get_competition": "competition",
     "list_competitions": "competition",
-    "register": "competition",
     "TrajectoryRecorder": "trajectory",
     "replay": "trajectory",
     "DojoEnv": "env",
     "make": "env",
 }
 
-__all__ = sorted(_LAZY) + ["__version__", "register_envs"]
+__all__ = sorted(_LAZY) + ["__version__", "register", "register_envs"]
 
 
 def __getattr__(name: str):
@@ -33,6 +32,16 @@ def __getattr__(name: str):
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+def register(competition, *, name: str | None = None, **settings):
+    """Register a competition (a `Competition`, or a competition directory loaded with
+    `settings` such as metric=...) and its Gymnasium id `dojo/<name>-v0`; return it."""
+    from .competition import register as register_competition
+
+    registered = register_competition(competition, name=name, **settings)
+    register_envs()
+    return registered
 
 
 def register_envs() -> list[str]:

@@ -522,3 +522,12 @@ def test_gymnasium_make_knows_every_competition(competition, tmp_path):
         assert "42" in obs["feedback"]
     finally:
         env.close()
+
+
+def test_dojo_kernel_register_also_registers_the_gymnasium_id(competition, tmp_path):
+    import gymnasium
+    name = "tiny-registered-late"
+    assert f"dojo/{name}-v0" not in gymnasium.registry
+    registered = dojo_kernel.register(Path(competition.public_dir).parent, name=name)
+    assert registered.name == name
+    assert gymnasium.spec(f"dojo/{name}-v0").kwargs["competition"] == name
