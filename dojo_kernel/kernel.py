@@ -409,7 +409,7 @@ while True:
 def _start_group_reaper(kernel_pid: int) -> subprocess.Popen:
     return _SPAWNER.popen([sys.executable, "-S", "-c", _GROUP_REAPER, str(os.getpid()), str(kernel_pid)],
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          start_new_session=True, env={})
+                          start_new_session=True, env={}, cwd="/")
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,16 +154,21 @@ def result_rows(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
-def _processes_inside(folder: Path) -> list[int]:
-    """PIDs of live processes whose working directory is under `folder` (kernels left behind)."""
+def _processes_inside(folder: Path, within_s: float = 3.0) -> list[int]:
+    """PIDs of live processes whose working directory is under `folder` (kernels left behind),
+    once they have had `within_s` to go (killed processes take a moment to be reaped)."""
     import psutil
 
-    found = []
-    for process in psutil.process_iter(["cwd"]):
-        cwd = process.info.get("cwd")
-        if cwd and Path(cwd).is_relative_to(folder):
-            found.append(process.pid)
-    return found
+    deadline = time.monotonic() + within_s
+    while True:
+        found = []
+        for process in psutil.process_iter(["cwd", "status"]):
+            cwd = process.info.get("cwd")
+            if cwd and Path(cwd).is_relative_to(folder) and process.info.get("status") != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 @pytest.mark.slow
