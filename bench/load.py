@@ -38,6 +38,8 @@ import dojo_kernel
 from dojo_kernel.isolation import resolve_mode
 from dojo_kernel.spaces import CELL_STATUSES
 
+import soak  # bench/ is on sys.path when this runs as a script
+
 RESULTS = Path(__file__).resolve().parent / "results" / "load.md"
 MARKER_VARIABLE = "DOJO_LOAD_MARK"
 CYCLE: list[tuple[str, Any]] = [
@@ -124,18 +126,6 @@ def run(args: argparse.Namespace, output_dir: Path, marker: str) -> list[dict[st
     return records
 
 
-def marked_processes(marker: str) -> int:
-    count = 0
-    for process in psutil.process_iter(["status"]):
-        if process.info["status"] == psutil.STATUS_ZOMBIE or process.pid == os.getpid():
-            continue
-        try:
-            count += process.environ().get(MARKER_VARIABLE) == marker
-        except (psutil.Error, OSError):
-            continue
-    return count
-
-
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -162,7 +152,7 @@ def main() -> int:
         left = 0
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            left = marked_processes(marker)
+            left = soak.marked_processes(marker, variable=MARKER_VARIABLE)
             if not left:
                 break
             time.sleep(0.2)

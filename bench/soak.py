@@ -42,14 +42,14 @@ STEPS = [
 ]
 
 
-def marked_processes(marker: str) -> int:
-    """Processes (zombies aside) that carry the soak's marker: kernels and their children."""
+def marked_processes(marker: str, variable: str = MARKER_VARIABLE) -> int:
+    """Processes (zombies aside) that carry a bench's marker: kernels and their children."""
     count = 0
     for process in psutil.process_iter(["status"]):
         if process.info["status"] == psutil.STATUS_ZOMBIE or process.pid == os.getpid():
             continue
         try:
-            if process.environ().get(MARKER_VARIABLE) == marker:
+            if process.environ().get(variable) == marker:
                 count += 1
         except (psutil.Error, OSError):
             continue

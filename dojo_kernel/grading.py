@@ -383,6 +383,14 @@ def _check_columns(submission: pd.DataFrame, id_column: str, target_columns: Seq
 MISSING_SPELLINGS = ("", "nan", "na", "n/a", "null", "none")
 
 
+def _refuse_missing(empty: np.ndarray, column: str, ids: np.ndarray) -> None:
+    if empty.any():
+        raise SubmissionProblem(
+            f"expected a value in every row of column {column!r}, got {int(empty.sum()):,} empty or NaN "
+            f"values (ids {_examples(ids[empty])}). Fill every row."
+        )
+
+
 def _convert_column(
     values: np.ndarray, column: str, ids: np.ndarray, answer_values: pd.Series, metric: Metric
 ) -> pd.Series:
@@ -393,12 +401,7 @@ def _convert_column(
         numbers = values.astype(float)
     else:
         text = pd.Series(values, dtype=object).fillna("").astype(str).str.strip()
-        empty = text.str.lower().isin(MISSING_SPELLINGS).to_numpy()
-        if empty.any():
-            raise SubmissionProblem(
-                f"expected a value in every row of column {column!r}, got {int(empty.sum()):,} empty or NaN "
-                f"values (ids {_examples(ids[empty])}). Fill every row."
-            )
+        _refuse_missing(text.str.lower().isin(MISSING_SPELLINGS).to_numpy(), column, ids)
         if metric.kind == "label":
             return _convert_labels(text, column, ids, answer_values)
         numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
@@ -410,12 +413,7 @@ def _convert_column(
             )
     if metric.kind == "label":
         return _convert_labels(pd.Series(values), column, ids, answer_values)
-    if np.isnan(numbers).any():
-        empty = np.isnan(numbers)
-        raise SubmissionProblem(
-            f"expected a value in every row of column {column!r}, got {int(empty.sum()):,} empty or NaN "
-            f"values (ids {_examples(ids[empty])}). Fill every row."
-        )
+    _refuse_missing(np.isnan(numbers), column, ids)
     infinite = np.isinf(numbers)
     if infinite.any():
         raise SubmissionProblem(
