@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from multiprocessing.connection import wait as wait_for
+from multiprocessing.context import ForkServerContext, SpawnContext
 from typing import Any
 
 from ..errors import ConfigError, expected
@@ -17,8 +18,10 @@ from .backend import Job, Outcome
 from .episode import _format_error, _prepare_episode_dir, play_episode
 from .slots import Slot
 
+_Context = ForkServerContext | SpawnContext
 
-def _worker_context() -> multiprocessing.context.BaseContext:
+
+def _worker_context() -> _Context:
     # forkserver: workers are forked from a server that has already imported the env, so a
     # new worker (the first ones, and one after each crash) starts in a fraction of a second.
     if "forkserver" in multiprocessing.get_all_start_methods():
@@ -62,7 +65,7 @@ class _Worker:
     replaced, in case the failure left it in a bad state.
     """
 
-    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+    def __init__(self, context: _Context) -> None:
         self.connection, child_end = context.Pipe()
         self.process = context.Process(target=_worker_main, name="dojo-batch-worker",
                                        args=(child_end, dict(os.environ), list(sys.path)))
@@ -130,7 +133,7 @@ class LocalBackend:
                                        "use plan_slots(parallel=N) to make them"))
         self._free = list(slots)
         self._capacity = len(self._free)
-        self._context: multiprocessing.context.BaseContext | None = None
+        self._context: _Context | None = None
         self._idle: list[_Worker] = []
         self._busy: list[_Worker] = []
 

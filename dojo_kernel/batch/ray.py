@@ -213,6 +213,7 @@ class RayBackend:
         outcomes = []
         for reference in done:
             job = self._in_flight.pop(reference)
+            result: dict[str, Any]
             try:
                 result = ray.get(reference)
             except Exception as error:  # the task's worker died, or Ray itself failed it
