@@ -16,10 +16,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import ConfigError, DojoError, expected
 from .feedback import size as size_text
+
+if TYPE_CHECKING:
+    from .batch import BatchResult
 
 EXIT_USAGE = 2
 
@@ -352,7 +355,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
-def _run_batch_command(args: argparse.Namespace) -> Any:
+def _run_batch_command(args: argparse.Namespace) -> BatchResult:
     from .batch import Grid, load_grid, run_batch
 
     if len(args.targets) == 1 and args.targets[0].endswith(".toml"):
