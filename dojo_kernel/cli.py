@@ -104,8 +104,11 @@ def _catalog_module() -> Any | None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.table import Table
 
+    from . import competition as registry
+    from . import dir_checks
     from .competition import data_root, get_competition, list_competitions
     from .prepare import builtin
 
@@ -121,13 +124,22 @@ def cmd_list(args: argparse.Namespace) -> int:
             path = data_root() / name
             built = builtin.is_current(path)
             kind, metric = f"{spec.category}/{spec.task}", spec.metric
-        else:
+        elif name in registry.registered_names():
             competition = get_competition(name)
             path, built = Path(competition.public_dir).parent, bool(competition.is_built)
             kind = "/".join(part for part in (competition.category, competition.task) if part)
             metric = competition.metric
+        else:  # a dir under the data root: read its manifest only, never load (or import) what it names
+            path = data_root() / name
+            try:
+                facts = dir_checks.summarize(path)
+            except DojoError as error:
+                print(f"dojo list: skipped {name}: {_one_line(error)}", file=sys.stderr)
+                continue
+            kind, metric, built = facts["kind"], facts["metric"], facts["built"]
         size = size_text(_dir_size(path)) if built else "-"
-        table.add_row(name, kind or "-", str(metric), size, "yes" if built else "no")
+        # a dir's manifest is text from whoever made it: shown as written, never read as markup
+        table.add_row(*(escape(cell) for cell in (name, kind or "-", str(metric), size, "yes" if built else "no")))
     if args.all:
         catalog = _catalog_module()
         if catalog is None:
