@@ -81,17 +81,26 @@ def refuse_links_out(folder: Path, *, label: str = "--raw-dir") -> None:
     Links that stay inside are allowed; what they point at is copied as a regular file, so no
     link ever reaches ``public/``."""
     root = Path(folder).resolve()
-    for current, dirs, files in os.walk(root, followlinks=False):
-        for entry in [*dirs, *files]:
-            path = Path(current) / entry
-            if not path.is_symlink():
-                continue
-            target = path.resolve()
-            if not target.is_relative_to(root) or not target.exists():
-                raise RawFileError(
-                    f"expected only files inside {label} {root}, got {path.relative_to(root)}, a link to "
-                    f"{os.readlink(path)} outside it: copy the file itself into the folder (links are not followed)"
-                )
+    pending = [root]
+    while pending:  # scandir's entries know whether they are links without another stat per file
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    path = Path(entry.path)
+                    target = path.resolve()
+                    if not target.is_relative_to(root) or not target.exists():
+                        raise RawFileError(
+                            f"expected only files inside {label} {root}, got {path.relative_to(root)}, a link to "
+                            f"{os.readlink(path)} outside it: copy the file itself into the folder "
+                            "(links are not followed)"
+                        )
+                    if target.is_dir() and path.parent.resolve().is_relative_to(target):
+                        raise RawFileError(
+                            f"expected only files inside {label} {root}, got {path.relative_to(root)}, a link to "
+                            "a folder that holds it (copying would never end): remove the link"
+                        )
+                elif entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
 
 
 # ---------------------------------------------------------------------- scratch folders

@@ -81,6 +81,13 @@ def test_a_linked_folder_out_of_the_raw_folder_is_refused_before_extracting(tmp_
     assert not list((tmp_path / "data" / RAW_FOLDER).glob("*"))  # nothing extracted, no scratch left
 
 
+def test_a_link_to_a_folder_that_holds_it_is_refused(tmp_path):
+    raw = cactus_raw(tmp_path / "raw")
+    os.symlink("..", raw / "train" / "loop")
+    with pytest.raises(RawFileError, match="a folder that holds it"):
+        safe_files.refuse_links_out(raw)
+
+
 def test_a_link_inside_the_raw_folder_becomes_a_regular_file_in_public(tmp_path):
     raw = cactus_raw(tmp_path / "raw")
     (raw / "train" / "img5.jpg").unlink()
