@@ -14,6 +14,7 @@ import json
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -117,7 +118,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     for column in ("name", "kind", "metric", "size", "built"):
         table.add_column(column, no_wrap=column in ("name", "metric", "size"), overflow="fold")
     shown = set()
-    for name in list_competitions():
+    with warnings.catch_warnings(record=True) as skipped:  # odd data-root folders: one line each, not a warning dump
+        warnings.simplefilter("always")
+        names = list_competitions()
+    for warning in skipped:
+        print(f"dojo list: {str(warning.message).removeprefix('dojo-kernel: ')}", file=sys.stderr)
+    for name in names:
         shown.add(name)
         spec = builtin.BUILTINS.get(name)
         if spec is not None:  # described without building it: listing must stay instant

@@ -301,7 +301,7 @@ def _extract_one(archive: Path, *, into_own_folder: bool, progress: bool, budget
     try:
         with zipfile.ZipFile(archive) as zf:
             members = [m for m in zf.infolist() if not _macos_metadata(m)]
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         raise safe_files.BadArchive(
             f"expected a valid zip archive, got {archive.name} which is damaged ({safe_files.one_line(exc)}): "
             "download it again"

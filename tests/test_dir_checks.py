@@ -163,6 +163,16 @@ def test_an_odd_folder_in_the_data_root_does_not_break_import(data_root):
     assert "skipped" in done.stderr and "iris copy" in done.stderr
 
 
+def test_dojo_list_names_a_skipped_folder_in_one_line(data_root, capsys):
+    make_dir(data_root, "fine")
+    make_dir(data_root, "iris copy", name="iris-copy")
+    assert main(["list"]) == 0
+    captured = capsys.readouterr()
+    assert "fine" in captured.out and "iris copy" not in captured.out
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("dojo list: skipped ") and "iris copy" in lines[0]
+
+
 @pytest.mark.parametrize("metric", ['":"', "7", '"[/bold]"', '"a:b:c"'])
 def test_a_malformed_metric_does_not_crash_dojo_list(data_root, capsys, metric):
     make_dir(data_root, "fine")
