@@ -246,6 +246,10 @@ def extract_zip(
 
 
 def _stream(zf: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path, budget: Budget, archive: Path) -> None:
+    # A file already there may be a hard link into the user's own folder (scratch copies are
+    # linked): replace it with a new file rather than write through the link.
+    if path.is_symlink() or path.is_file():
+        path.unlink()
     count = 0
     with zf.open(member) as source, open(path, "wb") as sink:
         while chunk := source.read(CHUNK_BYTES):

@@ -201,6 +201,15 @@ def test_raw_dir_at_the_data_roots_own_raw_cache_is_not_deleted(tmp_path):
     assert [p.name for p in (data / RAW_FOLDER).iterdir()] == [CACTUS]  # no scratch left beside it
 
 
+def test_extracting_over_a_file_of_the_raw_folder_leaves_the_users_file_unchanged(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    zip_folder(cactus_raw(tmp_path / "loose"), raw / f"{CACTUS}.zip")
+    (raw / "train.csv").write_text("the user's own file\n")  # the scratch copy hard-links it
+    prepare_competition(CACTUS, raw_dir=raw, data_root=tmp_path / "data", progress=False)
+    assert (raw / "train.csv").read_text() == "the user's own file\n"
+
+
 def test_raw_dir_inside_the_competition_it_replaces_is_refused(tmp_path):
     data = tmp_path / "data"
     path = prepare_competition(CACTUS, raw_dir=cactus_raw(tmp_path / "raw"), data_root=data, progress=False)
