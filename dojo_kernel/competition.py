@@ -292,6 +292,7 @@ def load_competition_dir(
             except ValueError as exc:
                 raise CompetitionFormatError(f"expected valid TOML in {candidate}, got: {exc}") from exc
             break
+    dir_checks.check_types(manifest, root / MANIFEST_NAME)
     public_dir, private_dir = base / "public", base / "private"
 
     metric_name = metric or manifest.get("custom_metric") or manifest.get("metric")

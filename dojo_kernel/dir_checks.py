@@ -33,6 +33,41 @@ TRUST_HINT = (
 )
 
 
+# The type each competition.toml key must have (MANIFEST_KEYS in prepare/common.py): a value
+# of another type would otherwise surface as a TypeError deep inside loading or grading.
+TEXT_LIST = "a list of text"
+MANIFEST_TYPES: dict[str, tuple[type, ...] | str] = {
+    "name": (str,), "metric": (str,), "custom_metric": (str,), "id_column": (str,), "target_columns": TEXT_LIST,
+    "title": (str,), "higher_is_better": (bool,), "category": (str,), "task": (str,), "level": (str,),
+    "submission_file": (str,), "answers_file": (str,), "tags": TEXT_LIST, "metric_kind": (str,),
+    "metric_kwargs": (dict,), "split": (dict,), "leaderboard": (dict,), "source": (dict,),
+}
+_TYPE_WORDS = {str: "text", bool: "true or false", dict: "a table"}
+
+
+def check_types(manifest: dict[str, Any], where: Path | str) -> None:
+    """Every known key of competition.toml has the type it must have (unknown keys are ignored)."""
+    for key, wanted in MANIFEST_TYPES.items():
+        if key not in manifest:
+            continue
+        value = manifest[key]
+        if wanted == TEXT_LIST:
+            good = isinstance(value, list) and all(isinstance(item, str) for item in value)
+            words = TEXT_LIST
+        else:
+            good = isinstance(value, wanted)
+            words = " or ".join(_TYPE_WORDS[t] for t in wanted)  # type: ignore[union-attr]
+        if not good:
+            raise CompetitionFormatError(expected(f"{key} in {where} to be {words}", value))
+    fraction = manifest.get("split", {}).get("public_fraction", 0.5)
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise CompetitionFormatError(expected(f"split.public_fraction in {where} to be a number between 0 and 1", fraction))
+    for table, key in (("split", "usage_column"), ("leaderboard", "kind")):
+        value = manifest.get(table, {}).get(key, "")
+        if not isinstance(value, str):
+            raise CompetitionFormatError(expected(f"{table}.{key} in {where} to be text", value))
+
+
 def is_custom_metric(metric: str) -> bool:
     """Whether a metric name is a 'module:function' import path (code) rather than a name."""
     return ":" in metric

@@ -146,6 +146,29 @@ def test_submission_file_stays_inside_working(tmp_path, submission_file):
         load_competition_dir(path)
 
 
+@pytest.mark.parametrize(
+    "line, key",
+    [
+        ('target_columns = "y"', "target_columns"),
+        ("metric_kwargs = 5", "metric_kwargs"),
+        ('higher_is_better = "yes"', "higher_is_better"),
+        ('split = "half"', "split"),
+        ("split = {public_fraction = 7}", "split.public_fraction"),
+        ('split = {public_fraction = "x"}', "split.public_fraction"),
+        ("leaderboard = {kind = 3}", "leaderboard.kind"),
+        ("tags = [1, 2]", "tags"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_format_error(data_root, line, key):
+    path = make_dir(data_root, "typed")
+    text = 'name = "typed"\nmetric = "rmse"\nid_column = "id"\n'
+    if not line.startswith("target_columns"):
+        text += 'target_columns = ["y"]\n'
+    raw_manifest(path, text + line + "\n")
+    with pytest.raises(CompetitionFormatError, match=f"expected {key} in .* to be"):
+        get_competition("typed")
+
+
 # ------------------------------------------------------------------ item 13: one odd dir never breaks the rest
 
 
