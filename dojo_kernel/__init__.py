@@ -48,6 +48,8 @@ def register_envs() -> list[str]:
     """Register `dojo/<competition>-v0` with Gymnasium for every competition known now, and
     return the ids. `import dojo_kernel` calls it; call it again after registering more
     competitions. Nothing is built here: a built-in competition is built when its first env is made."""
+    import warnings
+
     import gymnasium
 
     from .competition import list_competitions
@@ -56,9 +58,13 @@ def register_envs() -> list[str]:
     for name in list_competitions():
         env_id = f"dojo/{name}-v0"
         if env_id not in gymnasium.registry:
-            # nondeterministic: kernels, timings and models are not bit-for-bit repeatable
-            gymnasium.register(env_id, entry_point="dojo_kernel.env:DojoEnv", kwargs={"competition": name},
-                               nondeterministic=True)
+            try:
+                # nondeterministic: kernels, timings and models are not bit-for-bit repeatable
+                gymnasium.register(env_id, entry_point="dojo_kernel.env:DojoEnv", kwargs={"competition": name},
+                                   nondeterministic=True)
+            except gymnasium.error.Error as exc:  # one odd name must not break `import dojo_kernel`
+                warnings.warn(f"dojo-kernel: no Gymnasium id for the competition {name!r}: {exc}", stacklevel=2)
+                continue
         ids.append(env_id)
     return ids
 

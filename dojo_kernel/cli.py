@@ -14,6 +14,7 @@ import json
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -104,8 +105,11 @@ def _catalog_module() -> Any | None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.table import Table
 
+    from . import competition as registry
+    from . import dir_checks
     from .competition import data_root, get_competition, list_competitions
     from .prepare import builtin
 
@@ -114,20 +118,34 @@ def cmd_list(args: argparse.Namespace) -> int:
     for column in ("name", "kind", "metric", "size", "built"):
         table.add_column(column, no_wrap=column in ("name", "metric", "size"), overflow="fold")
     shown = set()
-    for name in list_competitions():
+    with warnings.catch_warnings(record=True) as skipped:  # odd data-root folders: one line each, not a warning dump
+        warnings.simplefilter("always")
+        names = list_competitions()
+    for warning in skipped:
+        print(f"dojo list: {str(warning.message).removeprefix('dojo-kernel: ')}", file=sys.stderr)
+    for name in names:
         shown.add(name)
         spec = builtin.BUILTINS.get(name)
         if spec is not None:  # described without building it: listing must stay instant
             path = data_root() / name
             built = builtin.is_current(path)
             kind, metric = f"{spec.category}/{spec.task}", spec.metric
-        else:
+        elif name in registry.registered_names():
             competition = get_competition(name)
             path, built = Path(competition.public_dir).parent, bool(competition.is_built)
             kind = "/".join(part for part in (competition.category, competition.task) if part)
             metric = competition.metric
+        else:  # a dir under the data root: read its manifest only, never load (or import) what it names
+            path = data_root() / name
+            try:
+                facts = dir_checks.summarize(path)
+            except DojoError as error:
+                print(f"dojo list: skipped {name}: {_one_line(error)}", file=sys.stderr)
+                continue
+            kind, metric, built = facts["kind"], facts["metric"], facts["built"]
         size = size_text(_dir_size(path)) if built else "-"
-        table.add_row(name, kind or "-", str(metric), size, "yes" if built else "no")
+        # a dir's manifest is text from whoever made it: shown as written, never read as markup
+        table.add_row(*(escape(cell) for cell in (name, kind or "-", str(metric), size, "yes" if built else "no")))
     if args.all:
         catalog = _catalog_module()
         if catalog is None:
