@@ -41,6 +41,7 @@ from .grading import Grade
 from .isolation import prepare_input, resolve_mode
 from .kernel import CellResult, KernelSession
 from .limits import Limits
+from .outputs import clip
 from .pool import WarmPool, Workspace, new_run_dir
 from .rewards import RewardTracker, check_reward_mode
 from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation_space
@@ -563,7 +564,7 @@ class DojoEnv(gymnasium.Env):
             return self._info_cache[info_type]
 
     def _observation(self, feedback: str, *, action: str, outcome: _Outcome | None = None) -> dict[str, Any]:
-        feedback = text.clip(feedback, self.settings.max_feedback_chars)
+        feedback = clip(feedback, self.settings.max_feedback_chars)
         self._last_feedback = feedback
         episode = self._episode
         rewards = episode.rewards if episode else None

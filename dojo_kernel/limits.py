@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -126,35 +125,6 @@ def _pss_bytes(pid: int) -> int:
         return psutil.Process(pid).memory_full_info().pss
     except (psutil.Error, AttributeError):  # gone, or no smaps here: fall back on RSS
         return _rss_bytes(pid)
-
-
-def kill_tree(root_pid: int, process_group: int | None = None) -> None:
-    """SIGKILL `root_pid`, every descendant, and `process_group` (if given).
-
-    The tree is frozen with SIGSTOP first and walked again, so that a process forking in a
-    loop cannot slip a new child past the kill. The process group catches descendants that
-    were orphaned earlier (their parent died, so the tree walk no longer reaches them).
-    """
-    seen: set[int] = set()
-    for _ in range(2):
-        for pid in tree_pids(root_pid):
-            if pid not in seen:
-                seen.add(pid)
-                _signal(pid, signal.SIGSTOP)
-    for pid in seen:
-        _signal(pid, signal.SIGKILL)
-    if process_group is not None and process_group > 1 and process_group != os.getpgid(0):
-        try:
-            os.killpg(process_group, signal.SIGKILL)
-        except OSError:  # the group is already empty
-            pass
-
-
-def _signal(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except OSError:
-        pass
 
 
 def _disk_bytes(path: Path) -> int:

@@ -12,14 +12,14 @@ import time
 import nbformat
 import psutil
 import pytest
+from conftest import assert_nothing_left, processes_under
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dojo_kernel.errors import ConfigError, KernelDeadError, KernelStartError
-from dojo_kernel.kernel import KernelSession, _OutputCollector
+from dojo_kernel.kernel import KernelSession
 from dojo_kernel.limits import Limits
-
-from conftest import assert_nothing_left, processes_under
+from dojo_kernel.outputs import _OutputCollector
 
 GB = 1024**3
 

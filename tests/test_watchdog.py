@@ -11,7 +11,8 @@ import time
 import psutil
 import pytest
 
-from dojo_kernel.limits import NVML, Breach, Limits, Watchdog, kill_tree, tree_pids
+from dojo_kernel.limits import NVML, Breach, Limits, Watchdog, tree_pids
+from dojo_kernel.spawn import kill_tree
 
 GB = 1024**3
 NO_LIMITS = Limits(memory_gb=None, max_processes=None, disk_gb=None)
