@@ -152,7 +152,9 @@ def _disk_bytes(path: Path) -> int:
 # ---------------------------------------------------------------------------------------------
 
 class _Nvml:
-    """NVML, initialised once per process; `error` says why it cannot be used."""
+    """The one way into NVML (the watchdog, the batch's GPU slots, the benchmarks): initialised
+    once per process, never shut down while the process may still ask; `error` says why it
+    cannot be used."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -179,6 +181,19 @@ class _Nvml:
             return False
         self._handles = [pynvml.nvmlDeviceGetHandleByIndex(index) for index in range(count)]
         return True
+
+    def device_count(self) -> int:
+        return len(self._handles) if self.available() else 0
+
+    def total_memory_bytes(self, index: int) -> int | None:
+        """GPU `index`'s total memory, or None where NVML or that GPU is missing."""
+        if not 0 <= index < self.device_count():
+            return None
+        import pynvml
+        try:
+            return int(pynvml.nvmlDeviceGetMemoryInfo(self._handles[index]).total)
+        except pynvml.NVMLError:
+            return None
 
     def memory_by_pid(self) -> dict[int, int]:
         """GPU bytes per PID, summed over devices (compute and graphics contexts)."""

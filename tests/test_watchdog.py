@@ -222,3 +222,13 @@ def test_gpu_memory_breach_from_torch(processes, tmp_path):
     finally:
         dog.stop()
     assert recorder.breaches[0].kind == "gpu_memory" and recorder.breaches[0].peak > 1
+
+
+def test_nvml_total_memory_is_none_for_a_gpu_it_cannot_see():
+    """The batch's GPU slots ask the same NVML layer as the watchdog for a GPU's memory."""
+    assert NVML.total_memory_bytes(NVML.device_count()) is None  # one past the last GPU
+    assert NVML.total_memory_bytes(-1) is None
+    if NVML.available():
+        assert NVML.total_memory_bytes(0) > 0
+    else:
+        assert NVML.device_count() == 0 and NVML.error
