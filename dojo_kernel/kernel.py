@@ -31,17 +31,12 @@ from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 from nbformat.v4 import output_from_msg
 
-from . import isolation as isolation_module
 from .errors import ConfigError, KernelDeadError, KernelStartError, expected
+from .isolation import IsolationPlan, LaunchSpec, kernel_environment, resolve_mode, wrap_command
 from .limits import Breach, Limits, Watchdog
 from .outputs import _OutputCollector, render_text, strip_ansi
-from .spawn import (
-    _describe_exit,
-    _die_with_parent,
-    _log_tail,
-    _start_group_reaper,
-    kill_tree,
-)
+from .prepare.paths import default_data_root
+from .spawn import _describe_exit, _die_with_parent, _log_tail, _start_group_reaper, kill_tree, link_input
 from .spawn import popen as _popen
 
 CellStatus = Literal["ok", "error", "timeout", "killed", "died"]
@@ -182,21 +177,39 @@ def _forget_parent_state_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_parent_state_after_fork)
 
 
+def tmpfs_size_bytes(limits: Limits) -> int | None:
+    """The cap of a kernel's private /tmp and /dev/shm: its tmpfs files take RAM the watchdog's
+    PSS does not see, so they get the working directory's disk allowance, not half the RAM."""
+    return None if limits.disk_gb is None else int(limits.disk_gb * 1024**3)
+
+
+def default_launch_spec(limits: Limits, *, isolation: str | IsolationPlan = "auto", allow_network: bool = False,
+                        input_source: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
+                        hidden_paths: Sequence[str | os.PathLike] = ()) -> LaunchSpec:
+    """The LaunchSpec of a kernel held to `limits`, as KernelSession builds it when given none:
+    the data root ($DOJO_DATA, else the cache folder: every competition's answers) is hidden
+    along with `hidden_paths`, and the private /tmp is sized by `tmpfs_size_bytes`."""
+    hidden = (default_data_root().resolve(), *(Path(p) for p in hidden_paths))
+    plan = resolve_mode(isolation) if isinstance(isolation, str) else isolation
+    return LaunchSpec(plan, allow_network=allow_network,
+                      input_source=None if input_source is None else Path(input_source),
+                      hidden_paths=hidden, tmp_size_bytes=tmpfs_size_bytes(limits), env=dict(env or {}))
+
+
 class KernelSession:
     """One persistent ipykernel with its watchdog. A context manager; `close()` is idempotent.
 
     cwd: the kernel's working directory (an episode's run dir). limits: what the watchdog and
-    the cell timeout enforce. isolation: "auto" | "namespaces" | "none" (see isolation.py).
-    input_source: the public data, shown read-only at cwd/input under namespaces. env: extra
-    environment variables for the kernel (the rest is built, never inherited).
-    hidden_paths: more paths the kernel must not see under namespaces (e.g. a competition's
-    private/ folder), on top of the data root.
+    the cell timeout enforce. launch: how the kernel is launched (see isolation.LaunchSpec),
+    built once by the caller; without it, the options isolation ("auto" | "namespaces" |
+    "none"), allow_network, input_source (public data, read-only at cwd/input), env (extra
+    variables) and hidden_paths (on top of the data root) build one: `default_launch_spec`.
     """
 
-    def __init__(self, cwd: str | os.PathLike, limits: Limits = Limits(), *, isolation: str = "auto",
-                 allow_network: bool = False, input_source: str | os.PathLike | None = None,
-                 env: Mapping[str, str] | None = None, startup_timeout: float = 60.0,
-                 log_path: str | os.PathLike | None = None,
+    def __init__(self, cwd: str | os.PathLike, limits: Limits = Limits(), *, launch: LaunchSpec | None = None,
+                 isolation: str = "auto", allow_network: bool = False,
+                 input_source: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
+                 startup_timeout: float = 60.0, log_path: str | os.PathLike | None = None,
                  hidden_paths: Sequence[str | os.PathLike] = ()) -> None:
         self.cwd = Path(cwd).resolve()
         if not self.cwd.is_dir():
@@ -206,12 +219,22 @@ class KernelSession:
                                        "build one with Limits(memory_gb=..., ...)"))
         if not (isinstance(startup_timeout, (int, float)) and startup_timeout > 0):
             raise ConfigError(expected("a positive number of seconds for startup_timeout", startup_timeout))
+        if launch is None:
+            launch = default_launch_spec(limits, isolation=isolation, allow_network=allow_network,
+                                         input_source=input_source, env=env, hidden_paths=hidden_paths)
+        elif not isinstance(launch, LaunchSpec):
+            raise ConfigError(expected("a dojo_kernel.isolation.LaunchSpec for launch", type(launch).__name__))
+        elif (isolation, allow_network, input_source, env, tuple(hidden_paths)) != ("auto", False, None, None, ()):
+            raise ConfigError(expected("either launch= or the options isolation, allow_network, input_source, "
+                                       "env, hidden_paths", "both", "put those options in the LaunchSpec"))
         self.limits = limits
-        self.isolation = isolation_module.resolve_mode(isolation)
-        self._allow_network = allow_network
-        self._input_source = None if input_source is None else Path(input_source).resolve()
-        self._hidden_paths = tuple(Path(p) for p in hidden_paths)
-        self._extra_env = dict(env or {})
+        self.launch = launch
+        self.isolation = launch.plan
+        # The host-side half of the launch, as before the spec existed: the sandbox needs a
+        # working/ to make writable, and the public data shows through the input/ link.
+        if self.isolation.mode == "namespaces":
+            (self.cwd / "working").mkdir(exist_ok=True)
+        link_input(self.cwd, launch.input_source)
         self._startup_timeout = float(startup_timeout)
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="dk-", dir="/tmp"))
         self.log_path = Path(log_path) if log_path is not None else self.runtime_dir / "kernel.log"
@@ -328,14 +351,12 @@ class KernelSession:
                               key=secrets.token_hex(32).encode(), kernel_name="python3")
         home = kernel_dir / "home"
         home.mkdir()
-        environment = isolation_module.kernel_environment(self.limits, home=home, extra=self._extra_env)
+        environment = kernel_environment(home=home, gpu_device=self.limits.gpu_device, cpus=self.limits.cpus,
+                                         extra=self.launch.env)
         # No history database: it would cost start time and write outside working/.
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file),
                 "--HistoryManager.enabled=False"]
-        command = isolation_module.wrap_command(
-            argv, self.isolation, cwd=self.cwd, runtime_dir=kernel_dir,
-            input_source=self._input_source, allow_network=self._allow_network,
-            hidden_paths=self._hidden_paths, tmp_size_bytes=self._tmp_size_bytes())
+        command = wrap_command(argv, self.launch, cwd=self.cwd, runtime_dir=kernel_dir)
         with open(self.log_path, "ab") as log:
             process = _popen(command, cwd=self.cwd, env=environment, stdin=subprocess.DEVNULL,
                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -351,11 +372,6 @@ class KernelSession:
             kernel.dispose()
             raise
         return kernel
-
-    def _tmp_size_bytes(self) -> int | None:
-        # The private /tmp and /dev/shm are tmpfs: their files take RAM the watchdog's PSS
-        # does not see, so they get the working directory's disk allowance, not half the RAM.
-        return None if self.limits.disk_gb is None else int(self.limits.disk_gb * 1024**3)
 
     def _wait_ready(self, kernel: _Kernel) -> None:
         """Until the kernel answers kernel_info on shell and publishes on iopub.

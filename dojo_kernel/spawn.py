@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError, expected
 from .limits import tree_pids
 
 _PR_SET_PDEATHSIG = 1
@@ -156,3 +157,39 @@ def _signal(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except OSError:
         pass
+
+
+def prepare_workspace(run_dir: Path, input_source: Path | None) -> Path | None:
+    """Give an episode's run dir what its kernel expects: `working/` (where agent code writes)
+    and `input/` linking the public data (see link_input). Host side, run by the env and
+    replay before they launch, so that the sandbox module changes no file. Idempotent."""
+    (Path(run_dir) / "working").mkdir(parents=True, exist_ok=True)
+    return link_input(run_dir, input_source)
+
+
+def link_input(run_dir: Path, input_source: Path | None) -> Path | None:
+    """Make `run_dir/input` a link to the public data (idempotent); None without public data.
+
+    The same link serves every isolation mode and outlives the episode, so a person can rerun
+    the notebook in the run dir. Mode "none" enforces nothing through it; under "namespaces"
+    the public data is mounted read-only at the link's target, and nothing else of the data root.
+    """
+    if input_source is None:
+        return None
+    source = Path(input_source).resolve()
+    if not source.is_dir():
+        raise ConfigError(expected("the competition's public data directory", str(input_source),
+                                   "prepare the competition first (`dojo prepare NAME`)"))
+    link = Path(run_dir) / "input"
+    if link.is_symlink():
+        if os.readlink(link) == str(source):
+            return link
+        link.unlink()
+    elif link.exists():
+        if link.is_dir() and not any(link.iterdir()):
+            link.rmdir()
+        else:
+            raise ConfigError(expected(f"no file or an empty directory at {link}", "existing content",
+                                       "use a fresh output directory for each episode"))
+    link.symlink_to(source, target_is_directory=True)
+    return link
