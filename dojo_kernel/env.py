@@ -204,7 +204,7 @@ class DojoEnv(gymnasium.Env):
                                  input_source=Path(self.competition.public_dir),
                                  hidden_paths=(data_root(), Path(self.competition.private_dir)),
                                  tmp_size_bytes=tmpfs_size_bytes(self.settings.limits),
-                                 env=self.settings.kernel_env or {})
+                                 env=tuple((self.settings.kernel_env or {}).items()))
         self.isolation_plan = self.launch.plan
         self.action_space = ActionSpace(self.settings.max_code_chars)
         self.observation_space = observation_space(self.settings.max_feedback_chars)

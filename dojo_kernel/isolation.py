@@ -46,9 +46,8 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
 from .errors import ConfigError, IsolationError, expected
 
@@ -120,7 +119,9 @@ class LaunchSpec:
                     that the kernel's PSS does not show); None leaves the OS default, half the RAM.
     expose_gpus:    let the kernel open the NVIDIA device files (which GPU it uses is steered by
                     CUDA_VISIBLE_DEVICES).
-    env:            extra environment variables for the kernel (the rest is built, never inherited).
+    env:            extra environment variables for the kernel (the rest is built, never inherited),
+                    given as a mapping, held as sorted (name, value) pairs so the spec stays
+                    immutable and picklable: dict(spec.env) reads them.
     """
 
     plan: IsolationPlan
@@ -129,7 +130,7 @@ class LaunchSpec:
     hidden_paths: tuple[Path, ...] = ()
     tmp_size_bytes: int | None = None
     expose_gpus: bool = True
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # Normalised here (frozen: through object.__setattr__) so every holder sees the same values.
@@ -144,14 +145,14 @@ class LaunchSpec:
             raise ConfigError(expected("a positive int of bytes (or None) for LaunchSpec.tmp_size_bytes", size))
         if isinstance(self.hidden_paths, (str, bytes, os.PathLike)) or not isinstance(self.hidden_paths, Iterable):
             raise ConfigError(expected("a sequence of paths for LaunchSpec.hidden_paths", self.hidden_paths))
-        env = dict(self.env or {})
+        env = dict(self.env or ())
         if not all(isinstance(key, str) and isinstance(value, str) for key, value in env.items()):
             raise ConfigError(expected("str names and str values in LaunchSpec.env", env))
         object.__setattr__(self, "plan", plan)
         object.__setattr__(self, "input_source", None if self.input_source is None
                            else Path(self.input_source).resolve())
         object.__setattr__(self, "hidden_paths", tuple(Path(p).resolve() for p in self.hidden_paths))
-        object.__setattr__(self, "env", MappingProxyType(env))
+        object.__setattr__(self, "env", tuple(sorted(env.items())))
 
 
 def resolve_mode(isolation: str) -> IsolationPlan:

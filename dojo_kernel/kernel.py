@@ -193,7 +193,7 @@ def default_launch_spec(limits: Limits, *, isolation: str | IsolationPlan = "aut
     plan = resolve_mode(isolation) if isinstance(isolation, str) else isolation
     return LaunchSpec(plan, allow_network=allow_network,
                       input_source=None if input_source is None else Path(input_source),
-                      hidden_paths=hidden, tmp_size_bytes=tmpfs_size_bytes(limits), env=dict(env or {}))
+                      hidden_paths=hidden, tmp_size_bytes=tmpfs_size_bytes(limits), env=tuple((env or {}).items()))
 
 
 class KernelSession:
@@ -352,7 +352,7 @@ class KernelSession:
         home = kernel_dir / "home"
         home.mkdir()
         environment = kernel_environment(home=home, gpu_device=self.limits.gpu_device, cpus=self.limits.cpus,
-                                         extra=self.launch.env)
+                                         extra=dict(self.launch.env))
         # No history database: it would cost start time and write outside working/.
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file),
                 "--HistoryManager.enabled=False"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pickle
 import secrets
 import socket
 import subprocess
@@ -378,11 +379,11 @@ def test_the_sandbox_command_changes_no_file_and_says_what_is_missing(tmp_path: 
 
 
 def test_a_launch_spec_is_one_checked_value() -> None:
-    spec = LaunchSpec("none", hidden_paths=["relative/x"], env={"A": "1"})
+    spec = LaunchSpec("none", hidden_paths=["relative/x"], env={"B": "2", "A": "1"})
     assert spec.plan == isolation.IsolationPlan("none")
     assert spec.hidden_paths == (Path("relative/x").resolve(),)
-    with pytest.raises(TypeError):
-        spec.env["B"] = "2"  # type: ignore[index]  # frozen all the way down
+    assert spec.env == (("A", "1"), ("B", "2"))  # immutable all the way down, and picklable
+    assert pickle.loads(pickle.dumps(spec)) == spec
     for bad, says in ((dict(tmp_size_bytes=0), "tmp_size_bytes"), (dict(allow_network="yes"), "allow_network"),
                       (dict(hidden_paths="/data"), "hidden_paths"), (dict(env={"A": 1}), "LaunchSpec.env")):
         with pytest.raises(ConfigError, match=says):

@@ -13,6 +13,7 @@ from conftest import assert_nothing_left, processes_under
 from waiting import wait_until
 
 from dojo_kernel.errors import ConfigError, KernelDeadError, KernelStartError
+from dojo_kernel.isolation import LaunchSpec
 from dojo_kernel.kernel import KernelSession
 from dojo_kernel.limits import Limits
 
@@ -483,11 +484,29 @@ def test_bad_arguments_say_what_was_expected(tmp_path, make_session):
         KernelSession(tmp_path / "missing")
     with pytest.raises(ConfigError, match="Limits"):
         KernelSession(tmp_path, limits={"memory_gb": 1})
+    with pytest.raises(ConfigError, match="LaunchSpec for launch"):
+        KernelSession(tmp_path, launch="none")
+    with pytest.raises(ConfigError, match="either launch= or the options"):
+        KernelSession(tmp_path, launch=LaunchSpec("none"), isolation="none")
     session = make_session()
     with pytest.raises(ConfigError, match="str of Python code"):
         session.run(b"1")
     with pytest.raises(ConfigError, match="positive number"):
         session.run("1", timeout=0)
+
+
+def test_one_launch_spec_serves_several_kernels(tmp_path):
+    public = tmp_path / "public"
+    public.mkdir()
+    (public / "train.csv").write_text("a\n1\n")
+    spec = LaunchSpec("none", input_source=public, env={"DOJO_TEST_MARK": "spec"})
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        with KernelSession(tmp_path / name, Limits(cell_timeout_s=30), launch=spec) as session:
+            assert session.launch is spec and session.isolation == spec.plan
+            result = session.run("import os; print(os.environ['DOJO_TEST_MARK'], open('input/train.csv').read().split()[1])")
+            assert result.text == "spec 1\n", result.text
+    assert_nothing_left(tmp_path)
 
 
 def test_default_isolation_runs_cells_and_leaves_nothing(make_session, tmp_path):
