@@ -299,6 +299,7 @@ def test_kernel_that_shuts_itself_down_is_replaced_at_the_next_cell(make_session
 MEMORY = Limits(memory_gb=1, cell_timeout_s=60)
 
 STEPPED_BOMB = """
+import time
 blocks = []
 for _ in range(30):  # 100 MB more every 50 ms, up to 3 GB
     blocks.append(b"x" * (100 * 2**20))
