@@ -35,15 +35,17 @@ from gymnasium.error import ResetNeeded
 
 from . import feedback as text
 from .actions import ACTION_NAMES, Action, ActionError, parse_action
-from .competition import Competition, get_competition, list_competitions
+from .competition import Competition, data_root, get_competition, list_competitions
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .grading import Grade
-from .isolation import prepare_input, resolve_mode
-from .kernel import CellResult, KernelSession
+from .isolation import LaunchSpec, resolve_mode
+from .kernel import CellResult, KernelSession, tmpfs_size_bytes
 from .limits import Limits
+from .outputs import clip
 from .pool import WarmPool, Workspace, new_run_dir
 from .rewards import RewardTracker, check_reward_mode
 from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation_space
+from .spawn import prepare_workspace
 from .trajectory import StepRecord, TrajectoryRecorder
 
 GRADE_SPLITS = ("public", "full", "private")
@@ -196,7 +198,14 @@ class DojoEnv(gymnasium.Env):
             raise ConfigError(expected("a competition name or a Competition", competition,
                                        f"known names: {', '.join(list_competitions())}"))
         self.output_dir = Path(output_dir if output_dir is not None else Path("runs") / self.competition.name).resolve()
-        self.isolation_plan = resolve_mode(self.settings.isolation)
+        # How every kernel of this env is launched, decided once: the answers of every
+        # competition (the data root) and this one's private/ stay out of the kernel's view.
+        self.launch = LaunchSpec(resolve_mode(self.settings.isolation), allow_network=self.settings.allow_network,
+                                 input_source=Path(self.competition.public_dir),
+                                 hidden_paths=(data_root(), Path(self.competition.private_dir)),
+                                 tmp_size_bytes=tmpfs_size_bytes(self.settings.limits),
+                                 env=tuple((self.settings.kernel_env or {}).items()))
+        self.isolation_plan = self.launch.plan
         self.action_space = ActionSpace(self.settings.max_code_chars)
         self.observation_space = observation_space(self.settings.max_feedback_chars)
         self.run_dir: Path | None = None
@@ -480,15 +489,10 @@ class DojoEnv(gymnasium.Env):
         """A fresh run dir with a ready kernel in it (runs in the warm pool's thread)."""
         run_dir = new_run_dir(self.output_dir)
         try:
-            (run_dir / "working").mkdir()
-            # input/ is a link to the public data; under namespaces the kernel sees it read-only.
-            prepare_input(run_dir, Path(self.competition.public_dir), self.isolation_plan)
-            session = KernelSession(run_dir, self.settings.limits, isolation=self.isolation_plan.mode,
-                                    allow_network=self.settings.allow_network,
-                                    input_source=Path(self.competition.public_dir),
-                                    hidden_paths=[Path(self.competition.private_dir)],
-                                    env=self.settings.kernel_env, startup_timeout=self.settings.startup_timeout_s,
-                                    log_path=run_dir / "kernel.log")
+            # working/, and input/ linking the public data (read-only to the kernel under namespaces).
+            prepare_workspace(run_dir, self.launch.input_source)
+            session = KernelSession(run_dir, self.settings.limits, launch=self.launch,
+                                    startup_timeout=self.settings.startup_timeout_s, log_path=run_dir / "kernel.log")
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
@@ -563,7 +567,7 @@ class DojoEnv(gymnasium.Env):
             return self._info_cache[info_type]
 
     def _observation(self, feedback: str, *, action: str, outcome: _Outcome | None = None) -> dict[str, Any]:
-        feedback = text.clip(feedback, self.settings.max_feedback_chars)
+        feedback = clip(feedback, self.settings.max_feedback_chars)
         self._last_feedback = feedback
         episode = self._episode
         rewards = episode.rewards if episode else None

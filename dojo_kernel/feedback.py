@@ -19,16 +19,6 @@ _PREVIEW_LINES = 6
 _LISTED_FILES = 60
 
 
-def clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, keeping its head and its tail (where errors are)."""
-    if len(text) <= limit:
-        return text
-    marker = f"\n... [{len(text) - limit} characters cut] ...\n"
-    keep = max(0, limit - len(marker))
-    head = keep // 2
-    return text[:head] + marker + text[len(text) - (keep - head):]
-
-
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "no limit"

@@ -830,9 +830,10 @@ def replay(notebook_path: str | os.PathLike[str], *, run_dir: str | os.PathLike[
     `restart_kernel` step restarts the replay's kernel at the same point.
     """
     # imported here: only replay needs a kernel and the answers
-    from .competition import get_competition
-    from .isolation import prepare_input, resolve_mode
-    from .kernel import KernelSession
+    from .competition import data_root, get_competition
+    from .isolation import LaunchSpec, resolve_mode
+    from .kernel import KernelSession, tmpfs_size_bytes
+    from .spawn import prepare_workspace
 
     path = notebook_path_of(notebook_path).resolve()
     notebook = load_trajectory(path)
@@ -848,16 +849,16 @@ def replay(notebook_path: str | os.PathLike[str], *, run_dir: str | os.PathLike[
         isolation = (dojo.get("settings") or {}).get("isolation", "auto")
     comp = get_competition(name)
     target = _fresh_run_dir(run_dir, name)
-    # The run dir layout the env gives an episode: working/, and input/ linking the public data.
-    (target / "working").mkdir()
-    plan = resolve_mode(isolation)
-    prepare_input(target, Path(comp.public_dir), plan)
+    # Launched as the env launches an episode's kernel, in the run dir layout the env gives it:
+    # working/, and input/ linking the public data.
+    launch = LaunchSpec(resolve_mode(isolation), input_source=Path(comp.public_dir),
+                        hidden_paths=(data_root(), Path(comp.private_dir)), tmp_size_bytes=tmpfs_size_bytes(limits))
+    prepare_workspace(target, launch.input_source)
     report = ReplayReport(notebook=path, run_dir=target, competition=name, split=split)
     public = str(Path(comp.public_dir).resolve())
     recorded_dirs = [str(dojo.get("run_dir") or ""), str(path.parent), public]
 
-    session = KernelSession(target, limits, isolation=plan.mode, input_source=Path(comp.public_dir),
-                            hidden_paths=[Path(comp.private_dir)], log_path=target / "kernel.log")
+    session = KernelSession(target, limits, launch=launch, log_path=target / "kernel.log")
     try:
         for index, cell in enumerate(notebook.cells):
             meta = cell.get("metadata", {}).get("dojo", {})

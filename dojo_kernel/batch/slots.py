@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, expected
-from ..limits import Limits
+from ..limits import NVML, Limits
 
 _LIMIT_FIELDS = {name for name in Limits.__dataclass_fields__}
 
@@ -29,21 +29,8 @@ class Slot:
 
 def gpu_total_memory_gb(index: int) -> float | None:
     """The GPU's total memory as NVML reports it, or None where NVML or the GPU is missing."""
-    try:
-        import pynvml
-        pynvml.nvmlInit()
-    except Exception:  # no driver, no library: the caller asks for --gpu-memory-gb instead
-        return None
-    try:
-        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-        return pynvml.nvmlDeviceGetMemoryInfo(handle).total / 1024**3
-    except Exception:
-        return None
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception:
-            pass
+    total = NVML.total_memory_bytes(index)
+    return None if total is None else total / 1024**3
 
 
 def gpu_share_gb(index: int, per_gpu: int, total_gb: float | None) -> float:
