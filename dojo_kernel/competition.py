@@ -42,6 +42,7 @@ from .prepare.common import (
     default_data_root,
     read_manifest,
 )
+from .prepare.names import BUILTIN_NAMES, found_in, known_names
 
 ANSWER_FILE_CANDIDATES = ("test_answer.csv", "answers.csv", "solution.csv", "test_labels.csv")
 DESCRIPTION_CANDIDATES = ("description.md", "description.txt")
@@ -396,21 +397,13 @@ def _builtins() -> Any:
 
 
 def _found_in_data_root() -> dict[str, Path]:
-    root = data_root()
-    if not root.is_dir():
-        return {}
-    return {
-        path.name: path
-        for path in sorted(root.iterdir())
-        if not path.name.startswith(".") and (path / MANIFEST_NAME).is_file()
-    }
+    return found_in(data_root())
 
 
 def list_competitions() -> list[str]:
     """The names of every known competition, sorted: registered ones, ones under the data
     root, and the built-in ones (listed whether or not they have been built yet)."""
-    names = set(_registered) | set(_found_in_data_root()) | set(_builtins().BUILTIN_NAMES)
-    return sorted(names)
+    return sorted(set(_registered) | set(known_names()))
 
 
 def _load_cached(path: Path) -> Competition:
@@ -429,10 +422,9 @@ def get_competition(name: str) -> Competition:
     """
     if name in _registered:
         return _registered[name]
-    builtin = _builtins()
-    if name in builtin.BUILTIN_NAMES:
+    if name in BUILTIN_NAMES:
         try:
-            path = builtin.build(name, root=data_root())
+            path = _builtins().build(name, root=data_root())
         except OSError as exc:
             raise PrepareError(
                 f"expected to build {name!r} under {data_root()}, got: {exc}. Set DOJO_DATA to a writable folder."

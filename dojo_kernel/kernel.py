@@ -491,14 +491,15 @@ class KernelSession:
     input_source: the public data, shown read-only at cwd/input under namespaces. env: extra
     environment variables for the kernel (the rest is built, never inherited).
     hidden_paths: more paths the kernel must not see under namespaces (e.g. a competition's
-    private/ folder), on top of the data root.
+    private/ folder), on top of the data root. disk_path: the folder the disk limit measures
+    (an episode's working/); default cwd.
     """
 
     def __init__(self, cwd: str | os.PathLike, limits: Limits = Limits(), *, isolation: str = "auto",
                  allow_network: bool = False, input_source: str | os.PathLike | None = None,
                  env: Mapping[str, str] | None = None, startup_timeout: float = 60.0,
                  log_path: str | os.PathLike | None = None,
-                 hidden_paths: Sequence[str | os.PathLike] = ()) -> None:
+                 hidden_paths: Sequence[str | os.PathLike] = (), disk_path: str | os.PathLike | None = None) -> None:
         self.cwd = Path(cwd).resolve()
         if not self.cwd.is_dir():
             raise ConfigError(expected("cwd to be an existing directory", str(cwd), "create it first"))
@@ -522,7 +523,8 @@ class KernelSession:
         self._closed = False
         self._generation = 0
         self._kernel: _Kernel | None = None
-        self._watchdog = Watchdog(limits, disk_path=self.cwd, on_breach=self._on_breach)
+        disk = Path(disk_path) if disk_path is not None else self.cwd
+        self._watchdog = Watchdog(limits, disk_path=disk, on_breach=self._on_breach)
         self.warnings.extend(self._watchdog.warnings)
         try:
             self._kernel = self._launch()

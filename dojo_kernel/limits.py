@@ -422,8 +422,7 @@ class Watchdog:
         now = time.monotonic()
         if limit is None or now < self._next_disk_at:
             return None
-        path = self.disk_path / "working" if (self.disk_path / "working").is_dir() else self.disk_path
-        size = _disk_bytes(path)
+        size = _disk_bytes(self.disk_path)  # the folder the caller named: the agent's writable one
         cost = time.monotonic() - now
         # At least a second apart, and never more than ~5% of a core on a big directory.
         pause = 1.0 if self._in_cell else 5.0
