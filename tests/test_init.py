@@ -45,3 +45,11 @@ def test_public_names_still_resolve(tmp_path):
         "print(json.dumps({n: getattr(dojo_kernel, n).__module__ for n in names}))", tmp_path)
     assert seen["replay"] == "dojo_kernel.replay" and seen["TrajectoryRecorder"] == "dojo_kernel.trajectory"
     assert seen["make"] == "dojo_kernel.env"
+
+
+def test_the_recorder_imports_neither_the_kernel_nor_the_sandbox(tmp_path):
+    seen = _in_fresh_python(
+        "import json, sys, dojo_kernel.trajectory, dojo_kernel.exports, dojo_kernel.report\n"
+        "print(json.dumps([m for m in ('dojo_kernel.kernel', 'dojo_kernel.isolation', 'dojo_kernel.limits',\n"
+        "                              'dojo_kernel.agents') if m in sys.modules]))", tmp_path)
+    assert seen == []

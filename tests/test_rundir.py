@@ -46,15 +46,17 @@ def test_new_run_dirs_are_fresh_and_sort_by_time(tmp_path):
 
 
 def test_a_run_is_read_back_skipping_a_torn_last_line(tmp_path):
-    layout = RunDir(tmp_path)
+    (tmp_path / "runs" / "one").mkdir(parents=True)
+    (tmp_path / "runs" / "not-a-run").mkdir()
+    layout = RunDir(tmp_path / "runs" / "one")
     lines = [json.dumps({"step": 1, "reward": 0.5}), "[1, 2]", json.dumps({"step": 2, "reward": 0.25}), '{"step": 3, "rew']
     layout.rewards.write_text("\n".join(lines))
-    assert read_rewards(tmp_path) == read_rewards(layout.rewards) == [{"step": 1, "reward": 0.5}, {"step": 2, "reward": 0.25}]
-    run = read_run(tmp_path)
+    assert read_rewards(layout.path) == read_rewards(layout.rewards) == [{"step": 1, "reward": 0.5}, {"step": 2, "reward": 0.25}]
+    run = read_run(layout.path)
     assert run.summary == {} and [number for number, _ in run.lines] == [1, 3]  # line numbers kept
     layout.summary.write_text(json.dumps({"final_score": 0.9}))
-    assert read_run(tmp_path).summary == {"final_score": 0.9} and layout.is_finished
-    assert find_run_dirs(tmp_path.parent) == [tmp_path]
+    assert read_run(layout.path).summary == {"final_score": 0.9} and layout.is_finished
+    assert find_run_dirs(tmp_path / "runs") == [layout.path]
 
 
 def test_a_summary_that_is_missing_or_broken_reads_as_empty(tmp_path):
