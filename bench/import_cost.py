@@ -58,7 +58,8 @@ def report(times: dict[str, list[float]], command: str) -> tuple[str, float]:
         "|---|---|---|---|",
     ]
     for name, values in times.items():
-        lines.append(f"| `python -c \"{COMMANDS[name]}\"` | {medians[name]:.3f} | {min(values):.3f} | {max(values):.3f} |")
+        command = f'`python -c "{COMMANDS[name]}"`'
+        lines.append(f"| {command} | {medians[name]:.3f} | {min(values):.3f} | {max(values):.3f} |")
     verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
     lines += ["", f"import dojo_kernel / import pandas = **{ratio:.2f}** ({verdict} the target <= {TARGET_RATIO})", ""]
     return "\n".join(lines), ratio

@@ -432,7 +432,7 @@ class Watchdog:
             self._disk_floor = size
         elif size > limit * _GB and size > floor:
             return Breach("disk", limit, size / _GB,
-                          f"the working directory {path} holds {size / _GB:.2f} GB, over the limit "
+                          f"the working directory {self.disk_path} holds {size / _GB:.2f} GB, over the limit "
                           f"of {limit:g} GB (its files outlive a restart: delete the big ones, e.g. "
                           f"os.remove('working/NAME'), to make room)", root)
         return None

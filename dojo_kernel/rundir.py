@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -253,8 +254,6 @@ class Workspace:
 
     def discard(self) -> None:
         """End the kernel and remove the run dir: for workspaces no episode has used."""
-        import shutil
-
         try:
             self.session.close()
         finally:
