@@ -53,7 +53,7 @@ def _competition_names() -> list[str]:
     names = set(known_names())
     competition = sys.modules.get(f"{__name__}.competition")
     if competition is not None:  # register() has run: its names count too
-        names |= set(competition.list_competitions())
+        names |= set(competition.registered_names())
     return sorted(names)
 
 
@@ -62,15 +62,21 @@ def register_envs() -> list[str]:
     return the ids. `import dojo_kernel` calls it; call it again after registering more
     competitions. Nothing is built or loaded here: Gymnasium resolves the entry point at
     `make`, and a built-in competition is built when its first env is made."""
+    import warnings
+
     import gymnasium
 
     ids = []
     for name in _competition_names():
         env_id = f"dojo/{name}-v0"
         if env_id not in gymnasium.registry:
-            # nondeterministic: kernels, timings and models are not bit-for-bit repeatable
-            gymnasium.register(env_id, entry_point="dojo_kernel.env:DojoEnv", kwargs={"competition": name},
-                               nondeterministic=True)
+            try:
+                # nondeterministic: kernels, timings and models are not bit-for-bit repeatable
+                gymnasium.register(env_id, entry_point="dojo_kernel.env:DojoEnv", kwargs={"competition": name},
+                                   nondeterministic=True)
+            except gymnasium.error.Error as exc:  # one odd name must not break `import dojo_kernel`
+                warnings.warn(f"dojo-kernel: no Gymnasium id for the competition {name!r}: {exc}", stacklevel=2)
+                continue
         ids.append(env_id)
     return ids
 

@@ -53,7 +53,7 @@ MANIFEST_KEYS = REQUIRED_KEYS + (
     "submission_file",  # default "submission.csv"
     "answers_file",  # default: test_answer.csv, else answers.csv
     "tags",
-    "custom_metric",  # "module:function", optional
+    "custom_metric",  # "module:function", optional; runs code, so loaded only with trust_code=True
     "metric_kind",  # for a custom metric: label | probability | continuous | ranking
     "metric_kwargs",  # table of keyword arguments for the metric, e.g. {k = 5}
     "split",  # table: public_fraction (0.3), usage_column ("Usage")
