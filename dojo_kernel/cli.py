@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import ConfigError, DojoError, expected
 from .feedback import size as size_text
+from .rundir import KERNEL_POINTER_FILE, RunDir
 
 if TYPE_CHECKING:
     from .batch import BatchResult
@@ -305,7 +306,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"dojo run: interrupted; the episode so far is in {env.run_dir}", file=sys.stderr)
         return 130
     except DojoError as error:  # e.g. an LLM endpoint that stays down: say where the episode so far is
-        where = f" (the episode so far: {env.run_dir / 'trajectory.ipynb'})" if env.run_dir else ""
+        where = f" (the episode so far: {RunDir(env.run_dir).notebook})" if env.run_dir else ""
         raise UsageError(f"{_one_line(error)}{where}") from None
     console.print()
     console.print(_summary_table(summary))
@@ -405,7 +406,8 @@ def _run_batch_command(args: argparse.Namespace) -> BatchResult:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .trajectory import load_trajectory, replay
+    from .replay import replay
+    from .trajectory import load_trajectory
 
     notebook = Path(args.notebook)
     if not notebook.exists():
@@ -442,16 +444,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_kernel_pointer(run_dir: Path) -> dict[str, Any] | None:
-    """What the env recorded in run_dir/kernel.json: the kernel's connection file and pid."""
-    pointer = run_dir / "kernel.json"
-    try:
-        data = json.loads(pointer.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("connection_file") else None
-
-
 def _alive(pid: Any) -> bool:
     import psutil
 
@@ -462,14 +454,15 @@ def cmd_attach(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"expected a run dir, got {str(run_dir)!r} (no such directory)")
-    pointer = read_kernel_pointer(run_dir)
+    layout = RunDir(run_dir)
+    pointer = layout.read_kernel_pointer()
     if pointer is None:
-        raise UsageError(f"expected a run dir with kernel.json (written when an episode starts), got none in "
-                         f"{run_dir}; pass the folder `dojo run` printed")
+        raise UsageError(f"expected a run dir with {KERNEL_POINTER_FILE} (written when an episode starts), got none "
+                         f"in {run_dir}; pass the folder `dojo run` printed")
     connection = Path(pointer["connection_file"])
-    if (run_dir / "summary.json").exists() or not connection.exists() or ("pid" in pointer and not _alive(pointer["pid"])):
+    if layout.is_finished or not connection.exists() or ("pid" in pointer and not _alive(pointer["pid"])):
         raise UsageError(f"the episode in {run_dir} has ended: its kernel is gone. "
-                         f"Open its notebook instead: jupyter lab {run_dir / 'trajectory.ipynb'}")
+                         f"Open its notebook instead: jupyter lab {layout.notebook}")
     print(f"The episode's kernel is running (pid {pointer.get('pid', '?')}). To open it beside the agent:\n"
           f"  cd {run_dir.resolve()}\n"
           f"  jupyter console --existing {connection}\n"

@@ -24,7 +24,6 @@ import difflib
 import functools
 import importlib
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -44,6 +43,7 @@ from .prepare.common import (
     default_data_root,
     read_manifest,
 )
+from .prepare.names import BUILTIN_NAMES, found_in, known_names
 
 ANSWER_FILE_CANDIDATES = ("test_answer.csv", "answers.csv", "solution.csv", "test_labels.csv")
 DESCRIPTION_CANDIDATES = ("description.md", "description.txt")
@@ -415,34 +415,15 @@ def _builtins() -> Any:
 
 
 def _found_in_data_root() -> dict[str, Path]:
-    """Folders with a competition.toml under the data root, by folder name. One whose name
-    cannot be a competition's (``iris copy``) is skipped with a warning: an odd folder must
-    not break ``import dojo_kernel``, which registers every name found here."""
-    root = data_root()
-    try:
-        paths = sorted(root.iterdir()) if root.is_dir() else []
-    except OSError as exc:
-        warnings.warn(f"dojo-kernel: cannot list the data root {root} ({exc}); its competitions are skipped",
-                      stacklevel=2)
-        return {}
-    found = {}
-    for path in paths:
-        if path.name.startswith(".") or not (path / MANIFEST_NAME).is_file():
-            continue
-        try:
-            dir_checks.check_name(path.name, path)
-        except CompetitionFormatError as exc:
-            warnings.warn(f"dojo-kernel: skipped {path} (rename the folder to use it): {exc}", stacklevel=2)
-            continue
-        found[path.name] = path
-    return found
+    """Folders with a competition.toml under the data root, by folder name (odd names are
+    skipped with a warning; see prepare/names.py)."""
+    return found_in(data_root())
 
 
 def list_competitions() -> list[str]:
     """The names of every known competition, sorted: registered ones, ones under the data
     root, and the built-in ones (listed whether or not they have been built yet)."""
-    names = set(_registered) | set(_found_in_data_root()) | set(_builtins().BUILTIN_NAMES)
-    return sorted(names)
+    return sorted(set(_registered) | set(known_names()))
 
 
 def _load_cached(path: Path) -> Competition:
@@ -461,10 +442,9 @@ def get_competition(name: str) -> Competition:
     """
     if name in _registered:
         return _registered[name]
-    builtin = _builtins()
-    if name in builtin.BUILTIN_NAMES:
+    if name in BUILTIN_NAMES:
         try:
-            path = builtin.build(name, root=data_root())
+            path = _builtins().build(name, root=data_root())
         except OSError as exc:
             raise PrepareError(
                 f"expected to build {name!r} under {data_root()}, got: {exc}. Set DOJO_DATA to a writable folder."

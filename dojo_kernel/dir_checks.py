@@ -18,14 +18,12 @@ root. Its competition.toml is data, never code, and everything it names stays in
 
 from __future__ import annotations
 
-import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import CompetitionFormatError, expected
 from .prepare.common import ANSWERS_NAME, MANIFEST_NAME, SAMPLE_SUBMISSION_NAME, read_manifest
-
-NAME_PATTERN = re.compile(r"\w[\w.-]{0,127}")
+from .prepare.names import NAME_PATTERN  # one rule, also used by the cheap listing of names
 TRUST_HINT = (
     "Register the function in Python (dojo_kernel.metrics.register_metric('NAME', fn, higher_is_better=..., "
     "kind=...)) and write metric = \"NAME\" in competition.toml, or, for a dir whose code you trust, load it with "

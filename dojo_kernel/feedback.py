@@ -14,6 +14,7 @@ from typing import Any
 from .actions import ActionError, usage
 from .grading import Grade
 from .limits import Limits
+from .rundir import WORKING_DIR
 
 _PREVIEW_LINES = 6
 _LISTED_FILES = 60
@@ -95,7 +96,7 @@ def cell_result(action: str, result: Any) -> str:
 
 
 def grade(result: Grade, competition: Any, rewards: Any) -> str:
-    where = f"working/{competition.submission_file}"
+    where = f"{WORKING_DIR}/{competition.submission_file}"
     if not result.valid:
         return f"Submission {where} is invalid ({result.split} split): {result.error}"
     direction = "higher" if competition.higher_is_better else "lower"

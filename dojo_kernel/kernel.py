@@ -35,7 +35,7 @@ from .errors import ConfigError, KernelDeadError, KernelStartError, expected
 from .isolation import IsolationPlan, LaunchSpec, kernel_environment, resolve_mode, wrap_command
 from .limits import Breach, Limits, Watchdog
 from .outputs import _OutputCollector, render_text, strip_ansi
-from .prepare.paths import default_data_root
+from .prepare.names import default_data_root
 from .spawn import _describe_exit, _die_with_parent, _log_tail, _start_group_reaper, kill_tree, link_input
 from .spawn import popen as _popen
 
@@ -204,13 +204,15 @@ class KernelSession:
     built once by the caller; without it, the options isolation ("auto" | "namespaces" |
     "none"), allow_network, input_source (public data, read-only at cwd/input), env (extra
     variables) and hidden_paths (on top of the data root) build one: `default_launch_spec`.
+    disk_path: the folder the disk limit measures (an episode's working/); default cwd.
     """
 
     def __init__(self, cwd: str | os.PathLike, limits: Limits = Limits(), *, launch: LaunchSpec | None = None,
                  isolation: str = "auto", allow_network: bool = False,
                  input_source: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
                  startup_timeout: float = 60.0, log_path: str | os.PathLike | None = None,
-                 hidden_paths: Sequence[str | os.PathLike] = ()) -> None:
+                 hidden_paths: Sequence[str | os.PathLike] = (),
+                 disk_path: str | os.PathLike | None = None) -> None:
         self.cwd = Path(cwd).resolve()
         if not self.cwd.is_dir():
             raise ConfigError(expected("cwd to be an existing directory", str(cwd), "create it first"))
@@ -244,7 +246,8 @@ class KernelSession:
         self._closed = False
         self._generation = 0
         self._kernel: _Kernel | None = None
-        self._watchdog = Watchdog(limits, disk_path=self.cwd, on_breach=self._on_breach)
+        disk = Path(disk_path) if disk_path is not None else self.cwd
+        self._watchdog = Watchdog(limits, disk_path=disk, on_breach=self._on_breach)
         self.warnings.extend(self._watchdog.warnings)
         try:
             self._kernel = self._launch()

@@ -407,8 +407,7 @@ class Watchdog:
         now = time.monotonic()
         if limit is None or now < self._next_disk_at:
             return None
-        path = self.disk_path / "working" if (self.disk_path / "working").is_dir() else self.disk_path
-        size = _disk_bytes(path)
+        size = _disk_bytes(self.disk_path)  # the folder the caller named: the agent's writable one
         cost = time.monotonic() - now
         # At least a second apart, and never more than ~5% of a core on a big directory.
         pause = 1.0 if self._in_cell else 5.0
@@ -418,7 +417,7 @@ class Watchdog:
             self._disk_floor = size
         elif size > limit * _GB and size > floor:
             return Breach("disk", limit, size / _GB,
-                          f"the working directory {path} holds {size / _GB:.2f} GB, over the limit "
+                          f"the working directory {self.disk_path} holds {size / _GB:.2f} GB, over the limit "
                           f"of {limit:g} GB (its files outlive a restart: delete the big ones, e.g. "
                           f"os.remove('working/NAME'), to make room)", root)
         return None

@@ -27,14 +27,13 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from .paths import default_data_root  # noqa: F401  (re-exported: the rule lives in paths)
+from .names import MANIFEST_NAME, default_data_root  # noqa: F401  (their home is names.py)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-MANIFEST_NAME = "competition.toml"
 ANSWERS_NAME = "test_answer.csv"
 SAMPLE_SUBMISSION_NAME = "sample_submission.csv"
 DESCRIPTION_NAME = "description.md"

@@ -361,7 +361,7 @@ def test_process_count_limit(make_session):
 
 def test_disk_limit_on_the_working_directory(make_session, tmp_path):
     (tmp_path / "working").mkdir()
-    session = make_session(Limits(disk_gb=0.05, cell_timeout_s=60))
+    session = make_session(Limits(disk_gb=0.05, cell_timeout_s=60), disk_path=tmp_path / "working")
     result = session.run(code("""
         import time
         with open("working/big.bin", "wb") as handle:

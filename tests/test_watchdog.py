@@ -87,8 +87,8 @@ def sampled_peaks(dog: Watchdog, above: int = 0) -> CellPeaks | None:
     return None
 
 
-def watch(limits: Limits, root: int, tmp_path, recorder: Recorder) -> Watchdog:
-    dog = Watchdog(limits, disk_path=tmp_path, on_breach=recorder)
+def watch(limits: Limits, root: int, disk_path, recorder: Recorder) -> Watchdog:
+    dog = Watchdog(limits, disk_path=disk_path, on_breach=recorder)
     dog.attach(root)
     dog.begin_cell()
     return dog
@@ -152,12 +152,13 @@ def test_process_count_breach(processes, tmp_path):
     assert recorder.breaches[0].kind == "processes" and recorder.breaches[0].peak == 3
 
 
-def test_disk_breach_measures_working_dir(processes, tmp_path):
+def test_disk_breach_measures_the_folder_it_is_given(processes, tmp_path):
     (tmp_path / "working").mkdir()
     (tmp_path / "outside.bin").write_bytes(b"x" * (3 * 2**20))  # not in working/: not counted
     sleeper = processes("import time; time.sleep(60)")
     recorder = Recorder()
-    dog = watch(Limits(memory_gb=None, max_processes=None, disk_gb=0.002), sleeper.pid, tmp_path, recorder)
+    dog = watch(Limits(memory_gb=None, max_processes=None, disk_gb=0.002), sleeper.pid, tmp_path / "working",
+                recorder)
     try:
         assert not recorder.seen.wait(1.5)
         (tmp_path / "working" / "inside.bin").write_bytes(b"x" * (3 * 2**20))

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ConfigError, expected
+from ..rundir import REWARDS_FILE, SUMMARY_FILE, atomic_write, read_summary
 from .grid import EpisodeSpec
 from .slots import Slot, episode_settings
 
-SUMMARY_FILE = "summary.json"
 ERROR_FILE = "error.txt"
 SPEC_FILE = "episode.json"  # in each episode's folder, beside the env's run dir
 EpisodeStatus = Literal["ok", "failed", "skipped"]
@@ -51,11 +51,11 @@ def _prepare_episode_dir(episode_dir: Path) -> None:
 def find_run_dir(episode_dir: Path) -> Path:
     """The episode's run dir: `episode_dir` itself, or the one folder the env made inside it
     (the env names each run dir it starts under its output dir)."""
-    if (episode_dir / SUMMARY_FILE).is_file() or (episode_dir / "rewards.jsonl").is_file():
+    if (episode_dir / SUMMARY_FILE).is_file() or (episode_dir / REWARDS_FILE).is_file():
         return episode_dir
     try:
         inner = sorted(path for path in episode_dir.iterdir() if path.is_dir() and (
-            (path / SUMMARY_FILE).is_file() or (path / "rewards.jsonl").is_file()))
+            (path / SUMMARY_FILE).is_file() or (path / REWARDS_FILE).is_file()))
     except OSError:
         return episode_dir
     return inner[-1] if inner else episode_dir
@@ -148,11 +148,7 @@ def _number(value: Any) -> float | int | None:
 
 
 def _read_summary(episode_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((find_run_dir(episode_dir) / SUMMARY_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_summary(find_run_dir(episode_dir))
 
 
 def _finished(spec: EpisodeSpec, episode_dir: Path, attempts: int, slot: Slot | None,
@@ -172,6 +168,4 @@ def _failed(spec: EpisodeSpec, episode_dir: Path, attempts: int, slot: Slot | No
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    atomic_write(path, text)  # rundir's: fsynced, and a crash leaves the old file or the new one

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..rundir import RunDir
 from .episode import EpisodeResult, EpisodeStatus, _atomic_write
 
 SCORES_CHART = "scores.png"
@@ -119,7 +120,7 @@ def write_scores_chart(out: Path, episodes: Sequence[EpisodeResult]) -> Path | N
 def write_batch_report(out: Path, episodes: Sequence[EpisodeResult]) -> Path | None:
     """The `dojo report` page for the batch's runs, and the per-competition chart beside it."""
     write_scores_chart(out, episodes)
-    if not any((e.run_dir / "rewards.jsonl").is_file() for e in episodes):
+    if not any(RunDir(e.run_dir).has_record for e in episodes):
         return None
     from ..report import write_report
 
