@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dojo_kernel.errors import ConfigError
-from dojo_kernel.isolation import resolve_mode
+from dojo_kernel.kernel import default_launch_spec
 from dojo_kernel.limits import Limits
 from dojo_kernel.pool import WarmPool
 from dojo_kernel.rundir import RunDir, new_run_dir, open_workspace
@@ -24,8 +24,9 @@ def start(tmp_path):
     (public / "train.csv").write_text("a\n1\n")
 
     def start():
-        return open_workspace(new_run_dir(tmp_path / "runs"), public_dir=public, private_dir=private,
-                              limits=Limits(cell_timeout_s=30), plan=resolve_mode("none"))
+        limits = Limits(cell_timeout_s=30)
+        launch = default_launch_spec(limits, isolation="none", input_source=public, hidden_paths=[private])
+        return open_workspace(new_run_dir(tmp_path / "runs"), launch=launch, limits=limits)
 
     yield start
     assert_nothing_left(tmp_path)

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from dojo_kernel.errors import ConfigError, RecorderError
-from dojo_kernel.isolation import resolve_mode
+from dojo_kernel.kernel import default_launch_spec
 from dojo_kernel.limits import Limits
 from dojo_kernel.rundir import (
     RunDir,
@@ -103,8 +103,9 @@ def test_open_workspace_lays_out_the_run_dir_and_starts_its_kernel(tmp_path):
     private.mkdir()
     (public / "train.csv").write_text("a\n1\n")
     run_dir = new_run_dir(tmp_path / "runs")
-    workspace = open_workspace(run_dir, public_dir=public, private_dir=private,
-                               limits=Limits(cell_timeout_s=30), plan=resolve_mode("none"))
+    limits = Limits(cell_timeout_s=30)
+    launch = default_launch_spec(limits, isolation="none", input_source=public, hidden_paths=[private])
+    workspace = open_workspace(run_dir, launch=launch, limits=limits)
     try:
         layout = RunDir(workspace.run_dir)
         assert layout.working.is_dir() and (layout.input / "train.csv").read_text() == "a\n1\n"
