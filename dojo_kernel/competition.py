@@ -31,8 +31,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .answers import read_answers, read_leaderboard, scored_mask
 from .errors import CompetitionFormatError, CompetitionNotFound, PrepareError
 from .grading import SPLITS, AnswerKeys, Grade, grade_submission, public_mask, submission_size_cap
+from .standing import leaderboard_standing
 from .metrics import Metric, UnknownMetric, get_metric
 from .prepare.common import (
     ANSWERS_NAME,
@@ -73,6 +75,8 @@ class Competition:
     leaderboard_kind: str = "kaggle"  # "kaggle" (real teams) | "reference-ladder" (our reference solutions)
     layout: str = "dojo"
     source: dict[str, Any] = field(default_factory=dict)
+    scored_rows: dict[str, Any] = field(default_factory=dict)  # which answer rows count (see answers.scored_mask)
+    labels: dict[str, list[Any]] = field(default_factory=dict)  # target -> the whole label set (train and test)
     metric_fn: Metric | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -115,15 +119,47 @@ class Competition:
 
     @functools.cached_property
     def answers(self) -> pd.DataFrame:
-        """The private answers (ids read as text so '007' keeps its zeros)."""
+        """The private answers: ids and text targets read as written ('007' keeps its zeros,
+        'None' stays a word)."""
         try:
-            return pd.read_csv(self.answers_path, dtype={self.id_column: str})
+            return read_answers(
+                self.answers_path, id_column=self.id_column, metric=self.metric_fn, target_columns=self.target_columns
+            )
         except (OSError, ValueError) as exc:
             raise CompetitionFormatError(f"expected readable answers at {self.answers_path}, got: {exc}") from exc
 
     @functools.cached_property
     def _answer_keys(self) -> AnswerKeys:
         return AnswerKeys(self.answers[self.id_column])
+
+    @functools.cached_property
+    def scored(self) -> np.ndarray:
+        """Which answer rows count towards the score (``scored_rows``, Usage = Ignored)."""
+        try:
+            return scored_mask(self.answers, self.scored_rows, usage_column=self.usage_column)
+        except ValueError as exc:
+            raise CompetitionFormatError(f"expected a valid scored_rows for {self.name}: {exc}") from None
+
+    @functools.cached_property
+    def label_set(self) -> dict[str, list[Any]]:
+        """Per label column, every label the competition uses: competition.toml's ``labels``,
+        else the labels of the public training table beside the test answers' own."""
+        if self.metric_fn is None or self.metric_fn.kind != "label":
+            return {}
+        if self.labels:
+            return {column: list(values) for column, values in self.labels.items()}
+        found: dict[str, list[Any]] = {}
+        train = self.public_dir / "train.csv"
+        if train.is_file():
+            try:
+                header = list(pd.read_csv(train, nrows=0).columns)
+                wanted = [c for c in self.target_columns if c in header]
+                if wanted:
+                    table = pd.read_csv(train, usecols=wanted, dtype=str, keep_default_na=False)
+                    found = {c: sorted(set(table[c].str.strip()) - {""}) for c in wanted}
+            except (OSError, ValueError, pd.errors.ParserError):
+                return {}
+        return found
 
     @functools.cached_property
     def public_rows(self) -> np.ndarray:
@@ -139,10 +175,10 @@ class Competition:
         path = self.private_dir / f"{board_split}_leaderboard.csv"
         if not path.is_file():
             return None
-        board = pd.read_csv(path)
-        if "score" not in board.columns:
-            raise CompetitionFormatError(f"expected a 'score' column in {path}, got {', '.join(board.columns)}")
-        return board
+        try:
+            return read_leaderboard(path)
+        except ValueError as exc:
+            raise CompetitionFormatError(str(exc)) from None
 
     # ------------------------------------------------------------ grading
 
@@ -174,9 +210,21 @@ class Competition:
             public_fraction=self.public_fraction,
             answer_keys=self._answer_keys,
             public_rows=self.public_rows,
+            scored_rows=self.scored,
+            labels=self.label_set,
         )
         grade.metric = self.metric
         grade.details["leaderboard_kind"] = self.leaderboard_kind
+        if split == "full" and grade.valid and grade.score is not None:
+            # MLE-Dojo places a full-test score on both boards and averages the two positions.
+            positions = {}
+            for board_split in ("public", "private"):
+                board = self.leaderboard(board_split)
+                if board is not None and board["score"].notna().any():
+                    positions[board_split] = leaderboard_standing(
+                        grade.score, board["score"].to_numpy(), self.higher_is_better
+                    ).position
+            grade.details["positions"] = positions
         return grade
 
     def to_dict(self) -> dict[str, Any]:
@@ -322,6 +370,8 @@ def load_competition_dir(
         "usage_column": split.get("usage_column", USAGE_COLUMN),
         "leaderboard_kind": board.get("kind", "kaggle"),
         "source": dict(manifest.get("source", {})),
+        "scored_rows": dict(manifest.get("scored_rows", {})),
+        "labels": dict(manifest.get("labels", {})),
     }
     fields.update(settings)
     return Competition(

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import pandas as pd
 
-from .registry import ArrayLike, as_1d, as_2d, register_metric
+from .registry import ArrayLike, UndefinedMetric, as_1d, as_2d, register_metric, require_two_classes
 from .registry import sklearn_metrics as skm
 
 # Kaggle's log loss clips probabilities to [EPS, 1 - EPS] so one confident mistake costs
@@ -95,32 +95,48 @@ def mcc(answers: ArrayLike, predictions: ArrayLike) -> float:
 
 @register_metric("quadratic_weighted_kappa", higher_is_better=True, kind="label", aliases=("qwk", "kappa_quadratic"))
 def quadratic_weighted_kappa(answers: ArrayLike, predictions: ArrayLike) -> float:
-    """Cohen's kappa with quadratic weights, for ordinal labels."""
+    """Cohen's kappa with quadratic weights, for ordinal labels, as
+    ``sklearn.metrics.cohen_kappa_score(weights="quadratic")``."""
     return skm.cohen_kappa_score(*_labels(answers, predictions), weights="quadratic")
 
 
 @register_metric("roc_auc", higher_is_better=True, kind="probability", aliases=("auc", "area_under_roc"))
 def roc_auc(answers: ArrayLike, predictions: ArrayLike) -> float:
-    """Area under the ROC curve for a binary target (ties count half)."""
-    return skm.roc_auc_score(as_1d(answers), as_1d(predictions).astype(float))
+    """Area under the ROC curve for a binary target (ties count half), as
+    ``sklearn.metrics.roc_auc_score``; undefined (UndefinedMetric) when the answers hold
+    one class only."""
+    truth = as_1d(answers)
+    require_two_classes(truth, "ROC AUC")
+    return skm.roc_auc_score(truth, as_1d(predictions).astype(float))
 
 
 @register_metric(
     "roc_auc_ovr", higher_is_better=True, kind="probability", multi_target=True, aliases=("multiclass_auc",)
 )
 def roc_auc_ovr(answers: ArrayLike, predictions: ArrayLike) -> float:
-    """Multiclass ROC AUC: one class against the rest, macro average over classes."""
+    """Multiclass ROC AUC: one class against the rest, macro average over classes, as
+    ``sklearn.metrics.roc_auc_score(multi_class="ovr")``; a class absent from the answers
+    makes it undefined."""
     truth, probs = _one_hot(answers, predictions)
-    return float(np.mean([skm.roc_auc_score(truth[:, j], probs[:, j]) for j in range(truth.shape[1])]))
+    return _columnwise_auc(truth, probs, "multiclass ROC AUC, class")
 
 
 @register_metric(
     "mean_columnwise_auc", higher_is_better=True, kind="probability", multi_target=True, aliases=("mcauc",)
 )
 def mean_columnwise_auc(answers: ArrayLike, predictions: ArrayLike) -> float:
-    """ROC AUC of each target column (each a binary target), averaged."""
+    """ROC AUC of each target column (each a binary target), averaged; a column whose
+    answers hold one class makes it undefined (Kaggle's jigsaw scorer refuses it too)."""
     truth, probs = as_2d(answers), as_2d(predictions)
-    return float(np.mean([skm.roc_auc_score(truth[:, j], probs[:, j]) for j in range(truth.shape[1])]))
+    return _columnwise_auc(truth, probs, "ROC AUC of column")
+
+
+def _columnwise_auc(truth: np.ndarray, probs: np.ndarray, what: str) -> float:
+    scores = []
+    for j in range(truth.shape[1]):
+        require_two_classes(truth[:, j], f"{what} {j}")
+        scores.append(skm.roc_auc_score(truth[:, j], probs[:, j]))
+    return float(np.mean(scores))
 
 
 @register_metric("log_loss", higher_is_better=False, kind="probability", aliases=("logloss", "binary_log_loss"))
@@ -156,6 +172,12 @@ def normalized_gini(answers: ArrayLike, predictions: ArrayLike) -> float:
     """
     y = as_1d(answers).astype(float)
     p = as_1d(predictions).astype(float)
+    if np.ptp(y) == 0:  # the best possible Gini is 0: the ratio divides by it
+        raise UndefinedMetric(
+            "normalized Gini is undefined when the answers are constant (all rows are "
+            f"{y[0]:g}): the best possible Gini, its denominator, is 0",
+            side="answers",
+        )
     return _gini(y, p) / _gini(y, y)
 
 
@@ -168,3 +190,22 @@ def _gini(actual: np.ndarray, predicted: np.ndarray) -> float:
     n = len(actual)
     cumulative = np.cumsum(sorted_actual) / sorted_actual.sum()
     return float(cumulative.sum() / n - (n + 1) / (2 * n))
+
+
+@register_metric(
+    "balanced_log_loss", higher_is_better=False, kind="probability", multi_target=True, aliases=("balanced_logloss",)
+)
+def balanced_log_loss(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Kaggle's balanced log loss (ICR - Identifying Age-Related Conditions): each class's
+    mean of -log p over its own rows, averaged over the classes, so every class weighs the
+    same whatever its size. Rows are divided by their sum and clipped to [1e-15, 1 - 1e-15]
+    first, as for the multiclass log loss. A class absent from the answers is left out of
+    the average (it has no rows to average over)."""
+    truth, probs = _one_hot(answers, predictions)
+    sums = probs.sum(axis=1, keepdims=True)
+    probs = np.divide(probs, sums, out=np.full_like(probs, 1.0 / probs.shape[1]), where=sums > 0)
+    probs = np.clip(probs, EPS, 1 - EPS)
+    counts = truth.sum(axis=0)
+    present = counts > 0
+    per_class = -(truth * np.log(probs)).sum(axis=0)[present] / counts[present]
+    return float(np.mean(per_class))

@@ -24,6 +24,10 @@ KINDS: tuple[str, ...] = ("label", "probability", "continuous", "ranking", "text
 
 ArrayLike = Any  # numpy arrays, pandas Series/DataFrames or lists
 
+# A bound option naming the answers' column of per-row weights (WMAE): grading reads that
+# column and passes it as ``weights``; the metric function never sees the option itself.
+WEIGHT_OPTION = "weight_column"
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -42,8 +46,16 @@ class Metric:
     description: str = ""
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
-    def __call__(self, answers: ArrayLike, predictions: ArrayLike) -> float:
-        return float(self.fn(answers, predictions, **self.kwargs))
+    def __call__(self, answers: ArrayLike, predictions: ArrayLike, weights: ArrayLike | None = None) -> float:
+        options = {key: value for key, value in self.kwargs.items() if key != WEIGHT_OPTION}
+        if weights is not None:
+            options["weights"] = weights
+        return float(self.fn(answers, predictions, **options))
+
+    @property
+    def weight_column(self) -> str | None:
+        """The answers' column holding per-row weights (``metric_kwargs weight_column``)."""
+        return self.kwargs.get(WEIGHT_OPTION)
 
     def bind(self, **kwargs: Any) -> "Metric":
         """A copy with options bound, e.g. ``get_metric("map@k").bind(k=5)``."""
@@ -59,6 +71,47 @@ class UnknownMetric(KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0]) if self.args else ""
+
+
+class UndefinedMetric(ValueError):
+    """The metric has no value on these rows, by its definition (not a numeric accident).
+
+    ``side`` says whose values make it undefined: "answers" (e.g. ROC AUC when the answers
+    hold one class only: there is no positive/negative pair to rank) or "predictions"
+    (e.g. a correlation of constant predictions: their standard deviation is 0). Grading
+    turns it into a message that names that side; it never becomes a score of 0.
+    """
+
+    def __init__(self, message: str, *, side: Literal["answers", "predictions"]) -> None:
+        super().__init__(message)
+        self.side = side
+
+
+def require_two_classes(truth: np.ndarray, metric: str) -> None:
+    """Raise UndefinedMetric when binary answers hold one class only."""
+    values = np.unique(truth)
+    if len(values) < 2:
+        shown = values[0].item() if len(values) else "none"
+        raise UndefinedMetric(
+            f"{metric} is undefined when the answers hold one class only (all rows are {shown!r}): "
+            "it ranks positives against negatives and there are no pairs to rank",
+            side="answers",
+        )
+
+
+def require_variation(truth: np.ndarray, predictions: np.ndarray, metric: str) -> None:
+    """Raise UndefinedMetric when either side of a correlation is constant (std 0 divides by 0)."""
+    if len(truth) < 2 or np.ptp(truth) == 0:
+        raise UndefinedMetric(
+            f"{metric} is undefined when the answers are constant (their standard deviation is 0)",
+            side="answers",
+        )
+    if np.ptp(predictions) == 0:
+        raise UndefinedMetric(
+            f"{metric} is undefined for constant predictions (their standard deviation is 0, and a "
+            "correlation divides by it); predictions must vary from row to row",
+            side="predictions",
+        )
 
 
 _REGISTRY: dict[str, Metric] = {}

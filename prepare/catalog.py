@@ -65,6 +65,7 @@ class CatalogEntry:
     tags: tuple[str, ...] = ()
     metric_kwargs: Mapping[str, Any] = field(default_factory=dict)
     recipe: Mapping[str, Any] = field(default_factory=dict)
+    scored_rows: Mapping[str, Any] = field(default_factory=dict)  # which answer rows Kaggle scores
 
     @property
     def higher_is_better(self) -> bool:
@@ -222,6 +223,8 @@ def manifest(entry: CatalogEntry, prepared: Prepared, origin: str, *, has_leader
         "level": "kaggle",
         "answers_file": prepared.answers_file,
         "tags": list(entry.tags),
+        "scored_rows": dict(entry.scored_rows) or None,
+        "labels": prepared.labels or None,
         "leaderboard": {
             "kind": "kaggle",
             "note": (

@@ -58,6 +58,8 @@ MANIFEST_KEYS = REQUIRED_KEYS + (
     "split",  # table: public_fraction (0.3), usage_column ("Usage")
     "leaderboard",  # table: kind = "kaggle" | "reference-ladder", plus free-form notes
     "source",  # free-form table: where the data came from, licence, citation
+    "scored_rows",  # table: column + equals | not_equals | in | not_in; rows that count (ventilator u_out == 0)
+    "labels",  # table: target column -> every label of the competition (train and test)
 )
 
 

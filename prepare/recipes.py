@@ -45,6 +45,24 @@ class Prepared:
     answers_file: str = ANSWERS_FILE
     train_rows: int = 0
     test_rows: int = 0
+    labels: dict[str, list[str]] = field(default_factory=dict)  # label target -> every label (train and test)
+
+
+def _natural(label: str) -> tuple:
+    """Sort key: numbers by value (2 before 10), then text."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def relabel_unseen(train: pd.DataFrame, test: pd.DataFrame, column: str, label: str) -> pd.DataFrame:
+    """Test rows whose label never occurs in train get ``label``, as the competition itself
+    does (humpback whales seen for the first time are ``new_whale``)."""
+    seen = set(train[column].astype(str))
+    test = test.copy()
+    test.loc[~test[column].astype(str).isin(seen), column] = label
+    return test
 
 
 # --------------------------------------------------------------------------- helpers
@@ -197,6 +215,9 @@ class TableRecipe:
     files: FilesPerRow | None = None
     extra_files: Sequence[str] = ()  # copied unchanged (side tables such as people.csv)
     train_side_files: Mapping[str, str] = field(default_factory=dict)  # file -> key column
+    answer_columns: Sequence[str] = ()  # also kept in the answers: what scored_rows reads (u_out)
+    unseen_label: str | None = None  # a test label absent from train becomes this (whales: new_whale)
+    varied_sample: bool = False  # sample values drawn from train (a correlation of constants is undefined)
 
     def __post_init__(self) -> None:
         if self.test_file == "":
@@ -214,6 +235,8 @@ class TableRecipe:
         raw, public, private = Path(raw), Path(public), Path(private)
         labelled = self._read_labelled(raw)
         train, test = self._split(labelled)
+        if self.unseen_label is not None:
+            test = relabel_unseen(train, test, self.target_columns[0], self.unseen_label)
         test_columns = self._test_columns(raw, labelled)
         sub_columns = self._submission_columns(raw, labelled)
 
@@ -226,7 +249,10 @@ class TableRecipe:
         if self.test_file or len(test_columns) > 1:  # an image competition's ids alone make no table
             write_table(test_out, public / (self.test_file or "test.csv"), encoding)
         write_table(answers, private / ANSWERS_FILE)
-        fill = self._fill_values(train, sub_columns)
+        fill: Mapping[str, Any] = self._fill_values(train, sub_columns)
+        if self.varied_sample:
+            rng = np.random.default_rng(self.seed)
+            fill = {c: rng.choice(train[c].dropna().to_numpy(), len(test)) for c in sub_columns}
         sample = sample_submission(test[self.id_column], self.id_column, fill).rename(columns=renamed)
         write_table(sample, public / self.sample_submission_file)
         self._place_files(raw, public, train, test)
@@ -241,7 +267,17 @@ class TableRecipe:
             submission_file=self.sample_submission_file,
             train_rows=len(train),
             test_rows=len(test),
+            labels=self._label_set(labelled, renamed),
         )
+
+    def _label_set(self, labelled: pd.DataFrame, renamed: Mapping[str, str]) -> dict[str, list[str]]:
+        """Every label of a label target, from train and test: a class that the test split
+        happens to miss is still a valid prediction."""
+        if self.kind != "label" or self.classes_as_columns:
+            return {}
+        return {
+            renamed.get(c, c): sorted(set(labelled[c].dropna().astype(str)), key=_natural) for c in self.target_columns
+        }
 
     def _read_labelled(self, raw: Path) -> pd.DataFrame:
         options = dict(self.read_options)
@@ -311,7 +347,7 @@ class TableRecipe:
 
     def _answers(self, test: pd.DataFrame, sub_columns: list[str]) -> pd.DataFrame:
         if not self.classes_as_columns:
-            answers = test[[self.id_column, *self.target_columns]].reset_index(drop=True)
+            answers = test[[self.id_column, *self.target_columns, *self.answer_columns]].reset_index(drop=True)
             if self.kind == "probability":  # True/False labels are scored as 1/0
                 for column in self.target_columns:
                     if pd.api.types.is_bool_dtype(answers[column]):

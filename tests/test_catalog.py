@@ -368,7 +368,7 @@ LAYOUTS: dict[str, Layout] = {
     "santander-value-prediction-challenge": lay(
         "ID", ["ID", "target", "48df886f9", "0deb4b6a8", "34b15f335", "a8cb14b00"], {"target": POS}, values={"ID": HEX}
     ),
-    "ventilator-pressure-prediction": lay("id", VENT, {"pressure": FLOAT}, values={"breath_id": "group8"}),
+    "ventilator-pressure-prediction": lay("id", VENT, {"pressure": FLOAT}, values={"breath_id": "group8", "u_out": BIN}),
     # ---- NLP / CV
     "quora-question-pairs": lay(
         "id", "id,qid1,qid2,question1,question2,is_duplicate", {"is_duplicate": BIN}, test_id="test_id",
@@ -771,7 +771,12 @@ def test_competition_prepares_and_grades(name: str, tmp_path: Path):
     sample = competition.grade(competition.sample_submission_path)
     assert sample.valid, sample.error
 
-    perfect = competition.grade(competition.answers_path, split="full")
+    # The answers, as a submission: the id and target columns (answers may keep a column that
+    # says which rows are scored, such as ventilator's u_out).
+    perfect_path = tmp_path / "perfect.csv"
+    columns = [competition.id_column, *competition.target_columns]
+    pd.read_csv(competition.answers_path, dtype=str, keep_default_na=False)[columns].to_csv(perfect_path, index=False)
+    perfect = competition.grade(perfect_path, split="full")
     assert perfect.valid, perfect.error
     assert perfect.score == pytest.approx(best_value(entry.metric, dict(entry.metric_kwargs)), abs=1e-6)
 
@@ -921,3 +926,54 @@ def test_catalog_covers_the_floor_of_the_issue():
     for entry in load_catalog().values():
         assert entry.url == facts[entry.name]["href"]
         assert entry.title == facts[entry.name]["title"]
+
+
+def test_ventilator_answers_keep_u_out_and_only_the_inspiratory_phase_is_scored(tmp_path: Path):
+    write_raw("ventilator-pressure-prediction", tmp_path / "raw")
+    path = prepare_competition("ventilator-pressure-prediction", raw_dir=tmp_path / "raw", data_root=tmp_path / "d", progress=False)
+    competition = load_competition_dir(path)
+    assert competition.scored_rows == {"column": "u_out", "equals": 0}
+    answers = pd.read_csv(competition.answers_path)
+    expiratory = answers["u_out"].to_numpy() == 1
+    assert expiratory.any() and not expiratory.all()
+    off = answers[["id", "pressure"]].assign(pressure=np.where(expiratory, answers["pressure"] + 50, answers["pressure"]))
+    off.to_csv(tmp_path / "sub.csv", index=False)
+    grade = competition.grade(tmp_path / "sub.csv", split="full")
+    assert grade.valid and grade.score == 0.0, grade.error
+    assert grade.details["rows_scored"] == int((~expiratory).sum())
+
+
+def test_whale_test_identities_never_seen_in_train_become_new_whale(tmp_path: Path):
+    raw = tmp_path / "raw"
+    (raw / "train").mkdir(parents=True)
+    # 60 images of 4 known whales and 60 whales seen once: some singletons land in the test
+    ids = [f"w_{i % 4:07x}" for i in range(60)] + [f"w_{1000 + i:07x}" for i in range(60)]
+    images = [f"{i:08x}.jpg" for i in range(len(ids))]
+    for image in images:
+        (raw / "train" / image).write_bytes(b"\xff\xd8" + image.encode())
+    pd.DataFrame({"Image": images, "Id": ids}).to_csv(raw / "train.csv", index=False)
+    pd.DataFrame({"Image": ["x.jpg"], "Id": ["new_whale"]}).to_csv(raw / "sample_submission.csv", index=False)
+    path = prepare_competition("whale-categorization-playground", raw_dir=raw, data_root=tmp_path / "d", progress=False)
+    train = pd.read_csv(path / "public" / "train.csv")
+    answers = pd.read_csv(path / "private" / "test_answer.csv")
+    unseen = set(answers["Id"]) - set(train["Id"])
+    assert unseen == {"new_whale"}, sorted(unseen)[:5]
+    assert (answers["Id"] == "new_whale").sum() > 0
+
+
+def test_the_label_set_covers_a_class_that_only_train_has(tmp_path: Path):
+    """tabular-playground-series-dec-2021: Cover_Type 5 occurs once; it is a valid label."""
+    raw = tmp_path / "raw"
+    write_raw("tabular-playground-series-dec-2021", raw)
+    train = pd.read_csv(raw / "train.csv")
+    train.loc[0, "Cover_Type"] = 5  # once: the stratified split cannot put it on both sides
+    train.to_csv(raw / "train.csv", index=False)
+    path = prepare_competition("tabular-playground-series-dec-2021", raw_dir=raw, data_root=tmp_path / "d", progress=False)
+    competition = load_competition_dir(path)
+    assert competition.labels["Cover_Type"] == ["1", "2", "3", "5", "7"]
+    answers = competition.answers
+    guess = answers[["Id"]].assign(Cover_Type=5)
+    guess.to_csv(tmp_path / "fives.csv", index=False)
+    grade = competition.grade(tmp_path / "fives.csv", split="full")
+    assert grade.valid, grade.error
+    assert grade.score == pytest.approx(float((answers["Cover_Type"] == 5).mean()))
