@@ -545,11 +545,15 @@ def grade_submission(
     public_rows: np.ndarray | None = None,
     scored_rows: np.ndarray | None = None,
     labels: dict[str, Sequence[Any]] | None = None,
+    row_order: bool = False,
 ) -> Grade:
     """Grade one submission file against ``answers``; never raises for the submission's faults.
 
     ``scored_rows`` (see :func:`scored_mask`) leaves rows out of the score; every row still
-    needs a prediction. ``labels`` is the competition's label set per target column."""
+    needs a prediction. ``labels`` is the competition's label set per target column.
+    ``row_order``: the competition has no id column (MLE-bench's detecting-insults): row i
+    of the submission is the answer of row i; its other columns (the sample's Date,
+    Comment) are context, not predictions."""
     base = {"split": split, "metric": metric.name, "higher_is_better": metric.higher_is_better}
     if split not in SPLITS:
         raise ValueError(f"expected split to be one of {', '.join(SPLITS)}, got {split!r}")
@@ -560,6 +564,9 @@ def grade_submission(
             max_bytes=max_bytes,
             text_columns=text_columns_for(metric, id_column, target_columns),
         )
+        if row_order:
+            submission = submission[[c for c in submission.columns if c in target_columns]].copy()
+            submission.insert(0, id_column, [str(i) for i in range(len(submission))])
         aligned = align_submission(
             submission,
             answers,

@@ -66,6 +66,9 @@ class CatalogEntry:
     metric_kwargs: Mapping[str, Any] = field(default_factory=dict)
     recipe: Mapping[str, Any] = field(default_factory=dict)
     scored_rows: Mapping[str, Any] = field(default_factory=dict)  # which answer rows Kaggle scores
+    # How MLE-bench's prepared folder differs, where it does: answers_file, row_order (no id
+    # column: rows line up by position, as its grader does), id_column, target_columns.
+    mlebench: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def higher_is_better(self) -> bool:

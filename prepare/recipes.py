@@ -430,17 +430,3 @@ CUSTOM: dict[str, Callable[..., Prepared]] = {
     "text_normalization_en": prepare_text_normalization("en"),
     "text_normalization_ru": prepare_text_normalization("ru"),
 }
-
-
-def build_recipe(spec: Mapping[str, Any]) -> Callable[[Path, Path, Path], Prepared]:
-    """A prepare(raw, public, private) from a catalog entry's recipe table."""
-    spec = dict(spec)
-    kind = spec.pop("kind", "table")
-    if kind == "table":
-        recipe = TableRecipe(**spec)
-        return recipe.prepare
-    if kind in CUSTOM:
-        fn = CUSTOM[kind]
-        return lambda raw, public, private: fn(raw, public, private, **spec)
-    raise RecipeError(f"expected a recipe kind in {['table', *CUSTOM]}, got {kind!r}")
-
