@@ -209,3 +209,15 @@ def balanced_log_loss(answers: ArrayLike, predictions: ArrayLike) -> float:
     present = counts > 0
     per_class = -(truth * np.log(probs)).sum(axis=0)[present] / counts[present]
     return float(np.mean(per_class))
+
+
+@register_metric("kl_divergence", higher_is_better=False, kind="probability", multi_target=True, aliases=("kld",))
+def kl_divergence(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Mean over rows of KL(answer || prediction) = sum y log(y / p), answers and
+    predictions each divided by their row sums and predictions clipped to [1e-15, 1], as
+    Kaggle's "Kullback Leibler Divergence" (hms-harmful-brain-activity-classification)."""
+    y, p = as_2d(answers), as_2d(predictions)
+    y = y / np.clip(y.sum(axis=1, keepdims=True), EPS, None)
+    p = np.clip(p / np.clip(p.sum(axis=1, keepdims=True), EPS, None), EPS, 1)
+    terms = np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / p), 0.0)
+    return float(np.mean(terms.sum(axis=1)))

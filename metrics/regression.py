@@ -145,3 +145,41 @@ def wmae(answers: ArrayLike, predictions: ArrayLike, weights: ArrayLike | None =
     if w.sum() <= 0:
         raise UndefinedMetric("WMAE is undefined when the weights sum to 0", side="answers")
     return float(np.sum(w * np.abs(y - p)) / np.sum(w))
+
+
+@register_metric("mean_columnwise_mae", higher_is_better=False, kind="continuous", multi_target=True, aliases=("mcmae",))
+def mean_columnwise_mae(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """MAE of each target column, averaged; with every column the same length this is the
+    MAE over all cells (conways-reverse-game-of-life: the share of wrong cells)."""
+    y, p = as_2d(answers), as_2d(predictions)
+    return float(np.mean(np.abs(y - p).mean(axis=0)))
+
+
+@register_metric("rmse_all_cells", higher_is_better=False, kind="continuous", multi_target=True)
+def rmse_all_cells(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """RMSE over every cell of every target column together (crowdflower-weather-twitter
+    scores its 24 columns this way), not a mean of per-column RMSEs."""
+    y, p = as_2d(answers), as_2d(predictions)
+    return float(np.sqrt(np.mean((y - p) ** 2)))
+
+
+@register_metric("rmsle_all_cells", higher_is_better=False, kind="continuous", multi_target=True)
+def rmsle_all_cells(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """RMSLE over every cell of every target column together (see-click-predict-fix:
+    views, votes and comments in one RMSLE)."""
+    y, p = as_2d(answers), as_2d(predictions)
+    return float(np.sqrt(np.mean((np.log1p(y) - np.log1p(p)) ** 2)))
+
+
+@register_metric(
+    "mean_columnwise_spearman", higher_is_better=True, kind="continuous", multi_target=True, aliases=("mcspearman",)
+)
+def mean_columnwise_spearman(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Spearman correlation of each target column (``scipy.stats.spearmanr``), averaged
+    (google-quest-challenge); a constant column on either side makes it undefined."""
+    y, p = as_2d(answers), as_2d(predictions)
+    scores = []
+    for j in range(y.shape[1]):
+        require_variation(y[:, j], p[:, j], f"Spearman correlation of column {j}")
+        scores.append(stats.spearmanr(y[:, j], p[:, j])[0])
+    return float(np.mean(scores))

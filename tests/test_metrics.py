@@ -263,6 +263,14 @@ EVERY_METRIC: dict[str, tuple] = {
     "smape": ([1, 0, 4], [2, 0, 0], 100 * (2 / 3 + 0 + 2) / 3),
     "spearman": ([1, 2, 3, 4], [1, 3, 2, 4], 1 - 6 * 2 / (4 * 15)),
     "wmae": ([1, 2], [2, 2], 0.5),  # without a weight column every row weighs 1
+    "word_jaccard": (["a b c", "x", ""], ["A b", "y", ""], (2 / 3 + 0 + 1) / 3),  # lower-cased word sets
+    "mean_f1_sets": (["a b", "c", "d"], ["a", "c d", "d d"], (2 / 3 + 2 / 3 + 1) / 3),  # 2|A&B| / (|A| + |B|)
+    "levenshtein_mean": (["kitten", "abc"], ["sitting", "abc"], (3 + 0) / 2),  # k->s, e->i, +g
+    "kl_divergence": (np.array([[1, 0], [0.5, 0.5]]), np.array([[0.5, 0.5], [0.5, 0.5]]), math.log(2) / 2),
+    "mean_columnwise_mae": (np.array([[1, 0], [0, 0]]), np.array([[0, 0], [0, 1]]), (0.5 + 0.5) / 2),
+    "rmse_all_cells": (np.array([[1, 0], [0, 0]]), np.array([[0, 0], [0, 2]]), math.sqrt((1 + 4) / 4)),
+    "rmsle_all_cells": (np.array([[0, 0], [0, 0]]), np.array([[E1, 0], [0, 0]]), math.sqrt(1 / 4)),
+    "mean_columnwise_spearman": (np.array([[1, 1], [2, 2], [3, 3]]), np.array([[1, 3], [2, 2], [3, 1]]), (1 - 1) / 2),
 }
 
 REFERENCES = {

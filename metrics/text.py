@@ -1,0 +1,55 @@
+"""Metrics over text and label sets: word Jaccard, per-row F1 of label sets, edit distance."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import ArrayLike, as_1d, register_metric
+
+
+def _words(cell: object) -> list[str]:
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return []
+    return str(cell).split()
+
+
+@register_metric("word_jaccard", higher_is_better=True, kind="text", aliases=("jaccard",))
+def word_jaccard(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Mean over rows of |A & B| / |A | B| of the lower-cased word sets, as Kaggle's
+    tweet-sentiment-extraction and chaii define it; two empty strings score 1."""
+    total, rows = 0.0, list(zip(as_1d(answers), as_1d(predictions)))
+    for actual, predicted in rows:
+        a, b = set(str(actual).lower().split()), set(str(predicted).lower().split())
+        total += 1.0 if not a and not b else len(a & b) / len(a | b)
+    return total / len(rows) if rows else 0.0
+
+
+@register_metric("mean_f1_sets", higher_is_better=True, kind="ranking", aliases=("mean_f1_tags", "f1_samples"))
+def mean_f1_sets(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Mean over rows of the F1 score of the predicted label set against the answer's
+    (space-separated labels; order and repeats do not matter), as Kaggle's "Mean F1"
+    (facebook-recruiting-iii tags, shopee matches, plant-pathology-2021 labels) and
+    ``sklearn.metrics.f1_score(average="samples")`` compute it; two empty sets score 1."""
+    total, rows = 0.0, list(zip(as_1d(answers), as_1d(predictions)))
+    for actual, predicted in rows:
+        a, b = set(_words(actual)), set(_words(predicted))
+        total += 1.0 if not a and not b else 2 * len(a & b) / (len(a) + len(b))
+    return total / len(rows) if rows else 0.0
+
+
+def _levenshtein(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, start=1):
+        current = [i]
+        for j, char_b in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
+
+
+@register_metric("levenshtein_mean", higher_is_better=False, kind="text", aliases=("mean_levenshtein",))
+def levenshtein_mean(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Mean character edit distance (insertions, deletions, substitutions cost 1) between
+    answer and prediction, Kaggle's "Levenshtein Mean" (bms-molecular-translation)."""
+    rows = list(zip(as_1d(answers), as_1d(predictions)))
+    return float(np.mean([_levenshtein(str(a), str(p)) for a, p in rows])) if rows else 0.0
