@@ -133,7 +133,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 continue
             kind = "/".join(part for part in (row.get("category"), row.get("task")) if part)
             table.add_row(row["name"], kind or "-", str(row.get("metric") or "-"), row.get("data_size") or "-",
-                          "yes" if row.get("prepared") else "no (Kaggle)")
+                          "yes" if row.get("prepared") else "no (Kaggle)" if row.get("preparable") else "no (listed only)")
     _console().print(table)
     return 0
 

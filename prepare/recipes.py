@@ -79,7 +79,7 @@ def read_table(path: Path, *, id_column: str | None = None, **kwargs: Any) -> pd
         )
     if path.suffix == ".json":
         return pd.DataFrame(json.loads(path.read_text()))
-    dtype = {id_column: str} if id_column else None
+    dtype = {**(kwargs.pop("dtype", None) or {}), **({id_column: str} if id_column else {})} or None
     if path.suffix == ".tsv" and "sep" not in kwargs:
         kwargs["sep"] = "\t"
     return pd.read_csv(path, dtype=dtype, low_memory=False, **kwargs)
@@ -218,6 +218,10 @@ class TableRecipe:
     answer_columns: Sequence[str] = ()  # also kept in the answers: what scored_rows reads (u_out)
     unseen_label: str | None = None  # a test label absent from train becomes this (whales: new_whale)
     varied_sample: bool = False  # sample values drawn from train (a correlation of constants is undefined)
+    class_prefix: str = ""  # classes_as_columns: the submission names class c "<prefix>c" (class_0)
+    id_format: str | None = None  # the id is built from the row's columns ("{Store}_{Dept}_{Date}")
+    split_side_files: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # file -> {key, test}
+    answer_weight: Mapping[str, Any] = field(default_factory=dict)  # {column, map}: a weight column in the answers
 
     def __post_init__(self) -> None:
         if self.test_file == "":
@@ -261,6 +265,11 @@ class TableRecipe:
         for name, key in self.train_side_files.items():
             side = read_table(raw / name, id_column=key)
             write_table(side[side[key].isin(set(train[self.id_column]))], public / name)
+        for name, spec in self.split_side_files.items():  # per-row logs: train ids' rows and test ids' rows
+            side = read_table(raw / name, id_column=spec["key"])
+            in_test = side[spec["key"]].isin(set(test[self.id_column]))
+            write_table(side[~in_test], public / name)
+            write_table(side[in_test], public / spec["test"])
         return Prepared(
             id_column=self.public_id,
             target_columns=[self.submission_names.get(c, c) for c in sub_columns],
@@ -281,12 +290,14 @@ class TableRecipe:
 
     def _read_labelled(self, raw: Path) -> pd.DataFrame:
         options = dict(self.read_options)
-        id_col = None if self.add_id else next(
+        id_col = None if self.add_id or self.id_format else next(
             (old for old, new in self.rename.items() if new == self.id_column), self.id_column
         )
         table = read_table(raw / self.train_file, id_column=id_col, **options)
         table = table.rename(columns=dict(self.rename))
-        if self.add_id:
+        if self.id_format:
+            table.insert(0, self.id_column, [self.id_format.format(**row) for row in table.to_dict("records")])
+        elif self.add_id:
             table.insert(0, self.id_column, [str(i) for i in range(len(table))])
         missing = [c for c in [self.id_column, *self.target_columns] if c not in table.columns]
         if missing:
@@ -336,7 +347,7 @@ class TableRecipe:
     def _submission_columns(self, raw: Path, labelled: pd.DataFrame) -> list[str]:
         if not self.classes_as_columns:
             return list(self.target_columns)
-        classes = sorted(labelled[self.target_columns[0]].dropna().astype(str).unique())
+        classes = [self.class_prefix + c for c in sorted(labelled[self.target_columns[0]].dropna().astype(str).unique())]
         raw_sample = raw / self.sample_submission_file
         if raw_sample.is_file():
             # Kaggle's own column order where we have it; it lists every class.
@@ -348,12 +359,15 @@ class TableRecipe:
     def _answers(self, test: pd.DataFrame, sub_columns: list[str]) -> pd.DataFrame:
         if not self.classes_as_columns:
             answers = test[[self.id_column, *self.target_columns, *self.answer_columns]].reset_index(drop=True)
+            if self.answer_weight:  # Walmart: holiday weeks weigh 5 in WMAE
+                source = answers[self.answer_weight["column"]].astype(str)
+                answers["weight"] = source.map({str(k): v for k, v in self.answer_weight["map"].items()}).fillna(1)
             if self.kind == "probability":  # True/False labels are scored as 1/0
                 for column in self.target_columns:
                     if pd.api.types.is_bool_dtype(answers[column]):
                         answers[column] = answers[column].astype(int)
             return answers
-        labels = test[self.target_columns[0]].astype(str).to_numpy()
+        labels = (self.class_prefix + test[self.target_columns[0]].astype(str)).to_numpy()
         one_hot = {c: (labels == c).astype(int) for c in sub_columns}
         return pd.DataFrame({self.id_column: test[self.id_column].to_numpy(), **one_hot})
 

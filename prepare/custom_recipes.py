@@ -1,0 +1,164 @@
+"""Recipes for Kaggle layouts that are not one labelled table: labels in folder or file
+names, image-to-image pairs, sequences to continue, groups to match.
+
+Each is ``prepare(raw, public, private, **options) -> Prepared``, registered in CUSTOM and
+named by a catalog entry's ``recipe = {kind = "..."}``. As in recipes.py: a new seeded
+split of the labelled data, the held-out labels to private/ only, test files renamed so
+that a name never gives the label away.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .common import ANSWERS_NAME
+from .recipes import Prepared, RecipeError, link_or_copy, read_table, split_rows, write_table
+
+
+def _labelled_files(folder: Path) -> pd.DataFrame:
+    """file, label rows for folder/<label>/<file>; folders named _x (background noise) are not labels."""
+    if not folder.is_dir():
+        raise RecipeError(f"expected the folder {folder.name}/ with one sub-folder per class in {folder.parent}, got none")
+    rows = [
+        (path.relative_to(folder).as_posix(), label.name)
+        for label in sorted(folder.iterdir())
+        if label.is_dir() and not label.name.startswith("_")
+        for path in sorted(label.iterdir())
+        if path.is_file()
+    ]
+    if not rows:
+        raise RecipeError(f"expected files in {folder}/<class>/, got none")
+    return pd.DataFrame(rows, columns=["path", "label"])
+
+
+def prepare_image_folders(
+    raw: Path,
+    public: Path,
+    private: Path,
+    *,
+    id_column: str,
+    target: str = "label",
+    classes_as_columns: bool = False,
+    folder: str = "train",
+    test_folder: str = "test",
+    sample: str = "sample_submission.csv",
+    seed: int = 0,
+) -> Prepared:
+    """Labels are folder names (train/<class>/<file>): fisheries, plant seedlings, speech commands."""
+    table = _labelled_files(Path(raw) / folder)
+    train, test = split_rows(table, test_size=0.2, seed=seed, stratify=table["label"])
+    for path in train["path"]:
+        link_or_copy(Path(raw) / folder / path, Path(public) / folder / path)
+    names = [f"{i:06d}{Path(path).suffix}" for i, path in enumerate(test["path"])]
+    for path, name in zip(test["path"], names, strict=True):
+        link_or_copy(Path(raw) / folder / path, Path(public) / test_folder / name)
+    classes = sorted(table["label"].unique())
+    labels = test["label"].to_numpy()
+    if classes_as_columns:
+        answers = pd.DataFrame({id_column: names, **{c: (labels == c).astype(int) for c in classes}})
+        filled = pd.DataFrame({id_column: names, **{c: round(1 / len(classes), 6) for c in classes}})
+        targets, label_set = classes, {}
+    else:
+        answers = pd.DataFrame({id_column: names, target: labels})
+        filled = pd.DataFrame({id_column: names, target: train["label"].mode().iloc[0]})
+        targets, label_set = [target], {target: classes}
+    write_table(answers, Path(private) / ANSWERS_NAME)
+    write_table(filled, Path(public) / sample)
+    return Prepared(id_column, targets, submission_file=sample, train_rows=len(train), test_rows=len(test),
+                    labels=label_set)
+
+
+def prepare_label_in_name(
+    raw: Path, public: Path, private: Path, *, folder: str, id_column: str, target: str, sample: str, seed: int = 0
+) -> Prepared:
+    """The label is the file name's last part (right whale clips: ..._TRAIN12_1.aif is a call)."""
+    files = sorted(p for p in (Path(raw) / folder).glob("*") if p.is_file())
+    label = [p.stem.rsplit("_", 1)[-1] for p in files]
+    if not files or not set(label) <= {"0", "1"}:
+        raise RecipeError(f"expected {folder}/<name>_0.<ext> and <name>_1.<ext> files in {raw}, got {len(files)} files")
+    table = pd.DataFrame({"file": [p.name for p in files], "label": np.asarray(label, dtype=int)})
+    train, test = split_rows(table, test_size=0.2, seed=seed, stratify=table["label"])
+    for name in train["file"]:
+        link_or_copy(Path(raw) / folder / name, Path(public) / folder / name)
+    clips = [f"Test{i}{Path(name).suffix}" for i, name in enumerate(test["file"])]
+    for name, clip in zip(test["file"], clips, strict=True):
+        link_or_copy(Path(raw) / folder / name, Path(public) / "test" / clip)
+    write_table(pd.DataFrame({id_column: clips, target: test["label"].to_numpy()}), Path(private) / ANSWERS_NAME)
+    write_table(pd.DataFrame({id_column: clips, target: 0.5}), Path(public) / sample)
+    return Prepared(id_column, [target], submission_file=sample, train_rows=len(train), test_rows=len(test))
+
+
+def prepare_denoising(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """Image to image: train/<n>.png noisy, train_cleaned/<n>.png clean; the answers are the
+    clean pixels of the held-out images as Kaggle's rows ``<image>_<row>_<col>,value`` (1-based,
+    intensity in [0, 1])."""
+    from PIL import Image
+
+    noisy = sorted((Path(raw) / "train").glob("*.png"))
+    pairs = [p for p in noisy if (Path(raw) / "train_cleaned" / p.name).is_file()]
+    if len(pairs) < 4:
+        raise RecipeError(f"expected train/<n>.png with train_cleaned/<n>.png beside them in {raw}, got {len(pairs)} pairs")
+    table = pd.DataFrame({"file": [p.name for p in pairs]})
+    train, test = split_rows(table, test_size=0.2, seed=seed)
+    for name in train["file"]:
+        link_or_copy(Path(raw) / "train" / name, Path(public) / "train" / name)
+        link_or_copy(Path(raw) / "train_cleaned" / name, Path(public) / "train_cleaned" / name)
+    ids, values = [], []
+    for number, name in enumerate(test["file"], start=1):
+        link_or_copy(Path(raw) / "train" / name, Path(public) / "test" / f"{number}.png")
+        with Image.open(Path(raw) / "train_cleaned" / name) as image:
+            pixels = np.asarray(image.convert("L"), dtype=float) / 255
+        rows, cols = np.indices(pixels.shape)
+        ids.append(pd.Series([f"{number}_{r + 1}_{c + 1}" for r, c in zip(rows.ravel(), cols.ravel())]))
+        values.append(pixels.ravel().round(6))
+    answers = pd.DataFrame({"id": pd.concat(ids, ignore_index=True), "value": np.concatenate(values)})
+    write_table(answers, Path(private) / ANSWERS_NAME)
+    write_table(answers.assign(value=1.0), Path(public) / "sampleSubmission.csv")
+    return Prepared("id", ["value"], submission_file="sampleSubmission.csv", train_rows=len(train), test_rows=len(test))
+
+
+def prepare_integer_sequences(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """Held-out sequences lose their last term, which is the answer (Id,Last)."""
+    table = read_table(Path(raw) / "train.csv", id_column="Id", dtype={"Sequence": str})
+    if list(table.columns) != ["Id", "Sequence"]:
+        raise RecipeError(f"expected columns ['Id', 'Sequence'] in train.csv, got {list(table.columns)}")
+    terms = table["Sequence"].str.split(",")
+    table = table[terms.str.len() >= 2].reset_index(drop=True)
+    train, test = split_rows(table, test_size=0.2, seed=seed)
+    parts = test["Sequence"].str.rsplit(",", n=1)
+    write_table(train, Path(public) / "train.csv")
+    write_table(pd.DataFrame({"Id": test["Id"], "Sequence": parts.str[0]}), Path(public) / "test.csv")
+    write_table(pd.DataFrame({"Id": test["Id"], "Last": parts.str[1]}), Path(private) / ANSWERS_NAME)
+    write_table(pd.DataFrame({"Id": test["Id"], "Last": 0}), Path(public) / "sample_submission.csv")
+    return Prepared("Id", ["Last"], train_rows=len(train), test_rows=len(test))
+
+
+def prepare_shopee_matches(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """Postings of one label_group match each other: the answer is the space-separated
+    posting_ids of a test posting's group (itself included); whole groups go to one side."""
+    table = read_table(Path(raw) / "train.csv", id_column="posting_id", dtype={"label_group": str})
+    train, test = split_rows(table, test_size=0.2, seed=seed, groups=table["label_group"])
+    write_table(train, Path(public) / "train.csv")
+    write_table(test.drop(columns=["label_group"]), Path(public) / "test.csv")
+    for rows, folder in ((train, "train_images"), (test, "test_images")):
+        for image in rows["image"].unique():
+            link_or_copy(Path(raw) / "train_images" / image, Path(public) / folder / image)
+    members = test.groupby("label_group")["posting_id"].agg(" ".join)
+    answers = pd.DataFrame({"posting_id": test["posting_id"], "matches": test["label_group"].map(members)})
+    write_table(answers, Path(private) / ANSWERS_NAME)
+    write_table(pd.DataFrame({"posting_id": test["posting_id"], "matches": test["posting_id"]}),
+                Path(public) / "sample_submission.csv")
+    return Prepared("posting_id", ["matches"], train_rows=len(train), test_rows=len(test))
+
+
+CUSTOM: dict[str, Callable[..., Prepared]] = {
+    "image_folders": prepare_image_folders,
+    "label_in_name": prepare_label_in_name,
+    "denoising": prepare_denoising,
+    "integer_sequences": prepare_integer_sequences,
+    "shopee_matches": prepare_shopee_matches,
+}
