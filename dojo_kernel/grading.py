@@ -597,10 +597,10 @@ def grade_submission(
     predicted = aligned.predictions.loc[rows]
     if not metric.multi_target:
         truth, predicted = truth.iloc[:, 0], predicted.iloc[:, 0]
-    weights = aligned.answers.loc[rows, metric.weight_column] if metric.weight_column else None
+    extra = {keyword: aligned.answers.loc[rows, column] for keyword, column in metric.answer_columns.items()}
     try:
         with np.errstate(all="ignore"):
-            score = metric(truth, predicted, weights=weights)
+            score = metric(truth, predicted, **extra)
     except UndefinedMetric as exc:
         blame = (
             "This comes from the competition's answers, not from your submission, which is well formed; "

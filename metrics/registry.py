@@ -24,8 +24,11 @@ KINDS: tuple[str, ...] = ("label", "probability", "continuous", "ranking", "text
 
 ArrayLike = Any  # numpy arrays, pandas Series/DataFrames or lists
 
-# A bound option naming the answers' column of per-row weights (WMAE): grading reads that
-# column and passes it as ``weights``; the metric function never sees the option itself.
+# Bound options naming a column of the answers that the metric needs beside the target:
+# per-row weights (WMAE) or a group per row (champs' log MAE per coupling type). Grading
+# reads that column and passes it as ``weights`` / ``groups``; the function never sees the
+# option itself.
+COLUMN_OPTIONS = {"weight_column": "weights", "group_column": "groups"}
 WEIGHT_OPTION = "weight_column"
 
 
@@ -46,16 +49,22 @@ class Metric:
     description: str = ""
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
-    def __call__(self, answers: ArrayLike, predictions: ArrayLike, weights: ArrayLike | None = None) -> float:
-        options = {key: value for key, value in self.kwargs.items() if key != WEIGHT_OPTION}
+    def __call__(self, answers: ArrayLike, predictions: ArrayLike, weights: ArrayLike | None = None, **columns: Any) -> float:
+        options = {key: value for key, value in self.kwargs.items() if key not in COLUMN_OPTIONS}
         if weights is not None:
             options["weights"] = weights
+        options.update({key: value for key, value in columns.items() if value is not None})
         return float(self.fn(answers, predictions, **options))
 
     @property
     def weight_column(self) -> str | None:
         """The answers' column holding per-row weights (``metric_kwargs weight_column``)."""
         return self.kwargs.get(WEIGHT_OPTION)
+
+    @property
+    def answer_columns(self) -> dict[str, str]:
+        """Keyword -> answers' column, for every column option bound (weights, groups)."""
+        return {COLUMN_OPTIONS[key]: value for key, value in self.kwargs.items() if key in COLUMN_OPTIONS}
 
     def bind(self, **kwargs: Any) -> "Metric":
         """A copy with options bound, e.g. ``get_metric("map@k").bind(k=5)``."""

@@ -53,3 +53,38 @@ def levenshtein_mean(answers: ArrayLike, predictions: ArrayLike) -> float:
     answer and prediction, Kaggle's "Levenshtein Mean" (bms-molecular-translation)."""
     rows = list(zip(as_1d(answers), as_1d(predictions)))
     return float(np.mean([_levenshtein(str(a), str(p)) for a, p in rows])) if rows else 0.0
+
+
+@register_metric("f2_micro_sets", higher_is_better=True, kind="ranking", aliases=("micro_f2",))
+def f2_micro_sets(answers: ArrayLike, predictions: ArrayLike, beta: float = 2.0) -> float:
+    """Micro-averaged F-beta (beta 2) of space-separated label sets: true positives, false
+    positives and false negatives summed over all rows first, as Kaggle's "F-Score Beta
+    (Micro)" (imet-2020-fgvc7) and ``sklearn.metrics.fbeta_score(average="micro")``."""
+    tp = fp = fn = 0
+    for actual, predicted in zip(as_1d(answers), as_1d(predictions)):
+        a, b = set(_words(actual)), set(_words(predicted))
+        tp, fp, fn = tp + len(a & b), fp + len(b - a), fn + len(a - b)
+    b2 = beta * beta
+    denominator = (1 + b2) * tp + b2 * fn + fp
+    return (1 + b2) * tp / denominator if denominator else 1.0
+
+
+@register_metric("kendall_tau_orders", higher_is_better=True, kind="ranking")
+def kendall_tau_orders(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Kaggle's AI4Code Kendall tau: 1 - 4 * (inversions summed over rows) / (sum of
+    n(n - 1)), each row a space-separated order of cell ids. A predicted id not in the
+    row's answer is ignored; answer ids the prediction leaves out go to its end, in the
+    answer's order (so a partial order is scored, not refused)."""
+    inversions = pairs = 0
+    for actual, predicted in zip(as_1d(answers), as_1d(predictions)):
+        truth = _words(actual)
+        position = {cell: i for i, cell in enumerate(truth)}
+        seen, ranks = set(), []
+        for cell in _words(predicted):
+            if cell in position and cell not in seen:
+                seen.add(cell)
+                ranks.append(position[cell])
+        ranks += [position[cell] for cell in truth if cell not in seen]
+        inversions += sum(1 for i in range(len(ranks)) for j in range(i + 1, len(ranks)) if ranks[i] > ranks[j])
+        pairs += len(truth) * (len(truth) - 1)
+    return 1 - 4 * inversions / pairs if pairs else 1.0

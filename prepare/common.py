@@ -157,9 +157,9 @@ def assign_usage(n_rows: int, seed: int, public_fraction: float = PUBLIC_FRACTIO
 def sample_submission(ids: Sequence[Any], id_column: str, targets: Mapping[str, Any]) -> pd.DataFrame:
     """A sample submission: the test ids and a constant (or per-row) value per target."""
     frame = pd.DataFrame({id_column: list(ids)})
-    for column, value in targets.items():
-        frame[column] = value
-    return frame
+    # one concat, not a column at a time: a submission may have hundreds of target columns
+    filled = pd.DataFrame({column: value for column, value in targets.items()}, index=frame.index)
+    return pd.concat([frame, filled], axis=1)
 
 
 def leaderboard_frame(

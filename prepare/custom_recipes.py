@@ -155,7 +155,54 @@ def prepare_shopee_matches(raw: Path, public: Path, private: Path, *, seed: int 
     return Prepared("posting_id", ["matches"], train_rows=len(train), test_rows=len(test))
 
 
+def prepare_missing_word(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """billion-word-imputation: held-out sentences lose one word (never the first or last);
+    the answer is the whole sentence (id,sentence), scored by edit distance."""
+    lines = [line for line in (Path(raw) / "train_v2.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
+    table = pd.DataFrame({"sentence": lines})
+    table = table[table["sentence"].str.split().str.len() >= 3].reset_index(drop=True)
+    train, test = split_rows(table, test_size=0.1, seed=seed)
+    rng = np.random.default_rng(seed)
+    damaged = []
+    for sentence in test["sentence"]:
+        words = sentence.split()
+        del words[int(rng.integers(1, len(words) - 1))]
+        damaged.append(" ".join(words))
+    ids = list(range(1, len(test) + 1))
+    (Path(public) / "train_v2.txt").write_text("\n".join(train["sentence"]) + "\n", encoding="utf-8")
+    write_table(pd.DataFrame({"id": ids, "sentence": damaged}), Path(public) / "test_v2.csv")
+    write_table(pd.DataFrame({"id": ids, "sentence": test["sentence"].to_numpy()}), Path(private) / ANSWERS_NAME)
+    write_table(pd.DataFrame({"id": ids, "sentence": damaged}), Path(public) / "sample_submission.csv")
+    return Prepared("id", ["sentence"], train_rows=len(train), test_rows=len(test))
+
+
+# bigquery-geotab-intersection-congestion: TargetId "<RowId>_<k>" names these six targets.
+GEOTAB_TARGETS = (
+    "TotalTimeStopped_p20", "TotalTimeStopped_p50", "TotalTimeStopped_p80",
+    "DistanceToFirstStop_p20", "DistanceToFirstStop_p50", "DistanceToFirstStop_p80",
+)
+
+
+def prepare_geotab(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """Six targets per intersection row, submitted flattened as TargetId = RowId_k, Target."""
+    table = read_table(Path(raw) / "train.csv", id_column="RowId")
+    missing = [c for c in ("RowId", "IntersectionId", *GEOTAB_TARGETS) if c not in table.columns]
+    if missing:
+        raise RecipeError(f"expected columns {missing} in train.csv, got {list(table.columns)[:20]}")
+    train, test = split_rows(table, test_size=0.2, seed=seed, groups=table["City"].astype(str) + table["IntersectionId"].astype(str))
+    measured = [c for c in table.columns if c.startswith(("TotalTimeStopped", "TimeFromFirstStop", "DistanceToFirstStop"))]
+    write_table(train, Path(public) / "train.csv")
+    write_table(test.drop(columns=measured), Path(public) / "test.csv")
+    ids = [f"{row}_{k}" for row in test["RowId"] for k in range(len(GEOTAB_TARGETS))]
+    values = test[list(GEOTAB_TARGETS)].to_numpy(dtype=float).ravel()
+    write_table(pd.DataFrame({"TargetId": ids, "Target": values}), Path(private) / ANSWERS_NAME)
+    write_table(pd.DataFrame({"TargetId": ids, "Target": 0}), Path(public) / "sample_submission.csv")
+    return Prepared("TargetId", ["Target"], train_rows=len(train), test_rows=len(test))
+
+
 CUSTOM: dict[str, Callable[..., Prepared]] = {
+    "missing_word": prepare_missing_word,
+    "geotab": prepare_geotab,
     "image_folders": prepare_image_folders,
     "label_in_name": prepare_label_in_name,
     "denoising": prepare_denoising,

@@ -222,6 +222,8 @@ class TableRecipe:
     id_format: str | None = None  # the id is built from the row's columns ("{Store}_{Dept}_{Date}")
     split_side_files: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # file -> {key, test}
     answer_weight: Mapping[str, Any] = field(default_factory=dict)  # {column, map}: a weight column in the answers
+    first_row_per_id: bool = False  # several labelled rows per id (hms: windows of one EEG): keep the first
+    normalize_answers: bool = False  # answers as shares of their row's sum (hms: expert votes -> probabilities)
 
     def __post_init__(self) -> None:
         if self.test_file == "":
@@ -307,6 +309,8 @@ class TableRecipe:
             )
         if self.labelled_only:
             table = table.dropna(subset=self.target_columns)
+        if self.first_row_per_id:
+            table = table.drop_duplicates(subset=self.id_column, keep="first")
         if table[self.id_column].duplicated().any():
             raise RecipeError(f"expected unique values in {self.id_column!r} of {self.train_file}")
         return table.reset_index(drop=True)
@@ -359,6 +363,9 @@ class TableRecipe:
     def _answers(self, test: pd.DataFrame, sub_columns: list[str]) -> pd.DataFrame:
         if not self.classes_as_columns:
             answers = test[[self.id_column, *self.target_columns, *self.answer_columns]].reset_index(drop=True)
+            if self.normalize_answers:
+                votes = answers[list(self.target_columns)].astype(float)
+                answers[list(self.target_columns)] = votes.div(votes.sum(axis=1).replace(0, 1), axis=0)
             if self.answer_weight:  # Walmart: holiday weeks weigh 5 in WMAE
                 source = answers[self.answer_weight["column"]].astype(str)
                 answers["weight"] = source.map({str(k): v for k, v in self.answer_weight["map"].items()}).fillna(1)

@@ -213,6 +213,14 @@ def test_rmspe_leaves_out_rows_whose_answer_is_zero():
         get_metric("rmspe")([0, 0], [1, 1])
 
 
+def test_group_log_mae_averages_the_log_mae_of_each_group():
+    # champs: type A errors 1, 0 -> MAE 0.5; type B errors 0, 2 -> MAE 1; mean(log 0.5, log 1)
+    metric = get_metric("group_log_mae", group_column="type")
+    assert metric.answer_columns == {"groups": "type"}
+    assert metric([1, 2, 3, 5], [2, 2, 3, 3], groups=["A", "A", "B", "B"]) == pytest.approx(math.log(0.5) / 2)
+    assert metric([1, 1], [1, 1], groups=["A", "B"]) == pytest.approx(math.log(1e-9))  # floored, not -inf
+
+
 def test_median_absolute_error_by_hand():
     assert get_metric("median_absolute_error")([1, 2, 3, 10], [1, 3, 5, 0]) == pytest.approx(1.5)
     assert get_metric("medae")([1, 2, 3], [1, 3, 5]) == 1.0
@@ -270,10 +278,15 @@ EVERY_METRIC: dict[str, tuple] = {
     "mean_columnwise_mae": (np.array([[1, 0], [0, 0]]), np.array([[0, 0], [0, 1]]), (0.5 + 0.5) / 2),
     "rmse_all_cells": (np.array([[1, 0], [0, 0]]), np.array([[0, 0], [0, 2]]), math.sqrt((1 + 4) / 4)),
     "rmsle_all_cells": (np.array([[0, 0], [0, 0]]), np.array([[E1, 0], [0, 0]]), math.sqrt(1 / 4)),
+    "f2_micro_sets": (["a b", "c"], ["a", "c d"], 5 * 2 / (5 * 2 + 4 * 1 + 1)),  # tp 2, fn 1, fp 1
+    "kendall_tau_orders": (["a b c", "x y"], ["b a c", "x y"], 1 - 4 * 1 / (6 + 2)),  # one inversion
+    "group_log_mae": ([1, 2, 3, 5], [2, 2, 3, 3], "reference"),
     "mean_columnwise_spearman": (np.array([[1, 1], [2, 2], [3, 3]]), np.array([[1, 3], [2, 2], [3, 1]]), (1 - 1) / 2),
 }
 
 REFERENCES = {
+    # without a group column: log of the overall MAE, (1 + 0 + 0 + 2) / 4
+    "group_log_mae": lambda a, p: math.log(0.75),
     "quadratic_weighted_kappa": lambda a, p: skm.cohen_kappa_score(a, p, weights="quadratic"),
     "roc_auc_ovr": lambda a, p: skm.roc_auc_score(a, p[:, 1]),  # two classes: both one-vs-rest AUCs are equal
 }
