@@ -16,11 +16,6 @@ import pandas as pd
 from .grading import canonical_keys, text_columns_for
 from .metrics import Metric
 
-# What pandas reads as NaN by default; numeric answer columns keep this, text ones do not.
-NA_SPELLINGS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-                "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
-
-
 def read_answers(path: str | os.PathLike[str], *, id_column: str, metric: Metric, target_columns: Sequence[str]) -> pd.DataFrame:
     """Read an answers file with ids and text targets as text, exactly as written.
 
@@ -31,13 +26,12 @@ def read_answers(path: str | os.PathLike[str], *, id_column: str, metric: Metric
     """
     header = list(pd.read_csv(path, nrows=0).columns)
     text = [c for c in text_columns_for(metric, id_column, target_columns) if c in header]
-    frame = pd.read_csv(
-        path,
-        dtype={column: str for column in text},
-        keep_default_na=False,
-        na_values={column: NA_SPELLINGS for column in header if column not in text},
-        low_memory=False,
-    )
+    # Two reads, not per-column NA lists: those cost seconds on answers with hundreds of columns.
+    frame = pd.read_csv(path, dtype={column: str for column in text}, low_memory=False)
+    if text:
+        verbatim = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False, na_filter=False)
+        for column in text:
+            frame[column] = verbatim[column]
     if metric.kind == "label":
         for column in target_columns:
             if column in frame.columns:

@@ -739,8 +739,9 @@ LAYOUTS.update({
                 "seq_id": HEX},
     ),
     "conways-reverse-game-of-life-2020": lay(
-        "id", ["id", "delta", *cols("start_", 625), *cols("stop_", 625)], {c: BIN for c in cols("start_", 625)},
-        values={"delta": INT5, **{c: BIN for c in cols("stop_", 625)}}, rows=40,
+        # Kaggle's files have stop_0..stop_624 too; 25 of them keep the generated table small
+        "id", ["id", "delta", *cols("start_", 625), *cols("stop_", 25)], {c: BIN for c in cols("start_", 625)},
+        values={"delta": INT5, **{c: BIN for c in cols("stop_", 25)}}, rows=40,
     ),
     "hms-harmful-brain-activity-classification": lay(
         "eeg_id", ["eeg_id", "eeg_sub_id", "spectrogram_id", "label_id", "patient_id", "expert_consensus", *HMS],
@@ -772,23 +773,23 @@ def column_values(kind: object, n: int, rng: np.random.Generator, offset: int = 
     if isinstance(kind, str) and kind.startswith("onehot"):
         raise AssertionError("one-hot targets are generated together")
     i = np.arange(offset, offset + n)
-    unique = {
-        HEX: [f"{(k * 2654435761) % 16**10:010x}" for k in i],
-        "jpgname": [f"{(k * 2654435761) % 16**10:010x}.jpg" for k in i],
-        "Train_": [f"Train_{k}" for k in i],
-        "t3_": [f"t3_{k:x}" for k in i],
-        "1.2.826.0.1.": [f"1.2.826.0.1.{k}" for k in i],
-        "train_": [f"train_{k}" for k in i],
-        "id": [f"id{k:05d}" for k in i],
-        "ID_": [f"ID_{k}" for k in i],
-        "act2_": [f"act2_{k}" for k in i],
-        "0001_0": [f"{k:04d}_01" for k in i],
-        "time": [f"{(k + 1) / 10000:.4f}" for k in i],
-        DATE: [str(pd.Timestamp("2013-01-01") + pd.Timedelta(hours=int(k))) for k in i],
-        "group8": [str(k // 8) for k in i],
+    unique = {  # built only for the kind asked (most columns are numbers)
+        HEX: lambda: [f"{(k * 2654435761) % 16**10:010x}" for k in i],
+        "jpgname": lambda: [f"{(k * 2654435761) % 16**10:010x}.jpg" for k in i],
+        "Train_": lambda: [f"Train_{k}" for k in i],
+        "t3_": lambda: [f"t3_{k:x}" for k in i],
+        "1.2.826.0.1.": lambda: [f"1.2.826.0.1.{k}" for k in i],
+        "train_": lambda: [f"train_{k}" for k in i],
+        "id": lambda: [f"id{k:05d}" for k in i],
+        "ID_": lambda: [f"ID_{k}" for k in i],
+        "act2_": lambda: [f"act2_{k}" for k in i],
+        "0001_0": lambda: [f"{k:04d}_01" for k in i],
+        "time": lambda: [f"{(k + 1) / 10000:.4f}" for k in i],
+        DATE: lambda: [str(pd.Timestamp("2013-01-01") + pd.Timedelta(hours=int(k))) for k in i],
+        "group8": lambda: [str(k // 8) for k in i],
     }
     if kind in unique:
-        return unique[kind]
+        return unique[kind]()
     if kind == BIN:
         return list(rng.permutation(np.resize([0, 1], n)))
     if kind == BOOL:
@@ -851,8 +852,8 @@ def write_raw(name: str, raw: Path) -> Layout:
         for label in sorted(set(layout.targets[next(iter(layout.targets))])):  # type: ignore[arg-type]
             sample[label] = 0.25
     else:
-        for target in layout.targets:
-            sample[layout.sample_names.get(target, target)] = 0
+        zeros = {layout.sample_names.get(target, target): 0 for target in layout.targets}
+        sample = pd.concat([sample, pd.DataFrame(zeros, index=sample.index)], axis=1)
     save(sample, raw / layout.sample)
     if layout.files:
         for row in pd.concat([train, test.rename(columns={layout.test_id or layout.id: layout.id})]).to_dict("records"):
