@@ -88,3 +88,25 @@ def kendall_tau_orders(answers: ArrayLike, predictions: ArrayLike) -> float:
         inversions += sum(1 for i in range(len(ranks)) for j in range(i + 1, len(ranks)) if ranks[i] > ranks[j])
         pairs += len(truth) * (len(truth) - 1)
     return 1 - 4 * inversions / pairs if pairs else 1.0
+
+
+def _span_characters(cell: object) -> set[int]:
+    """Character positions of "start end;start end" spans (Kaggle's nbme format)."""
+    characters: set[int] = set()
+    for span in str(cell if cell is not None else "").replace(",", ";").split(";"):
+        bounds = span.split()
+        if len(bounds) == 2 and all(b.lstrip("-").isdigit() for b in bounds):
+            characters.update(range(int(bounds[0]), int(bounds[1])))
+    return characters
+
+
+@register_metric("span_micro_f1", higher_is_better=True, kind="text", aliases=("character_span_f1",))
+def span_micro_f1(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Micro F1 over character positions, each row's spans written "start end;start end"
+    (end exclusive), as Kaggle's nbme-score-clinical-patient-notes scores them: true and
+    false positives and false negatives are counted over all rows' characters together."""
+    tp = fp = fn = 0
+    for actual, predicted in zip(as_1d(answers), as_1d(predictions)):
+        a, b = _span_characters(actual), _span_characters(predicted)
+        tp, fp, fn = tp + len(a & b), fp + len(b - a), fn + len(a - b)
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0

@@ -200,7 +200,28 @@ def prepare_geotab(raw: Path, public: Path, private: Path, *, seed: int = 0) -> 
     return Prepared("TargetId", ["Target"], train_rows=len(train), test_rows=len(test))
 
 
+def prepare_nbme_spans(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """Feature spans in patient notes: train.csv's location is a Python-list literal
+    (['696 724', '733 739']); the answers and submissions use Kaggle's "696 724;733 739".
+    Whole notes (pn_num) go to one side."""
+    table = read_table(Path(raw) / "train.csv", id_column="id", dtype={"pn_num": str})
+    for column in ("id", "pn_num", "feature_num", "location"):
+        if column not in table.columns:
+            raise RecipeError(f"expected the column {column!r} in train.csv, got {list(table.columns)}")
+    train, test = split_rows(table, test_size=0.2, seed=seed, groups=table["pn_num"])
+    spans = test["location"].fillna("").str.replace(r"[\[\]']", "", regex=True).str.replace(", ", ";")
+    write_table(train, Path(public) / "train.csv")
+    write_table(test.drop(columns=["annotation", "location"], errors="ignore"), Path(public) / "test.csv")
+    for side in ("patient_notes.csv", "features.csv"):
+        if (Path(raw) / side).is_file():
+            link_or_copy(Path(raw) / side, Path(public) / side)
+    write_table(pd.DataFrame({"id": test["id"], "location": spans}), Path(private) / ANSWERS_NAME)
+    write_table(pd.DataFrame({"id": test["id"], "location": ""}), Path(public) / "sample_submission.csv")
+    return Prepared("id", ["location"], train_rows=len(train), test_rows=len(test))
+
+
 CUSTOM: dict[str, Callable[..., Prepared]] = {
+    "nbme_spans": prepare_nbme_spans,
     "missing_word": prepare_missing_word,
     "geotab": prepare_geotab,
     "image_folders": prepare_image_folders,

@@ -965,6 +965,16 @@ def write_round_two_custom_raw(name: str, raw: Path) -> None:
         })
         table.to_csv(raw / "train.csv", index=False)
         table.drop(columns=measured).head(5).to_csv(raw / "test.csv", index=False)
+    elif name == "nbme-score-clinical-patient-notes":
+        rows = []
+        for note in range(20):
+            for feature in range(3):
+                spans = [] if (note + feature) % 4 == 0 else [f"{feature * 10} {feature * 10 + 4}", "30 33"][: 1 + note % 2]
+                rows.append((f"{note:05d}_{feature:03d}", note % 3, note, feature, str(["x"] * len(spans)), str(spans)))
+        pd.DataFrame(rows, columns=["id", "case_num", "pn_num", "feature_num", "annotation", "location"]).to_csv(
+            raw / "train.csv", index=False)
+        pd.DataFrame({"pn_num": range(20), "case_num": 0, "pn_history": "the patient"}).to_csv(raw / "patient_notes.csv", index=False)
+        pd.DataFrame({"feature_num": range(3), "case_num": 0, "feature_text": "fever"}).to_csv(raw / "features.csv", index=False)
     elif name == "shopee-product-matching":
         groups = np.repeat(np.arange(25), 3)[:72]
         table = pd.DataFrame({
@@ -985,7 +995,7 @@ ROUND_TWO_CUSTOM = {
     "the-nature-conservancy-fisheries-monitoring", "plant-seedlings-classification",
     "tensorflow-speech-recognition-challenge", "the-icml-2013-whale-challenge-right-whale-redux",
     "denoising-dirty-documents", "integer-sequence-learning", "shopee-product-matching",
-    "billion-word-imputation", "bigquery-geotab-intersection-congestion",
+    "billion-word-imputation", "bigquery-geotab-intersection-congestion", "nbme-score-clinical-patient-notes",
 }
 
 
