@@ -220,7 +220,76 @@ def prepare_nbme_spans(raw: Path, public: Path, private: Path, *, seed: int = 0)
     return Prepared("id", ["location"], train_rows=len(train), test_rows=len(test))
 
 
+def prepare_mlsp_birds(raw: Path, public: Path, private: Path, *, seed: int = 0, species: int = 19) -> Prepared:
+    """mlsp-2013-birds: rec_labels_test_hidden.txt lists each recording's species ("3,11,12";
+    "?" for Kaggle's test). Held-out recordings become "?" (and fold 1) in the public copy;
+    the answers are Kaggle's rows Id = rec_id * 100 + species, Probability 0 or 1."""
+    base = Path(raw) / "mlsp_contest_dataset" if (Path(raw) / "mlsp_contest_dataset").is_dir() else Path(raw)
+    essential = base / "essential_data"
+    labels_file = essential / "rec_labels_test_hidden.txt"
+    if not labels_file.is_file():
+        raise RecipeError(f"expected essential_data/rec_labels_test_hidden.txt in {base}, got none")
+    lines = labels_file.read_text(encoding="utf-8").splitlines()
+    known = {}
+    for line in lines[1:]:
+        rec, *rest = line.strip().split(",")
+        if rec and "?" not in rest:
+            known[int(rec)] = {int(x) for x in rest if x.strip()}
+    table = pd.DataFrame({"rec_id": sorted(known)})
+    train, test = split_rows(table, test_size=0.25, seed=seed)
+    held = set(test["rec_id"])
+    hidden = [lines[0]] + [f"{line.split(',')[0]},?" if line.split(",")[0].isdigit() and int(line.split(",")[0]) in held
+                           else line for line in lines[1:]]
+    out = Path(public) / "essential_data"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rec_labels_test_hidden.txt").write_text("\n".join(hidden) + "\n", encoding="utf-8")
+    folds = pd.read_csv(essential / "CVfolds_2.txt")
+    folds.loc[folds["rec_id"].isin(held), "fold"] = 1
+    folds.to_csv(out / "CVfolds_2.txt", index=False)
+    for other in essential.iterdir():
+        if other.name not in ("rec_labels_test_hidden.txt", "CVfolds_2.txt"):
+            if other.is_dir():
+                for item in other.rglob("*"):
+                    if item.is_file():
+                        link_or_copy(item, out / item.relative_to(essential))
+            else:
+                link_or_copy(other, out / other.name)
+    ids = [rec * 100 + k for rec in sorted(held) for k in range(species)]
+    truth = [int(k in known[rec]) for rec in sorted(held) for k in range(species)]
+    write_table(pd.DataFrame({"Id": ids, "Probability": truth}), Path(private) / ANSWERS_NAME)
+    write_table(pd.DataFrame({"Id": ids, "Probability": 0.5}), Path(public) / "sample_submission.csv")
+    return Prepared("Id", ["Probability"], train_rows=len(train), test_rows=len(test))
+
+
+KEYPOINT_LOOKUP = "IdLookupTable.csv"
+
+
+def prepare_facial_keypoints(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """facial-keypoints-detection: 30 keypoint columns and an Image column per face; Kaggle
+    asks for the keypoints listed in IdLookupTable.csv (RowId, ImageId, FeatureName) as rows
+    RowId,Location. Only keypoints the training data has are asked."""
+    table = read_table(Path(raw) / "training.csv")
+    if "Image" not in table.columns:
+        raise RecipeError(f"expected an Image column in training.csv, got {list(table.columns)[:10]}")
+    features = [c for c in table.columns if c != "Image"]
+    table.insert(0, "ImageId", range(1, len(table) + 1))
+    train, test = split_rows(table, test_size=0.2, seed=seed)
+    write_table(train.drop(columns=["ImageId"]), Path(public) / "training.csv")
+    test = test.assign(ImageId=range(1, len(test) + 1))
+    write_table(test[["ImageId", "Image"]], Path(public) / "test.csv")
+    long = test.melt(id_vars=["ImageId"], value_vars=features, var_name="FeatureName", value_name="Location")
+    long = long.dropna(subset=["Location"]).sort_values(["ImageId", "FeatureName"], kind="stable")
+    long.insert(0, "RowId", range(1, len(long) + 1))
+    write_table(long[["RowId", "ImageId", "FeatureName"]], Path(public) / KEYPOINT_LOOKUP)
+    write_table(long[["RowId", "Location"]], Path(private) / ANSWERS_NAME)
+    write_table(long[["RowId"]].assign(Location=48.0), Path(public) / "SampleSubmission.csv")
+    return Prepared("RowId", ["Location"], submission_file="SampleSubmission.csv", train_rows=len(train),
+                    test_rows=len(test))
+
+
 CUSTOM: dict[str, Callable[..., Prepared]] = {
+    "mlsp_birds": prepare_mlsp_birds,
+    "facial_keypoints": prepare_facial_keypoints,
     "nbme_spans": prepare_nbme_spans,
     "missing_word": prepare_missing_word,
     "geotab": prepare_geotab,

@@ -975,6 +975,25 @@ def write_round_two_custom_raw(name: str, raw: Path) -> None:
             raw / "train.csv", index=False)
         pd.DataFrame({"pn_num": range(20), "case_num": 0, "pn_history": "the patient"}).to_csv(raw / "patient_notes.csv", index=False)
         pd.DataFrame({"feature_num": range(3), "case_num": 0, "feature_text": "fever"}).to_csv(raw / "features.csv", index=False)
+    elif name == "mlsp-2013-birds":
+        essential = raw / "mlsp_contest_dataset" / "essential_data"
+        essential.mkdir(parents=True)
+        lines = ["rec_id,[labels]"] + [
+            f"{rec},?" if rec % 7 == 0 else ",".join([str(rec), *[str(s) for s in range(19) if (rec * 3 + s) % 5 == 0]])
+            for rec in range(40)
+        ]
+        (essential / "rec_labels_test_hidden.txt").write_text("\n".join(lines) + "\n")
+        pd.DataFrame({"rec_id": range(40), "fold": [int(r % 7 == 0) for r in range(40)]}).to_csv(essential / "CVfolds_2.txt", index=False)
+        pd.DataFrame({"rec_id": range(40), "filename": [f"PC1_{r}" for r in range(40)]}).to_csv(essential / "rec_id2filename.txt", index=False)
+        for rec in range(40):
+            touch(essential / "src_wavs" / f"PC1_{rec}.wav", b"RIFF" + bytes([rec]))
+    elif name == "facial-keypoints-detection":
+        points = [f"{part}_{axis}" for part in ("left_eye_center", "right_eye_center", "nose_tip") for axis in "xy"]
+        table = pd.DataFrame({p: rng.uniform(20, 70, 60).round(4) for p in points})
+        table.loc[::4, "nose_tip_x"] = np.nan  # Kaggle's faces lack some keypoints
+        table["Image"] = [" ".join(map(str, rng.integers(0, 255, 16))) for _ in range(60)]
+        table.to_csv(raw / "training.csv", index=False)
+        table[["Image"]].head(3).assign(ImageId=[1, 2, 3])[["ImageId", "Image"]].to_csv(raw / "test.csv", index=False)
     elif name == "shopee-product-matching":
         groups = np.repeat(np.arange(25), 3)[:72]
         table = pd.DataFrame({
@@ -996,6 +1015,7 @@ ROUND_TWO_CUSTOM = {
     "tensorflow-speech-recognition-challenge", "the-icml-2013-whale-challenge-right-whale-redux",
     "denoising-dirty-documents", "integer-sequence-learning", "shopee-product-matching",
     "billion-word-imputation", "bigquery-geotab-intersection-congestion", "nbme-score-clinical-patient-notes",
+    "mlsp-2013-birds", "facial-keypoints-detection",
 }
 
 
