@@ -221,3 +221,30 @@ def kl_divergence(answers: ArrayLike, predictions: ArrayLike) -> float:
     p = np.clip(p / np.clip(p.sum(axis=1, keepdims=True), EPS, None), EPS, 1)
     terms = np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / p), 0.0)
     return float(np.mean(terms.sum(axis=1)))
+
+
+@register_metric("lwlrap", higher_is_better=True, kind="probability", multi_target=True,
+                 aliases=("label_weighted_lrap",))
+def lwlrap(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Label-weighted label-ranking average precision (freesound-audio-tagging-2019): for
+    each true label of a row, the precision of the row's ranking at that label's rank;
+    averaged per class, and the classes weighted by how many true labels they have. It
+    equals ``sklearn.metrics.label_ranking_average_precision_score`` with each row
+    weighted by its number of true labels (ties aside)."""
+    truth, scores = as_2d(answers) > 0, as_2d(predictions)
+    n_rows, n_classes = truth.shape
+    precision = np.zeros((n_rows, n_classes))
+    for row in range(n_rows):
+        positives = np.flatnonzero(truth[row])
+        if not len(positives):
+            continue
+        ranking = np.empty(n_classes, dtype=int)
+        ranking[np.argsort(-scores[row], kind="stable")] = np.arange(n_classes)
+        hits = np.zeros(n_classes, dtype=bool)
+        hits[ranking[positives]] = True
+        precision[row, positives] = np.cumsum(hits)[ranking[positives]] / (1 + ranking[positives])
+    labels_per_class = truth.sum(axis=0)
+    if labels_per_class.sum() == 0:
+        raise UndefinedMetric("lwlrap is undefined when no row has a true label", side="answers")
+    per_class = precision.sum(axis=0) / np.maximum(1, labels_per_class)
+    return float(np.sum(per_class * labels_per_class / labels_per_class.sum()))

@@ -287,7 +287,32 @@ def prepare_facial_keypoints(raw: Path, public: Path, private: Path, *, seed: in
                     test_rows=len(test))
 
 
+def prepare_multilabel_files(
+    raw: Path, public: Path, private: Path, *, train_file: str, folder: str, id_column: str = "fname",
+    labels_column: str = "labels", sample: str = "sample_submission.csv", seed: int = 0,
+) -> Prepared:
+    """freesound-audio-tagging-2019: a row's labels are comma-separated ("Bark,Walk_and_footsteps");
+    the submission has one probability column per class (Kaggle's sample lists them)."""
+    table = read_table(Path(raw) / train_file, id_column=id_column)
+    sets = table[labels_column].fillna("").str.split(",")
+    raw_sample = Path(raw) / sample
+    classes = (list(pd.read_csv(raw_sample, nrows=0).columns)[1:] if raw_sample.is_file()
+               else sorted({label for labels in sets for label in labels if label}))
+    train, test = split_rows(table, test_size=0.2, seed=seed)
+    write_table(train, Path(public) / train_file)
+    for rows, out in ((train, folder), (test, "test")):
+        for name in rows[id_column]:
+            link_or_copy(Path(raw) / folder / name, Path(public) / out / name)
+    test_sets = sets.loc[test.index]
+    answers = pd.DataFrame({id_column: test[id_column].to_numpy(),
+                            **{c: [int(c in labels) for labels in test_sets] for c in classes}})
+    write_table(answers, Path(private) / ANSWERS_NAME)
+    write_table(answers.assign(**{c: 0.0 for c in classes}), Path(public) / sample)
+    return Prepared(id_column, classes, submission_file=sample, train_rows=len(train), test_rows=len(test))
+
+
 CUSTOM: dict[str, Callable[..., Prepared]] = {
+    "multilabel_files": prepare_multilabel_files,
     "mlsp_birds": prepare_mlsp_birds,
     "facial_keypoints": prepare_facial_keypoints,
     "nbme_spans": prepare_nbme_spans,

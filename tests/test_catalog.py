@@ -994,6 +994,14 @@ def write_round_two_custom_raw(name: str, raw: Path) -> None:
         table["Image"] = [" ".join(map(str, rng.integers(0, 255, 16))) for _ in range(60)]
         table.to_csv(raw / "training.csv", index=False)
         table[["Image"]].head(3).assign(ImageId=[1, 2, 3])[["ImageId", "Image"]].to_csv(raw / "test.csv", index=False)
+    elif name == "freesound-audio-tagging-2019":
+        tags = ["Accelerating_and_revving_and_vroom", "Bark", "Walk_and_footsteps", "Applause"]
+        names = [f"{zlib.crc32(str(i).encode()):08x}.wav" for i in range(50)]
+        labels = [",".join(tags[j] for j in range(4) if (i >> j) & 1) or "Bark" for i in range(50)]
+        pd.DataFrame({"fname": names, "labels": labels}).to_csv(raw / "train_curated.csv", index=False)
+        for file in names:
+            touch(raw / "train_curated" / file, b"RIFF" + file.encode())
+        pd.DataFrame({"fname": ["x.wav"], **{t: [0.0] for t in tags}}).to_csv(raw / "sample_submission.csv", index=False)
     elif name == "shopee-product-matching":
         groups = np.repeat(np.arange(25), 3)[:72]
         table = pd.DataFrame({
@@ -1015,7 +1023,7 @@ ROUND_TWO_CUSTOM = {
     "tensorflow-speech-recognition-challenge", "the-icml-2013-whale-challenge-right-whale-redux",
     "denoising-dirty-documents", "integer-sequence-learning", "shopee-product-matching",
     "billion-word-imputation", "bigquery-geotab-intersection-congestion", "nbme-score-clinical-patient-notes",
-    "mlsp-2013-birds", "facial-keypoints-detection",
+    "mlsp-2013-birds", "facial-keypoints-detection", "freesound-audio-tagging-2019",
 }
 
 

@@ -281,12 +281,15 @@ EVERY_METRIC: dict[str, tuple] = {
     "f2_micro_sets": (["a b", "c"], ["a", "c d"], 5 * 2 / (5 * 2 + 4 * 1 + 1)),  # tp 2, fn 1, fp 1
     "kendall_tau_orders": (["a b c", "x y"], ["b a c", "x y"], 1 - 4 * 1 / (6 + 2)),  # one inversion
     "group_log_mae": ([1, 2, 3, 5], [2, 2, 3, 3], "reference"),
+    "lwlrap": (np.array([[1, 0, 1], [0, 1, 0]]), np.array([[0.9, 0.5, 0.1], [0.2, 0.3, 0.8]]), "reference"),
     # row 1: truth 0-3, predicted 2-5 -> tp 1 (2), fp 2 (3, 4), fn 2 (0, 1); row 2: both empty
     "span_micro_f1": (["0 3", ""], ["2 5", ""], 2 * 1 / (2 * 1 + 2 + 2)),
     "mean_columnwise_spearman": (np.array([[1, 1], [2, 2], [3, 3]]), np.array([[1, 3], [2, 2], [3, 1]]), (1 - 1) / 2),
 }
 
 REFERENCES = {
+    # lwlrap is LRAP with each row weighted by its number of true labels
+    "lwlrap": lambda a, p: skm.label_ranking_average_precision_score(a, p, sample_weight=a.sum(axis=1)),
     # without a group column: log of the overall MAE, (1 + 0 + 0 + 2) / 4
     "group_log_mae": lambda a, p: math.log(0.75),
     "quadratic_weighted_kappa": lambda a, p: skm.cohen_kappa_score(a, p, weights="quadratic"),
