@@ -110,3 +110,31 @@ def span_micro_f1(answers: ArrayLike, predictions: ArrayLike) -> float:
         a, b = _span_characters(actual), _span_characters(predicted)
         tp, fp, fn = tp + len(a & b), fp + len(b - a), fn + len(a - b)
     return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+
+
+def _rle_pixels(cell: object) -> set[int]:
+    """Pixel numbers of a run-length mask "start length start length" (1-based)."""
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return set()
+    numbers = [int(x) for x in str(cell).split() if x.lstrip("-").isdigit()]
+    return {p for start, length in zip(numbers[::2], numbers[1::2]) for p in range(start, start + length)}
+
+
+@register_metric("mask_iou_precision", higher_is_better=True, kind="text", aliases=("tgs_salt_map",))
+def mask_iou_precision(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Kaggle's tgs-salt-identification-challenge score: per image, the share of IoU
+    thresholds 0.5, 0.55, ..., 0.95 that the IoU of the predicted and true run-length masks
+    exceeds (one object per image, so precision at t is 1 or 0); an empty mask predicted
+    for an empty truth scores 1, any other empty side 0; averaged over images."""
+    thresholds = np.arange(0.5, 1.0, 0.05)
+    scores = []
+    for actual, predicted in zip(as_1d(answers), as_1d(predictions)):
+        a, b = _rle_pixels(actual), _rle_pixels(predicted)
+        if not a and not b:
+            scores.append(1.0)
+        elif not a or not b:
+            scores.append(0.0)
+        else:
+            iou = len(a & b) / len(a | b)
+            scores.append(float(np.mean(iou > thresholds)))
+    return float(np.mean(scores)) if scores else 0.0

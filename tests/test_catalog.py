@@ -738,6 +738,10 @@ LAYOUTS.update({
         values={"id": HEX, "file_name": "jpgname", "location": "group8", "date_captured": DATE, "rights_holder": TEXT,
                 "seq_id": HEX},
     ),
+    "tgs-salt-identification-challenge": lay(
+        "id", "id,rle_mask", {"rle_mask": cls("1 20 102 20", "", "5 3", "300 101 505 7")}, test=None,
+        values={"id": HEX}, files="train/images/{id}.png", extra={"depths.csv": "id,z"},
+    ),
     "conways-reverse-game-of-life-2020": lay(
         # Kaggle's files have stop_0..stop_624 too; 25 of them keep the generated table small
         "id", ["id", "delta", *cols("start_", 625), *cols("stop_", 25)], {c: BIN for c in cols("start_", 625)},

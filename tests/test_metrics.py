@@ -281,6 +281,8 @@ EVERY_METRIC: dict[str, tuple] = {
     "f2_micro_sets": (["a b", "c"], ["a", "c d"], 5 * 2 / (5 * 2 + 4 * 1 + 1)),  # tp 2, fn 1, fp 1
     "kendall_tau_orders": (["a b c", "x y"], ["b a c", "x y"], 1 - 4 * 1 / (6 + 2)),  # one inversion
     "group_log_mae": ([1, 2, 3, 5], [2, 2, 3, 3], "reference"),
+    # masks {1..10} vs {1..8}: IoU 0.8 beats 0.5..0.75 (6 of 10 thresholds); empty vs empty 1; empty vs not 0
+    "mask_iou_precision": (["1 10", "", ""], ["1 8", "", "5 2"], (0.6 + 1 + 0) / 3),
     "lwlrap": (np.array([[1, 0, 1], [0, 1, 0]]), np.array([[0.9, 0.5, 0.1], [0.2, 0.3, 0.8]]), "reference"),
     # row 1: truth 0-3, predicted 2-5 -> tp 1 (2), fp 2 (3, 4), fn 2 (0, 1); row 2: both empty
     "span_micro_f1": (["0 3", ""], ["2 5", ""], 2 * 1 / (2 * 1 + 2 + 2)),
