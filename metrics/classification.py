@@ -248,3 +248,32 @@ def lwlrap(answers: ArrayLike, predictions: ArrayLike) -> float:
         raise UndefinedMetric("lwlrap is undefined when no row has a true label", side="answers")
     per_class = precision.sum(axis=0) / np.maximum(1, labels_per_class)
     return float(np.sum(per_class * labels_per_class / labels_per_class.sum()))
+
+
+def _auc_where(truth: np.ndarray, scores: np.ndarray, rows: np.ndarray, what: str) -> float:
+    require_two_classes(truth[rows], what)
+    return float(skm.roc_auc_score(truth[rows], scores[rows]))
+
+
+@register_metric("bias_auc", higher_is_better=True, kind="probability", aliases=("jigsaw_bias_auc",))
+def bias_auc(answers: ArrayLike, predictions: ArrayLike, subgroups: ArrayLike | None = None, power: float = -5) -> float:
+    """Kaggle's jigsaw-unintended-bias-in-toxicity-classification score: 0.25 * overall ROC
+    AUC + 0.75 * the mean of three power means (p = -5) over the identity subgroups of the
+    subgroup AUC, the BPSN AUC (background positives, subgroup negatives) and the BNSP AUC
+    (background negatives, subgroup positives). Targets and identities count from 0.5; the
+    identity columns come from the answers (``metric_kwargs subgroup_columns``)."""
+    truth = as_1d(answers).astype(float) >= 0.5
+    scores = as_1d(predictions).astype(float)
+    overall = _auc_where(truth, scores, np.ones(len(truth), dtype=bool), "overall ROC AUC")
+    if subgroups is None:
+        return overall
+    groups = pd.DataFrame(subgroups).apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy() >= 0.5
+    per_kind: list[list[float]] = [[], [], []]
+    for j in range(groups.shape[1]):
+        member = groups[:, j]
+        name = f"subgroup {j}"
+        per_kind[0].append(_auc_where(truth, scores, member, f"ROC AUC of {name}"))
+        per_kind[1].append(_auc_where(truth, scores, (member & ~truth) | (~member & truth), f"BPSN AUC of {name}"))
+        per_kind[2].append(_auc_where(truth, scores, (member & truth) | (~member & ~truth), f"BNSP AUC of {name}"))
+    means = [float(np.mean(np.power(values, power)) ** (1 / power)) for values in per_kind]
+    return 0.25 * overall + 0.75 * float(np.mean(means))

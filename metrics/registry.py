@@ -28,7 +28,7 @@ ArrayLike = Any  # numpy arrays, pandas Series/DataFrames or lists
 # per-row weights (WMAE) or a group per row (champs' log MAE per coupling type). Grading
 # reads that column and passes it as ``weights`` / ``groups``; the function never sees the
 # option itself.
-COLUMN_OPTIONS = {"weight_column": "weights", "group_column": "groups"}
+COLUMN_OPTIONS = {"weight_column": "weights", "group_column": "groups", "subgroup_columns": "subgroups"}
 WEIGHT_OPTION = "weight_column"
 
 
@@ -64,7 +64,11 @@ class Metric:
     @property
     def answer_columns(self) -> dict[str, str]:
         """Keyword -> answers' column, for every column option bound (weights, groups)."""
-        return {COLUMN_OPTIONS[key]: value for key, value in self.kwargs.items() if key in COLUMN_OPTIONS}
+        return {
+            COLUMN_OPTIONS[key]: list(value) if isinstance(value, (list, tuple)) else value
+            for key, value in self.kwargs.items()
+            if key in COLUMN_OPTIONS
+        }
 
     def bind(self, **kwargs: Any) -> "Metric":
         """A copy with options bound, e.g. ``get_metric("map@k").bind(k=5)``."""

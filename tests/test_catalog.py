@@ -612,6 +612,10 @@ GQ = [
         "helpful", "level_of_information", "plausible", "relevance", "satisfaction", "type_instructions",
         "type_procedure", "type_reason_explanation", "well_written")],
 ]
+JIGSAW_IDENTITIES = [
+    "male", "female", "homosexual_gay_or_lesbian", "christian", "jewish", "muslim", "black", "white",
+    "psychiatric_or_mental_illness",
+]
 HMS = ["seizure_vote", "lpd_vote", "gpd_vote", "lrda_vote", "grda_vote", "other_vote"]
 CROWDFLOWER = [*cols("s", 5, 1), *cols("w", 4, 1), *cols("k", 15, 1)]
 LAYOUTS.update({
@@ -741,6 +745,12 @@ LAYOUTS.update({
     "tgs-salt-identification-challenge": lay(
         "id", "id,rle_mask", {"rle_mask": cls("1 20 102 20", "", "5 3", "300 101 505 7")}, test=None,
         values={"id": HEX}, files="train/images/{id}.png", extra={"depths.csv": "id,z"},
+    ),
+    "jigsaw-unintended-bias-in-toxicity-classification": lay(
+        "id", ["id", "target", "comment_text", "severe_toxicity", "obscene", *JIGSAW_IDENTITIES, "created_date"],
+        {"target": BIN}, train_only=("severe_toxicity", "obscene", *JIGSAW_IDENTITIES),
+        values={"comment_text": TEXT, "created_date": DATE, **{c: BIN for c in JIGSAW_IDENTITIES}},
+        sample_names={"target": "prediction"}, rows=200,
     ),
     "conways-reverse-game-of-life-2020": lay(
         # Kaggle's files have stop_0..stop_624 too; 25 of them keep the generated table small

@@ -221,6 +221,26 @@ def test_group_log_mae_averages_the_log_mae_of_each_group():
     assert metric([1, 1], [1, 1], groups=["A", "B"]) == pytest.approx(math.log(1e-9))  # floored, not -inf
 
 
+def test_bias_auc_by_its_published_definition():
+    """jigsaw-unintended-bias: 0.25 overall AUC + 0.75 mean of the power means (p = -5) of
+    subgroup, BPSN and BNSP AUCs over the identities."""
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1.0])
+    p = np.array([0.1, 0.9, 0.6, 0.4, 0.2, 0.8, 0.3, 0.7, 0.65, 0.35])
+    groups = np.array([[1, 1, 1, 1, 0, 0, 0, 0, 1, 1], [0, 0, 1, 1, 1, 1, 0, 0, 0, 1]]).T
+    t = y >= 0.5
+
+    def aucs(member):
+        bpsn, bnsp = (member & ~t) | (~member & t), (member & t) | (~member & ~t)
+        return [skm.roc_auc_score(t[rows], p[rows]) for rows in (member, bpsn, bnsp)]
+
+    table = np.array([aucs(groups[:, j] == 1) for j in range(2)])  # identity x (subgroup, bpsn, bnsp)
+    power_means = (np.mean(table ** -5.0, axis=0)) ** (1 / -5.0)
+    expected = 0.25 * skm.roc_auc_score(t, p) + 0.75 * power_means.mean()
+    metric = get_metric("bias_auc", subgroup_columns=["male", "female"])
+    assert metric.answer_columns == {"subgroups": ["male", "female"]}
+    assert metric(y, p, subgroups=groups) == pytest.approx(expected)
+
+
 def test_median_absolute_error_by_hand():
     assert get_metric("median_absolute_error")([1, 2, 3, 10], [1, 3, 5, 0]) == pytest.approx(1.5)
     assert get_metric("medae")([1, 2, 3], [1, 3, 5]) == 1.0
@@ -281,6 +301,7 @@ EVERY_METRIC: dict[str, tuple] = {
     "f2_micro_sets": (["a b", "c"], ["a", "c d"], 5 * 2 / (5 * 2 + 4 * 1 + 1)),  # tp 2, fn 1, fp 1
     "kendall_tau_orders": (["a b c", "x y"], ["b a c", "x y"], 1 - 4 * 1 / (6 + 2)),  # one inversion
     "group_log_mae": ([1, 2, 3, 5], [2, 2, 3, 3], "reference"),
+    "bias_auc": ([0, 0, 1, 1], [0.6, 0.4, 0.5, 0.7], 0.75),  # without identity columns: the overall AUC
     # masks {1..10} vs {1..8}: IoU 0.8 beats 0.5..0.75 (6 of 10 thresholds); empty vs empty 1; empty vs not 0
     "mask_iou_precision": (["1 10", "", ""], ["1 8", "", "5 2"], (0.6 + 1 + 0) / 3),
     "lwlrap": (np.array([[1, 0, 1], [0, 1, 0]]), np.array([[0.9, 0.5, 0.1], [0.2, 0.3, 0.8]]), "reference"),
