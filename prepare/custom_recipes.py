@@ -311,7 +311,32 @@ def prepare_multilabel_files(
     return Prepared(id_column, classes, submission_file=sample, train_rows=len(train), test_rows=len(test))
 
 
+def prepare_hm_purchases(raw: Path, public: Path, private: Path, *, days: int = 7, k: int = 12) -> Prepared:
+    """h-and-m-personalized-fashion-recommendations: the last ``days`` of transactions are the
+    test week; every customer gets a row (customer_id, prediction: up to 12 article ids), and
+    only customers who bought in that week are scored (``scored`` = 1), as on Kaggle."""
+    transactions = read_table(Path(raw) / "transactions_train.csv", dtype={"customer_id": str, "article_id": str})
+    when = pd.to_datetime(transactions["t_dat"])
+    cut = when.max() - pd.Timedelta(days=days - 1)
+    past, week = transactions[when < cut], transactions[when >= cut]
+    if past.empty or week.empty:
+        raise RecipeError(f"expected transactions before and within the last {days} days, got {len(past)} and {len(week)}")
+    write_table(past, Path(public) / "transactions_train.csv")
+    customers = read_table(Path(raw) / "customers.csv", id_column="customer_id")
+    for side in ("customers.csv", "articles.csv"):
+        link_or_copy(Path(raw) / side, Path(public) / side)
+    bought = week.groupby("customer_id")["article_id"].agg(lambda items: " ".join(dict.fromkeys(items)))
+    ids = customers["customer_id"]
+    answers = pd.DataFrame({"customer_id": ids, "prediction": ids.map(bought).fillna(""),
+                            "scored": ids.isin(bought.index).astype(int)})
+    write_table(answers, Path(private) / ANSWERS_NAME)
+    popular = " ".join(past["article_id"].value_counts().index[:k])
+    write_table(pd.DataFrame({"customer_id": ids, "prediction": popular}), Path(public) / "sample_submission.csv")
+    return Prepared("customer_id", ["prediction"], train_rows=len(past), test_rows=len(week))
+
+
 CUSTOM: dict[str, Callable[..., Prepared]] = {
+    "hm_purchases": prepare_hm_purchases,
     "multilabel_files": prepare_multilabel_files,
     "mlsp_birds": prepare_mlsp_birds,
     "facial_keypoints": prepare_facial_keypoints,

@@ -1016,6 +1016,15 @@ def write_round_two_custom_raw(name: str, raw: Path) -> None:
         for file in names:
             touch(raw / "train_curated" / file, b"RIFF" + file.encode())
         pd.DataFrame({"fname": ["x.wav"], **{t: [0.0] for t in tags}}).to_csv(raw / "sample_submission.csv", index=False)
+    elif name == "h-and-m-personalized-fashion-recommendations":
+        customers = [f"{zlib.crc32(str(i).encode()):016x}" for i in range(30)]
+        articles = [f"0{108775015 + i}" for i in range(20)]
+        days = pd.date_range("2020-09-01", "2020-09-22")
+        rows = [(str(days[i % len(days)].date()), customers[(i * 7) % 30], articles[(i * 3) % 20], 0.05, 2) for i in range(300)]
+        pd.DataFrame(rows, columns=["t_dat", "customer_id", "article_id", "price", "sales_channel_id"]).to_csv(
+            raw / "transactions_train.csv", index=False)
+        pd.DataFrame({"customer_id": customers, "age": 30}).to_csv(raw / "customers.csv", index=False)
+        pd.DataFrame({"article_id": articles, "prod_name": "top"}).to_csv(raw / "articles.csv", index=False)
     elif name == "shopee-product-matching":
         groups = np.repeat(np.arange(25), 3)[:72]
         table = pd.DataFrame({
@@ -1038,6 +1047,7 @@ ROUND_TWO_CUSTOM = {
     "denoising-dirty-documents", "integer-sequence-learning", "shopee-product-matching",
     "billion-word-imputation", "bigquery-geotab-intersection-congestion", "nbme-score-clinical-patient-notes",
     "mlsp-2013-birds", "facial-keypoints-detection", "freesound-audio-tagging-2019",
+    "h-and-m-personalized-fashion-recommendations",
 }
 
 
