@@ -16,7 +16,10 @@ import pandas as pd
 from .grading import canonical_keys, text_columns_for
 from .metrics import Metric
 
-def read_answers(path: str | os.PathLike[str], *, id_column: str, metric: Metric, target_columns: Sequence[str]) -> pd.DataFrame:
+
+def read_answers(
+    path: str | os.PathLike[str], *, id_column: str, metric: Metric, target_columns: Sequence[str]
+) -> pd.DataFrame:
     """Read an answers file with ids and text targets as text, exactly as written.
 
     ``None``, ``NA``, ``null`` and ``N/A`` are words in a text-normalisation answer or a

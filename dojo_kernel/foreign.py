@@ -25,7 +25,9 @@ LEADERBOARD_PATH_VARIABLE = "DOJO_LEADERBOARD_PATH"
 def catalog_settings(name: str) -> dict[str, Any]:
     """The settings the catalog knows for ``name`` (metric, its options, scored rows, and how
     MLE-bench's prepared folder differs); {} for a name outside the catalog."""
-    from .prepare.catalog import load_catalog  # the catalog reads pandas: only when needed
+    from .prepare.catalog import (
+        load_catalog,  # the catalog reads pandas: only when needed
+    )
 
     entry = load_catalog().get(name)
     if entry is None:

@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from .common import ANSWERS_NAME
-from .recipes import Prepared, RecipeError, link_or_copy, read_table, split_rows, write_table
+from .recipes import (
+    Prepared,
+    RecipeError,
+    link_or_copy,
+    read_table,
+    split_rows,
+    write_table,
+)
 
 
 def _labelled_files(folder: Path) -> pd.DataFrame:

@@ -79,7 +79,11 @@ def read_table(path: Path, *, id_column: str | None = None, **kwargs: Any) -> pd
         )
     if path.suffix == ".json":
         return pd.DataFrame(json.loads(path.read_text()))
-    dtype = {**(kwargs.pop("dtype", None) or {}), **({id_column: str} if id_column else {})} or None
+    given = kwargs.pop("dtype", None)
+    if given is not None and not isinstance(given, Mapping):
+        dtype: Any = given  # one type for every column (str: read everything as text)
+    else:
+        dtype = {**(given or {}), **({id_column: str} if id_column else {})} or None
     if path.suffix == ".tsv" and "sep" not in kwargs:
         kwargs["sep"] = "\t"
     return pd.read_csv(path, dtype=dtype, low_memory=False, **kwargs)
@@ -296,6 +300,15 @@ class TableRecipe:
             (old for old, new in self.rename.items() if new == self.id_column), self.id_column
         )
         table = read_table(raw / self.train_file, id_column=id_col, **options)
+        if self.kind in ("label", "ranking", "text") and Path(self.train_file).suffix != ".json":
+            # text targets as written: "None", "NA" or "null" is an answer, not a missing value
+            originals = {new: old for old, new in self.rename.items()}
+            wanted = [originals.get(c, c) for c in self.target_columns if originals.get(c, c) in table.columns]
+            if wanted:
+                verbatim = read_table(raw / self.train_file, **dict(options, usecols=wanted, dtype=str,
+                                                                     keep_default_na=False, na_values=[""]))
+                for column in wanted:
+                    table[column] = verbatim[column]
         table = table.rename(columns=dict(self.rename))
         if self.id_format:
             table.insert(0, self.id_column, [self.id_format.format(**row) for row in table.to_dict("records")])

@@ -1316,3 +1316,16 @@ def test_the_label_set_covers_a_class_that_only_train_has(tmp_path: Path):
     grade = competition.grade(tmp_path / "fives.csv", split="full")
     assert grade.valid, grade.error
     assert grade.score == pytest.approx(float((answers["Cover_Type"] == 5).mean()))
+
+
+def test_text_targets_that_look_missing_survive_preparation(tmp_path: Path):
+    """tweet-sentiment-extraction: a selected_text of "NA" or "None" is an answer."""
+    raw = tmp_path / "raw"
+    write_raw("tweet-sentiment-extraction", raw)
+    train = pd.read_csv(raw / "train.csv", dtype=str, keep_default_na=False)
+    train.loc[:, "selected_text"] = np.resize(["NA", "None", "null", "N/A", "good day"], len(train))
+    train.to_csv(raw / "train.csv", index=False)
+    path = prepare_competition("tweet-sentiment-extraction", raw_dir=raw, data_root=tmp_path / "d", progress=False)
+    competition = load_competition_dir(path)
+    assert set(competition.answers["selected_text"]) <= {"NA", "None", "null", "N/A", "good day"}
+    assert competition.grade(competition.answers_path, split="full").score == 1.0
