@@ -82,6 +82,7 @@ class Competition:
     sample_file: Path | None = None  # MLE-bench's sample, under Kaggle's own name (or in private/)
     row_order: bool = False  # no id column: submission rows line up with the answers by position
     leaderboard_file: Path | None = None  # one board for both splits (MLE-bench's, found outside the folder)
+    unscored_columns: list[str] = field(default_factory=list)  # required in a submission, not scored
     metric_fn: Metric | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -221,6 +222,7 @@ class Competition:
             scored_rows=self.scored,
             labels=self.label_set,
             row_order=self.row_order,
+            unscored_columns=self.unscored_columns,
         )
         grade.metric = self.metric
         grade.details["leaderboard_kind"] = self.leaderboard_kind
@@ -392,6 +394,7 @@ def load_competition_dir(
         "source": dict(manifest.get("source", {})),
         "scored_rows": dict(manifest.get("scored_rows", known.get("scored_rows", {}))),
         "labels": dict(manifest.get("labels", {})),
+        "unscored_columns": list(manifest.get("unscored_columns", known.get("unscored_columns", []))),
         "sample_file": sample,
         "row_order": row_order,
     }

@@ -546,6 +546,7 @@ def grade_submission(
     scored_rows: np.ndarray | None = None,
     labels: dict[str, Sequence[Any]] | None = None,
     row_order: bool = False,
+    unscored_columns: Sequence[str] = (),
 ) -> Grade:
     """Grade one submission file against ``answers``; never raises for the submission's faults.
 
@@ -553,7 +554,9 @@ def grade_submission(
     needs a prediction. ``labels`` is the competition's label set per target column.
     ``row_order``: the competition has no id column (MLE-bench's detecting-insults): row i
     of the submission is the answer of row i; its other columns (the sample's Date,
-    Comment) are context, not predictions."""
+    Comment) are context, not predictions. ``unscored_columns``: columns Kaggle's submission
+    format requires that the metric does not score (stanford-covid-vaccine's deg_pH10): they
+    must be present and are then set aside."""
     base = {"split": split, "metric": metric.name, "higher_is_better": metric.higher_is_better}
     if split not in SPLITS:
         raise ValueError(f"expected split to be one of {', '.join(SPLITS)}, got {split!r}")
@@ -567,6 +570,9 @@ def grade_submission(
         if row_order:
             submission = submission[[c for c in submission.columns if c in target_columns]].copy()
             submission.insert(0, id_column, [str(i) for i in range(len(submission))])
+        if unscored_columns:
+            _check_columns(submission, id_column, [*target_columns, *unscored_columns])
+            submission = submission.drop(columns=list(unscored_columns))
         aligned = align_submission(
             submission,
             answers,

@@ -244,6 +244,7 @@ def manifest(entry: CatalogEntry, prepared: Prepared, origin: str, *, has_leader
         "tags": list(entry.tags),
         "scored_rows": dict(entry.scored_rows) or None,
         "labels": prepared.labels or None,
+        "unscored_columns": prepared.unscored_columns or None,
         "leaderboard": {
             "kind": "kaggle",
             "note": (

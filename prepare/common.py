@@ -60,6 +60,7 @@ MANIFEST_KEYS = REQUIRED_KEYS + (
     "source",  # free-form table: where the data came from, licence, citation
     "scored_rows",  # table: column + equals | not_equals | in | not_in; rows that count (ventilator u_out == 0)
     "labels",  # table: target column -> every label of the competition (train and test)
+    "unscored_columns",  # columns a submission must have that the metric does not score
 )
 
 

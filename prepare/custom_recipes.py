@@ -342,7 +342,39 @@ def prepare_hm_purchases(raw: Path, public: Path, private: Path, *, days: int = 
     return Prepared("customer_id", ["prediction"], train_rows=len(past), test_rows=len(week))
 
 
+RNA_SCORED = ("reactivity", "deg_Mg_pH10", "deg_Mg_50C")
+RNA_UNSCORED = ("deg_pH10", "deg_50C")
+
+
+def prepare_rna_degradation(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """stanford-covid-vaccine: one JSON line per RNA with per-base target arrays for its first
+    seq_scored bases. Submissions have a row per base (id_seqpos) and five target columns;
+    three are scored (MCRMSE), on the scored bases only (``scored`` = 1)."""
+    table = pd.read_json(Path(raw) / "train.json", lines=True)
+    missing = [c for c in ("id", "seq_length", "seq_scored", *RNA_SCORED, *RNA_UNSCORED) if c not in table.columns]
+    if missing:
+        raise RecipeError(f"expected {missing} in train.json (JSON lines), got {list(table.columns)}")
+    train, test = split_rows(table, test_size=0.2, seed=seed)
+    train.to_json(Path(public) / "train.json", orient="records", lines=True)
+    hidden = [c for c in table.columns if c in (*RNA_SCORED, *RNA_UNSCORED) or c.endswith("_error")
+              or c in ("signal_to_noise", "SN_filter")]
+    test.drop(columns=hidden).to_json(Path(public) / "test.json", orient="records", lines=True)
+    rows = []
+    for record in test.to_dict("records"):
+        for pos in range(int(record["seq_length"])):
+            scored = pos < int(record["seq_scored"])
+            values = [float(record[c][pos]) if scored else 0.0 for c in (*RNA_SCORED, *RNA_UNSCORED)]
+            rows.append((f"{record['id']}_{pos}", *values, int(scored)))
+    answers = pd.DataFrame(rows, columns=["id_seqpos", *RNA_SCORED, *RNA_UNSCORED, "scored"])
+    write_table(answers, Path(private) / ANSWERS_NAME)
+    write_table(answers[["id_seqpos"]].assign(**{c: 0.0 for c in (*RNA_SCORED, *RNA_UNSCORED)}),
+                Path(public) / "sample_submission.csv")
+    return Prepared("id_seqpos", list(RNA_SCORED), train_rows=len(train), test_rows=len(test),
+                    unscored_columns=list(RNA_UNSCORED))
+
+
 CUSTOM: dict[str, Callable[..., Prepared]] = {
+    "rna_degradation": prepare_rna_degradation,
     "hm_purchases": prepare_hm_purchases,
     "multilabel_files": prepare_multilabel_files,
     "mlsp_birds": prepare_mlsp_birds,

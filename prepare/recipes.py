@@ -46,6 +46,7 @@ class Prepared:
     train_rows: int = 0
     test_rows: int = 0
     labels: dict[str, list[str]] = field(default_factory=dict)  # label target -> every label (train and test)
+    unscored_columns: list[str] = field(default_factory=list)  # in the submission format, not scored
 
 
 def _natural(label: str) -> tuple:

@@ -1025,6 +1025,17 @@ def write_round_two_custom_raw(name: str, raw: Path) -> None:
             raw / "transactions_train.csv", index=False)
         pd.DataFrame({"customer_id": customers, "age": 30}).to_csv(raw / "customers.csv", index=False)
         pd.DataFrame({"article_id": articles, "prod_name": "top"}).to_csv(raw / "articles.csv", index=False)
+    elif name == "stanford-covid-vaccine":
+        records = []
+        for i in range(30):
+            record = {"index": i, "id": f"id_{zlib.crc32(str(i).encode()):09x}", "sequence": "GGAAAUC" * 2,
+                      "structure": "." * 14, "predicted_loop_type": "E" * 14, "signal_to_noise": 5.0,
+                      "SN_filter": 1, "seq_length": 14, "seq_scored": 10}
+            for target in ("reactivity", "deg_Mg_pH10", "deg_pH10", "deg_Mg_50C", "deg_50C"):
+                record[target] = list(rng.uniform(0, 2, 10).round(4))
+                record[f"{target}_error" if target == "reactivity" else f"deg_error_{target[4:]}"] = [0.1] * 10
+            records.append(record)
+        (raw / "train.json").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     elif name == "shopee-product-matching":
         groups = np.repeat(np.arange(25), 3)[:72]
         table = pd.DataFrame({
@@ -1047,7 +1058,7 @@ ROUND_TWO_CUSTOM = {
     "denoising-dirty-documents", "integer-sequence-learning", "shopee-product-matching",
     "billion-word-imputation", "bigquery-geotab-intersection-congestion", "nbme-score-clinical-patient-notes",
     "mlsp-2013-birds", "facial-keypoints-detection", "freesound-audio-tagging-2019",
-    "h-and-m-personalized-fashion-recommendations",
+    "h-and-m-personalized-fashion-recommendations", "stanford-covid-vaccine",
 }
 
 
@@ -1099,7 +1110,7 @@ def test_competition_prepares_and_grades(name: str, tmp_path: Path):
     # The answers, as a submission: the id and target columns (answers may keep a column that
     # says which rows are scored, such as ventilator's u_out).
     perfect_path = tmp_path / "perfect.csv"
-    columns = [competition.id_column, *competition.target_columns]
+    columns = [competition.id_column, *competition.target_columns, *competition.unscored_columns]
     pd.read_csv(competition.answers_path, dtype=str, keep_default_na=False)[columns].to_csv(perfect_path, index=False)
     perfect = competition.grade(perfect_path, split="full")
     assert perfect.valid, perfect.error

@@ -624,3 +624,15 @@ def test_full_split_places_the_score_on_both_boards(binary, tmp_path):
     assert 0.1 < grade.score < 0.99
     assert grade.details["positions"]["public"] == 0.5  # beats 0.1, not 0.99
     assert grade.details["positions"]["private"] == grade.position < 0.5
+
+
+def test_unscored_columns_are_required_but_not_scored(tmp_path):
+    """stanford-covid-vaccine submits five targets and is scored on three."""
+    answers = pd.DataFrame({"id": IDS, "y": VALUES, "extra": 0.0})
+    competition = _dir(
+        tmp_path, "unsc", answers, answers, metric="rmse", target_columns=["y"], unscored_columns=["extra"],
+    )
+    anything = answers.assign(extra=rng.normal(size=N))
+    grade = competition.grade(write(tmp_path, anything), split="full")
+    assert grade.valid and grade.score == 0.0, grade.error
+    invalid(competition.grade(write(tmp_path, answers[["id", "y"]]), split="full"), "missing column(s) 'extra'")
