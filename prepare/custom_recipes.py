@@ -373,7 +373,38 @@ def prepare_rna_degradation(raw: Path, public: Path, private: Path, *, seed: int
                     unscored_columns=list(RNA_UNSCORED))
 
 
+PLAN = ("A", "B", "C", "D", "E", "F", "G")
+
+
+def prepare_purchase_plans(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """allstate-purchase-prediction-challenge: each customer's quote history ends in a
+    purchase (record_type 1); held-out customers keep a random prefix of their quotes, and
+    the answer is the purchased plan, options A..G written together ("1120011")."""
+    table = read_table(Path(raw) / "train.csv", id_column="customer_ID")
+    missing = [c for c in ("customer_ID", "shopping_pt", "record_type", *PLAN) if c not in table.columns]
+    if missing:
+        raise RecipeError(f"expected columns {missing} in train.csv, got {list(table.columns)[:20]}")
+    bought = table[table["record_type"] == 1].drop_duplicates("customer_ID").set_index("customer_ID")
+    customers = pd.DataFrame({"customer_ID": bought.index})
+    train_ids, test_ids = split_rows(customers, test_size=0.2, seed=seed)
+    write_table(table[table["customer_ID"].isin(set(train_ids["customer_ID"]))], Path(public) / "train.csv")
+    rng = np.random.default_rng(seed)
+    quotes = table[table["customer_ID"].isin(set(test_ids["customer_ID"])) & (table["record_type"] == 0)]
+    kept = []
+    for _, rows in quotes.groupby("customer_ID", sort=False):
+        kept.append(rows.sort_values("shopping_pt").head(int(rng.integers(2, len(rows) + 1)) if len(rows) > 2 else len(rows)))
+    write_table(pd.concat(kept) if kept else quotes, Path(public) / "test_v2.csv")
+    plans = bought.loc[test_ids["customer_ID"], list(PLAN)].astype(int).astype(str).agg("".join, axis=1)
+    write_table(pd.DataFrame({"customer_ID": plans.index, "plan": plans.to_numpy()}), Path(private) / ANSWERS_NAME)
+    last = quotes.sort_values("shopping_pt").groupby("customer_ID")[list(PLAN)].last()
+    guess = last.reindex(plans.index).fillna(0).astype(int).astype(str).agg("".join, axis=1)
+    write_table(pd.DataFrame({"customer_ID": plans.index, "plan": guess.to_numpy()}), Path(public) / "sampleSubmission.csv")
+    return Prepared("customer_ID", ["plan"], submission_file="sampleSubmission.csv", train_rows=len(train_ids),
+                    test_rows=len(test_ids))
+
+
 CUSTOM: dict[str, Callable[..., Prepared]] = {
+    "purchase_plans": prepare_purchase_plans,
     "rna_degradation": prepare_rna_degradation,
     "hm_purchases": prepare_hm_purchases,
     "multilabel_files": prepare_multilabel_files,

@@ -1036,6 +1036,14 @@ def write_round_two_custom_raw(name: str, raw: Path) -> None:
                 record[f"{target}_error" if target == "reactivity" else f"deg_error_{target[4:]}"] = [0.1] * 10
             records.append(record)
         (raw / "train.json").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    elif name == "allstate-purchase-prediction-challenge":
+        rows = []
+        for customer in range(10000000, 10000040):
+            for point in range(1, 6):
+                rows.append({"customer_ID": customer, "shopping_pt": point, "record_type": int(point == 5),
+                             "day": point % 5, "state": "NY", "group_size": 1, "car_age": 3,
+                             **{o: int(rng.integers(0, 3)) for o in "ABCDEFG"}, "cost": 600 + point})
+        pd.DataFrame(rows).to_csv(raw / "train.csv", index=False)
     elif name == "shopee-product-matching":
         groups = np.repeat(np.arange(25), 3)[:72]
         table = pd.DataFrame({
@@ -1059,6 +1067,7 @@ ROUND_TWO_CUSTOM = {
     "billion-word-imputation", "bigquery-geotab-intersection-congestion", "nbme-score-clinical-patient-notes",
     "mlsp-2013-birds", "facial-keypoints-detection", "freesound-audio-tagging-2019",
     "h-and-m-personalized-fashion-recommendations", "stanford-covid-vaccine",
+    "allstate-purchase-prediction-challenge",
 }
 
 
