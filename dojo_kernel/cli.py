@@ -99,9 +99,8 @@ def _dir_size(path: Path) -> int | None:
     return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file())
 
 
-def _catalog_module() -> Any | None:
-    if importlib.util.find_spec("dojo_kernel.prepare.catalog") is None:
-        return None
+def _catalog_module() -> Any:
+    # imported on use: the catalog reads pandas and the metric library
     return importlib.import_module("dojo_kernel.prepare.catalog")
 
 
@@ -148,16 +147,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         # a dir's manifest is text from whoever made it: shown as written, never read as markup
         table.add_row(*(escape(cell) for cell in (name, kind or "-", str(metric), size, "yes" if built else "no")))
     if args.all:
-        catalog = _catalog_module()
-        if catalog is None:
-            print("(the Kaggle catalog is not available in this build)", file=sys.stderr)
-        else:
-            for row in catalog.list_catalog():
-                if row["name"] in shown:
-                    continue
-                kind = "/".join(part for part in (row.get("category"), row.get("task")) if part)
-                table.add_row(row["name"], kind or "-", str(row.get("metric") or "-"), row.get("data_size") or "-",
-                              "yes" if row.get("prepared") else "no (Kaggle)")
+        for row in _catalog_module().list_catalog():
+            if row["name"] in shown:
+                continue
+            kind = "/".join(part for part in (row.get("category"), row.get("task")) if part)
+            table.add_row(row["name"], kind or "-", str(row.get("metric") or "-"), row.get("data_size") or "-",
+                          "yes" if row.get("prepared") else "no (Kaggle)" if row.get("preparable") else "no (listed only)")
     _console().print(table)
     return 0
 
@@ -174,13 +169,11 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             if args.raw_dir is not None:
                 raise UsageError(f"expected --raw-dir only for Kaggle competitions, got it for the built-in {name!r}")
             path = builtin.build(name, root=data_root(), force=args.force)
-        elif catalog is not None:
+        else:
             try:
                 path = catalog.prepare_competition(name, raw_dir=args.raw_dir, overwrite=args.force)
             except catalog.PREPARE_ERRORS as error:
                 raise UsageError(f"{name}: {error}") from None
-        else:
-            raise UsageError(f"expected a built-in competition among {', '.join(builtin.BUILTIN_NAMES)}, got {name!r}")
         console.print(f"prepared [bold]{name}[/bold] in {time.monotonic() - started:.1f}s: {path}")
     return 0
 

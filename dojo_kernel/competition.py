@@ -32,8 +32,11 @@ import numpy as np
 import pandas as pd
 
 from . import dir_checks
+from .answers import read_answers, read_leaderboard, scored_mask
 from .errors import CompetitionFormatError, CompetitionNotFound, PrepareError
+from .foreign import catalog_settings, find_leaderboard, find_sample
 from .grading import SPLITS, AnswerKeys, Grade, grade_submission, public_mask, submission_size_cap
+from .standing import leaderboard_standing
 from .metrics import Metric, UnknownMetric, get_metric
 from .prepare.common import (
     ANSWERS_NAME,
@@ -45,9 +48,10 @@ from .prepare.common import (
 )
 from .prepare.names import BUILTIN_NAMES, found_in, known_names
 
-ANSWER_FILE_CANDIDATES = ("test_answer.csv", "answers.csv", "solution.csv", "test_labels.csv")
+ANSWER_FILE_CANDIDATES = ("test_answer.csv", "answers.csv", "solution.csv", "test_labels.csv", "test.csv")
 DESCRIPTION_CANDIDATES = ("description.md", "description.txt")
 LAYOUTS = {"dojo": ".", "mle-dojo": "data", "mle-bench": "prepared"}
+ROW_ID = "row"  # the id of a competition without one (rows line up by position): 0, 1, 2...
 
 
 @dataclass(eq=False)
@@ -75,6 +79,12 @@ class Competition:
     leaderboard_kind: str = "kaggle"  # "kaggle" (real teams) | "reference-ladder" (our reference solutions)
     layout: str = "dojo"
     source: dict[str, Any] = field(default_factory=dict)
+    scored_rows: dict[str, Any] = field(default_factory=dict)  # which answer rows count (see answers.scored_mask)
+    labels: dict[str, list[Any]] = field(default_factory=dict)  # target -> the whole label set (train and test)
+    sample_file: Path | None = None  # MLE-bench's sample, under Kaggle's own name (or in private/)
+    row_order: bool = False  # no id column: submission rows line up with the answers by position
+    leaderboard_file: Path | None = None  # one board for both splits (MLE-bench's, found outside the folder)
+    unscored_columns: list[str] = field(default_factory=list)  # required in a submission, not scored
     metric_fn: Metric | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -104,7 +114,7 @@ class Competition:
 
     @property
     def sample_submission_path(self) -> Path:
-        return self.public_dir / "sample_submission.csv"
+        return self.sample_file or self.public_dir / "sample_submission.csv"
 
     @property
     def description(self) -> str:
@@ -117,15 +127,50 @@ class Competition:
 
     @functools.cached_property
     def answers(self) -> pd.DataFrame:
-        """The private answers (ids read as text so '007' keeps its zeros)."""
+        """The private answers: ids and text targets read as written ('007' keeps its zeros,
+        'None' stays a word)."""
         try:
-            return pd.read_csv(self.answers_path, dtype={self.id_column: str})
+            answers = read_answers(
+                self.answers_path, id_column=self.id_column, metric=self.metric_fn, target_columns=self.target_columns
+            )
+            if self.row_order:
+                answers.insert(0, self.id_column, [str(i) for i in range(len(answers))])
+            return answers
         except (OSError, ValueError) as exc:
             raise CompetitionFormatError(f"expected readable answers at {self.answers_path}, got: {exc}") from exc
 
     @functools.cached_property
     def _answer_keys(self) -> AnswerKeys:
         return AnswerKeys(self.answers[self.id_column])
+
+    @functools.cached_property
+    def scored(self) -> np.ndarray:
+        """Which answer rows count towards the score (``scored_rows``, Usage = Ignored)."""
+        try:
+            return scored_mask(self.answers, self.scored_rows, usage_column=self.usage_column)
+        except ValueError as exc:
+            raise CompetitionFormatError(f"expected a valid scored_rows for {self.name}: {exc}") from None
+
+    @functools.cached_property
+    def label_set(self) -> dict[str, list[Any]]:
+        """Per label column, every label the competition uses: competition.toml's ``labels``,
+        else the labels of the public training table beside the test answers' own."""
+        if self.metric_fn is None or self.metric_fn.kind != "label":
+            return {}
+        if self.labels:
+            return {column: list(values) for column, values in self.labels.items()}
+        found: dict[str, list[Any]] = {}
+        train = self.public_dir / "train.csv"
+        if train.is_file():
+            try:
+                header = list(pd.read_csv(train, nrows=0).columns)
+                wanted = [c for c in self.target_columns if c in header]
+                if wanted:
+                    table = pd.read_csv(train, usecols=wanted, dtype=str, keep_default_na=False)
+                    found = {c: sorted(set(table[c].str.strip()) - {""}) for c in wanted}
+            except (OSError, ValueError, pd.errors.ParserError):
+                return {}
+        return found
 
     @functools.cached_property
     def public_rows(self) -> np.ndarray:
@@ -138,13 +183,13 @@ class Competition:
         """The leaderboard of ``split`` ("public" or "private"; "full" uses the private one),
         columns rank, score (best first); None where the competition has none."""
         board_split = "private" if split == "full" else split
-        path = self.private_dir / f"{board_split}_leaderboard.csv"
+        path = self.leaderboard_file or self.private_dir / f"{board_split}_leaderboard.csv"
         if not path.is_file():
             return None
-        board = pd.read_csv(path)
-        if "score" not in board.columns:
-            raise CompetitionFormatError(f"expected a 'score' column in {path}, got {', '.join(board.columns)}")
-        return board
+        try:
+            return read_leaderboard(path)
+        except ValueError as exc:
+            raise CompetitionFormatError(str(exc)) from None
 
     # ------------------------------------------------------------ grading
 
@@ -176,9 +221,23 @@ class Competition:
             public_fraction=self.public_fraction,
             answer_keys=self._answer_keys,
             public_rows=self.public_rows,
+            scored_rows=self.scored,
+            labels=self.label_set,
+            row_order=self.row_order,
+            unscored_columns=self.unscored_columns,
         )
         grade.metric = self.metric
         grade.details["leaderboard_kind"] = self.leaderboard_kind
+        if split == "full" and grade.valid and grade.score is not None:
+            # MLE-Dojo places a full-test score on both boards and averages the two positions.
+            positions = {}
+            for board_split in ("public", "private"):
+                board = self.leaderboard(board_split)
+                if board is not None and board["score"].notna().any():
+                    positions[board_split] = leaderboard_standing(
+                        grade.score, board["score"].to_numpy(), self.higher_is_better
+                    ).position
+            grade.details["positions"] = positions
         return grade
 
     def to_dict(self) -> dict[str, Any]:
@@ -268,12 +327,16 @@ def load_competition_dir(
     answers_file: str | None = None,
     metric_kwargs: Mapping[str, Any] | None = None,
     trust_code: bool = False,
+    leaderboard: str | os.PathLike[str] | None = None,
     **settings: Any,
 ) -> Competition:
     """Load a competition directory of any of the three layouts without changing it.
 
-    Keyword arguments fill in what the directory does not say (and override competition.toml):
-    MLE-Dojo and MLE-bench directories have no manifest, so ``metric`` is needed for them.
+    Keyword arguments fill in what the directory does not say (and override competition.toml).
+    MLE-Dojo and MLE-bench directories have no manifest: for a competition of the catalog
+    (named by the folder) the metric, its options and the scored rows come from there;
+    otherwise ``metric`` is needed. ``leaderboard`` is a leaderboard CSV or a folder to find
+    ``<name>``'s in (an mle-bench checkout; $DOJO_LEADERBOARD_PATH is searched too).
     Other ``settings`` are Competition fields (title, category, task, level, tags, ...).
 
     The directory is untrusted (see :mod:`dojo_kernel.dir_checks`): a custom metric it names
@@ -283,6 +346,8 @@ def load_competition_dir(
     root = Path(path).expanduser().resolve()
     if not root.is_dir():
         raise CompetitionFormatError(f"expected a competition directory, got {path} which is not a directory")
+    if root.name in ("prepared", "data") and not (root / MANIFEST_NAME).is_file():
+        root = root.parent  # the inner folder of an MLE-bench / MLE-Dojo layout was given
     layout, base = detect_layout(root)
     manifest: dict[str, Any] = {}
     for candidate in (root / MANIFEST_NAME, base / MANIFEST_NAME):
@@ -294,8 +359,9 @@ def load_competition_dir(
             break
     dir_checks.check_types(manifest, root / MANIFEST_NAME)
     public_dir, private_dir = base / "public", base / "private"
+    known = catalog_settings(name or root.name) if not manifest and layout != "dojo" else {}
 
-    metric_name = metric or manifest.get("custom_metric") or manifest.get("metric")
+    metric_name = metric or manifest.get("custom_metric") or manifest.get("metric") or known.get("metric")
     if not metric_name:
         raise CompetitionFormatError(
             f"expected a metric for {root} (it has no competition.toml naming one), got none. "
@@ -304,22 +370,26 @@ def load_competition_dir(
     if not metric:
         field_name = "custom_metric" if manifest.get("custom_metric") else "metric"
         dir_checks.check_metric(metric_name, root / MANIFEST_NAME, field=field_name, trusted=trust_code)
-    kwargs = dict(manifest.get("metric_kwargs", {}))
+    kwargs = dict(manifest.get("metric_kwargs", known.get("metric_kwargs", {})))
     kwargs.update(metric_kwargs or {})
     direction = higher_is_better if higher_is_better is not None else manifest.get("higher_is_better")
     metric_fn = resolve_metric(metric_name, kwargs, higher_is_better=direction, kind=manifest.get("metric_kind"))
     if direction is None:
         direction = metric_fn.higher_is_better
 
-    columns = _sample_columns(public_dir)
-    id_col = id_column or manifest.get("id_column") or (columns[0] if columns else None)
-    targets = list(target_columns or manifest.get("target_columns") or columns[1:])
+    sample = find_sample(public_dir) or find_sample(private_dir)  # MLE-bench's text normalization
+    columns = list(pd.read_csv(sample, nrows=0).columns) if sample is not None else []
+    row_order = bool(known.get("row_order"))
+    if row_order:  # no id column in the files: the rows' positions are the ids
+        columns = [ROW_ID, *known.get("target_columns", columns)]
+    id_col = id_column or manifest.get("id_column") or known.get("id_column") or (columns[0] if columns else None)
+    targets = list(target_columns or manifest.get("target_columns") or known.get("target_columns") or columns[1:])
     if not id_col or not targets:
         raise CompetitionFormatError(
             f"expected id_column and target_columns for {root} (from competition.toml or "
             "public/sample_submission.csv), got none. Pass id_column=... and target_columns=[...]."
         )
-    answers = answers_file or manifest.get("answers_file") or _find_answers(private_dir)
+    answers = answers_file or manifest.get("answers_file") or known.get("answers_file") or _find_answers(private_dir)
     dir_checks.check_answers_file(private_dir, answers, root)
     split = manifest.get("split", {})
     board = manifest.get("leaderboard", {})
@@ -334,7 +404,24 @@ def load_competition_dir(
         "usage_column": split.get("usage_column", USAGE_COLUMN),
         "leaderboard_kind": board.get("kind", "kaggle"),
         "source": dict(manifest.get("source", {})),
+        "scored_rows": dict(manifest.get("scored_rows", known.get("scored_rows", {}))),
+        "labels": dict(manifest.get("labels", {})),
+        "unscored_columns": list(manifest.get("unscored_columns", known.get("unscored_columns", []))),
+        "sample_file": sample,
+        "row_order": row_order,
     }
+    for key in ("title", "category", "task", "tags"):
+        if key not in manifest and key in known:
+            fields[key] = known[key]
+    has_board = any((private_dir / f"{s}_leaderboard.csv").is_file() for s in ("public", "private"))
+    if leaderboard is not None or not has_board:
+        found = find_leaderboard(name or root.name, leaderboard)
+        if leaderboard is not None and found is None:
+            raise CompetitionFormatError(
+                f"expected a leaderboard CSV, or a folder holding mlebench/competitions/{name or root.name}/"
+                f"leaderboard.csv (an mle-bench checkout), got {leaderboard}"
+            )
+        fields["leaderboard_file"] = found
     fields.update(settings)
     fields["submission_file"] = dir_checks.check_submission_file(fields["submission_file"], root)
     return Competition(
@@ -352,13 +439,6 @@ def load_competition_dir(
         metric_fn=metric_fn,
         **fields,
     )
-
-
-def _sample_columns(public_dir: Path) -> list[str]:
-    sample = public_dir / "sample_submission.csv"
-    if not sample.is_file():
-        return []
-    return list(pd.read_csv(sample, nrows=0).columns)
 
 
 def _find_answers(private_dir: Path) -> str:

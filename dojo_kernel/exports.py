@@ -53,10 +53,16 @@ def _submission_result(grade: dict[str, Any] | None) -> dict[str, Any] | None:
                               "details": "Submission processed successfully"}
     if grade.get("position") is not None:
         board = "private" if grade.get("split") == "full" else grade.get("split")
-        result["position_score"] = {
-            board: {"position": grade.get("rank"), "total": grade.get("teams"), "position_score": grade["position"]},
-            "avg_score": grade["position"],
-        }
+        scores = {board: {"position": grade.get("rank"), "total": grade.get("teams"), "position_score": grade["position"]}}
+        # MLE-Dojo's avg_score is the mean of the public and private boards' positions: only a
+        # full-split grade placed on both boards has it. A one-board grade exports that board alone.
+        both = (grade.get("details") or {}).get("positions") or {}
+        for other, position in both.items():
+            scores.setdefault(other, {"position": None, "total": None, "position_score": position})
+        position_score: dict[str, Any] = dict(scores)
+        if {"public", "private"} <= set(both):
+            position_score["avg_score"] = (both["public"] + both["private"]) / 2
+        result["position_score"] = position_score
     return result
 
 
@@ -101,7 +107,7 @@ def export_mle_dojo_history(source: Source, out_path: Source | None = None) -> d
     "feedback"}}}``. `result` for execute_code is ``{"status": "SUCCESS"|"FAILED", "execution":
     {"status", "output", "error", "execution_time": "1.23s"}, "submission": {"status",
     "raw_score", "details", "position_score": {<board>: {"position", "total",
-    "position_score"}, "avg_score"}} | error dict | None}``; for validate_code ``{"syntax",
+    "position_score"}, "avg_score" (only for a full-split grade placed on both boards)}} | error dict | None}``; for validate_code ``{"syntax",
     "runtime", "status"}``; for request_info ``{"status", "data": {info_type: text}}``.
     Our own actions (submit, restart_kernel, invalid) keep their names; each action also
     carries its `reward`. `source` is a run dir or a notebook; with `out_path` the JSON is also

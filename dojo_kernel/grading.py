@@ -30,11 +30,12 @@ from typing import Any, Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from .metrics import Metric
+from .metrics import Metric, UndefinedMetric
+from .standing import Medal, Standing, leaderboard_standing, medal_positions
 
 Split = Literal["public", "private", "full"]
-Medal = Literal["gold", "silver", "bronze"]
 SPLITS: tuple[str, ...] = ("public", "private", "full")
+__all__ = ["Grade", "Medal", "Standing", "grade_submission", "leaderboard_standing", "medal_positions"]
 
 # A submission may be at most this many times the size of the answers file (plus a fixed
 # margin): generous for extra decimals, small enough that a runaway file is refused
@@ -306,8 +307,13 @@ def align_submission(
     target_columns: Sequence[str],
     metric: Metric,
     answer_keys: AnswerKeys | None = None,
+    labels: dict[str, Sequence[Any]] | None = None,
 ) -> Aligned:
-    """Check a submission against the answers and line it up by id; SubmissionProblem if wrong."""
+    """Check a submission against the answers and line it up by id; SubmissionProblem if wrong.
+
+    ``labels``: per target column, the competition's whole label set (train and test); a
+    label outside the test answers but in that set is valid, and scores as a wrong answer.
+    """
     _check_columns(submission, id_column, target_columns)
     keys = answer_keys if answer_keys is not None else AnswerKeys(answers[id_column].astype(str))
     n_expected = len(keys)
@@ -346,7 +352,10 @@ def align_submission(
     ordered_ids = keys.ids
     predictions = pd.DataFrame(
         {
-            column: _convert_column(submission[column].to_numpy()[order], column, ordered_ids, answers[column], metric)
+            column: _convert_column(
+                submission[column].to_numpy()[order], column, ordered_ids, answers[column], metric,
+                (labels or {}).get(column, ()),
+            )
             for column in target_columns
         }
     )
@@ -392,7 +401,12 @@ def _refuse_missing(empty: np.ndarray, column: str, ids: np.ndarray) -> None:
 
 
 def _convert_column(
-    values: np.ndarray, column: str, ids: np.ndarray, answer_values: pd.Series, metric: Metric
+    values: np.ndarray,
+    column: str,
+    ids: np.ndarray,
+    answer_values: pd.Series,
+    metric: Metric,
+    extra_labels: Sequence[Any] = (),
 ) -> pd.Series:
     """Turn one submitted column into what the metric expects (SubmissionProblem if it cannot)."""
     if metric.kind in ("ranking", "text"):  # free text: every string, the empty one too, is a prediction
@@ -401,9 +415,11 @@ def _convert_column(
         numbers = values.astype(float)
     else:
         text = pd.Series(values, dtype=object).fillna("").astype(str).str.strip()
+        if metric.kind == "label":  # "None" or "NA" may be a class: only an unknown one is missing
+            known = set(answer_values.astype(str)) | {str(label) for label in extra_labels}
+            _refuse_missing((text.str.lower().isin(MISSING_SPELLINGS) & ~text.isin(known)).to_numpy(), column, ids)
+            return _convert_labels(text, column, ids, answer_values, extra_labels)
         _refuse_missing(text.str.lower().isin(MISSING_SPELLINGS).to_numpy(), column, ids)
-        if metric.kind == "label":
-            return _convert_labels(text, column, ids, answer_values)
         numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
         words = np.isnan(numbers)
         if words.any():
@@ -412,7 +428,7 @@ def _convert_column(
                 f"{_examples(text[words], quote=True)} (ids {_examples(ids[words])})."
             )
     if metric.kind == "label":
-        return _convert_labels(pd.Series(values), column, ids, answer_values)
+        return _convert_labels(pd.Series(values), column, ids, answer_values, extra_labels)
     _refuse_missing(np.isnan(numbers), column, ids)
     infinite = np.isinf(numbers)
     if infinite.any():
@@ -431,8 +447,21 @@ def _convert_column(
     return pd.Series(numbers)
 
 
-def _convert_labels(text: pd.Series, column: str, ids: np.ndarray, answer_values: pd.Series) -> pd.Series:
-    """Map submitted labels onto the answers' own values (so 1 stays int 1, not '1')."""
+def _convert_labels(
+    text: pd.Series, column: str, ids: np.ndarray, answer_values: pd.Series, extra_labels: Sequence[Any] = ()
+) -> pd.Series:
+    """Map submitted labels onto the answers' own values (so 1 stays int 1, not '1').
+
+    ``extra_labels`` are the competition's labels the test answers happen not to use
+    (a class seen only in train): valid predictions, in the answers' type where it is numeric."""
+    answer_values = pd.Series(answer_values)
+    if len(extra_labels):
+        extra = pd.Series([str(label) for label in extra_labels], dtype=object)
+        if pd.api.types.is_numeric_dtype(answer_values) and not pd.api.types.is_bool_dtype(answer_values):
+            numeric = pd.to_numeric(extra, errors="coerce")
+            extra = pd.Series(np.where(numeric.notna(), numeric, extra), dtype=object)
+            extra = extra.map(lambda v: int(v) if isinstance(v, float) and v == int(v) else v)
+        answer_values = pd.concat([answer_values, extra], ignore_index=True)
     exact = dict(zip(answer_values.astype(str), answer_values))
     mapped = text.astype(str).map(exact)
     unmatched = mapped.isna().to_numpy()
@@ -496,74 +525,6 @@ def split_rows(mask_public: np.ndarray, split: str) -> np.ndarray:
     return np.ones(len(mask_public), dtype=bool)
 
 
-# ---------------------------------------------------------------- 4. leaderboard standing
-
-
-def medal_positions(teams: int) -> tuple[int, int, int]:
-    """The last rank that still earns gold, silver and bronze, by MLE-bench's bands.
-
-    Fewer than 100 teams: top 10%, 20%, 40%. 100-249: top 10, 20%, 40%. 250-999: top
-    10 + 0.2% of teams, top 50, top 100. 1000 and more: top 10 + 0.2%, 5%, 10%.
-    """
-    if teams < 1:
-        raise ValueError(f"expected a leaderboard with at least one entry, got {teams}")
-    if teams < 100:
-        return max(1, int(teams * 0.1)), max(1, int(teams * 0.2)), max(1, int(teams * 0.4))
-    if teams < 250:
-        return 10, max(1, int(teams * 0.2)), max(1, int(teams * 0.4))
-    if teams < 1000:
-        return 10 + int(teams * 0.002), 50, 100
-    return 10 + int(teams * 0.002), max(1, int(teams * 0.05)), max(1, int(teams * 0.1))
-
-
-@dataclass(frozen=True)
-class Standing:
-    position: float  # MLE-Dojo's position score: share of entries the score beats or ties
-    rank: int  # 1 + number of entries strictly better
-    teams: int
-    medal: Medal | None
-    above_median: bool
-    thresholds: dict[str, float]
-
-
-def leaderboard_standing(score: float, scores: Sequence[float], higher_is_better: bool) -> Standing:
-    """Place ``score`` on a leaderboard of ``scores`` (any order; direction from the metric).
-
-    Position follows MLE-Dojo: the share of entries whose score is no better than this
-    one, so a tie counts as beaten. Medals and "above median" follow MLE-bench: a medal
-    needs a score at least as good as the entry at the band's last medal rank; above
-    median must be strictly better than the median.
-    """
-    board = np.asarray(scores, dtype=float)
-    board = board[~np.isnan(board)]
-    teams = len(board)
-    if teams == 0:
-        raise ValueError("expected a leaderboard with at least one score, got none")
-    best_first = np.sort(board)[::-1] if higher_is_better else np.sort(board)
-    if higher_is_better:
-        beaten, better = int(np.sum(board <= score)), int(np.sum(board > score))
-    else:
-        beaten, better = int(np.sum(board >= score)), int(np.sum(board < score))
-    gold_at, silver_at, bronze_at = medal_positions(teams)
-    thresholds = {
-        "gold": float(best_first[gold_at - 1]),
-        "silver": float(best_first[silver_at - 1]),
-        "bronze": float(best_first[bronze_at - 1]),
-        "median": float(np.median(board)),
-    }
-
-    def reaches(threshold: float) -> bool:
-        return score >= threshold if higher_is_better else score <= threshold
-
-    medal: Medal | None = None
-    for name in ("gold", "silver", "bronze"):
-        if reaches(thresholds[name]):
-            medal = name  # type: ignore[assignment]
-            break
-    above = score > thresholds["median"] if higher_is_better else score < thresholds["median"]
-    return Standing(beaten / teams, better + 1, teams, medal, bool(above), thresholds)
-
-
 # ---------------------------------------------------------------- all together
 
 
@@ -582,8 +543,20 @@ def grade_submission(
     public_fraction: float = 0.3,
     answer_keys: AnswerKeys | None = None,
     public_rows: np.ndarray | None = None,
+    scored_rows: np.ndarray | None = None,
+    labels: dict[str, Sequence[Any]] | None = None,
+    row_order: bool = False,
+    unscored_columns: Sequence[str] = (),
 ) -> Grade:
-    """Grade one submission file against ``answers``; never raises for the submission's faults."""
+    """Grade one submission file against ``answers``; never raises for the submission's faults.
+
+    ``scored_rows`` (see :func:`scored_mask`) leaves rows out of the score; every row still
+    needs a prediction. ``labels`` is the competition's label set per target column.
+    ``row_order``: the competition has no id column (MLE-bench's detecting-insults): row i
+    of the submission is the answer of row i; its other columns (the sample's Date,
+    Comment) are context, not predictions. ``unscored_columns``: columns Kaggle's submission
+    format requires that the metric does not score (stanford-covid-vaccine's deg_pH10): they
+    must be present and are then set aside."""
     base = {"split": split, "metric": metric.name, "higher_is_better": metric.higher_is_better}
     if split not in SPLITS:
         raise ValueError(f"expected split to be one of {', '.join(SPLITS)}, got {split!r}")
@@ -594,6 +567,12 @@ def grade_submission(
             max_bytes=max_bytes,
             text_columns=text_columns_for(metric, id_column, target_columns),
         )
+        if row_order:
+            submission = submission[[c for c in submission.columns if c in target_columns]].copy()
+            submission.insert(0, id_column, [str(i) for i in range(len(submission))])
+        if unscored_columns:
+            _check_columns(submission, id_column, [*target_columns, *unscored_columns])
+            submission = submission.drop(columns=list(unscored_columns))
         aligned = align_submission(
             submission,
             answers,
@@ -601,6 +580,7 @@ def grade_submission(
             target_columns=target_columns,
             metric=metric,
             answer_keys=answer_keys,
+            labels=labels,
         )
     except SubmissionProblem as problem:
         return Grade(valid=False, error=str(problem), **base)  # type: ignore[arg-type]
@@ -609,13 +589,37 @@ def grade_submission(
             answers, id_column=id_column, usage_column=usage_column, public_fraction=public_fraction
         )
     rows = split_rows(public_rows, split)
+    if scored_rows is not None:
+        rows = rows & scored_rows
+    if not rows.any():
+        return Grade(
+            valid=False,
+            error=f"the {split} split has no scored answer rows, so there is nothing to score; this comes from "
+            "the competition's answers, not from your submission.",
+            details={"undefined_metric": "answers"},
+            **base,  # type: ignore[arg-type]
+        )
     truth = aligned.answers.loc[rows, list(target_columns)]
     predicted = aligned.predictions.loc[rows]
     if not metric.multi_target:
         truth, predicted = truth.iloc[:, 0], predicted.iloc[:, 0]
+    extra = {keyword: aligned.answers.loc[rows, column] for keyword, column in metric.answer_columns.items()}
     try:
         with np.errstate(all="ignore"):
-            score = metric(truth, predicted)
+            score = metric(truth, predicted, **extra)
+    except UndefinedMetric as exc:
+        blame = (
+            "This comes from the competition's answers, not from your submission, which is well formed; "
+            "the submission gets no score on this split."
+            if exc.side == "answers"
+            else "Change the predictions so that the metric is defined."
+        )
+        return Grade(
+            valid=False,
+            error=f"the metric {metric.name} is undefined on the {split} split: {exc} {blame}",
+            details={"undefined_metric": exc.side},
+            **base,  # type: ignore[arg-type]
+        )
     except ValueError as exc:  # e.g. RMSLE of a value below -1, Poisson deviance of 0
         return Grade(
             valid=False,

@@ -7,7 +7,7 @@ import functools
 import numpy as np
 import pandas as pd
 
-from .registry import ArrayLike, as_1d, as_2d, register_metric
+from .registry import ArrayLike, UndefinedMetric, as_1d, as_2d, register_metric, require_two_classes
 from .registry import sklearn_metrics as skm
 
 # Kaggle's log loss clips probabilities to [EPS, 1 - EPS] so one confident mistake costs
@@ -95,32 +95,48 @@ def mcc(answers: ArrayLike, predictions: ArrayLike) -> float:
 
 @register_metric("quadratic_weighted_kappa", higher_is_better=True, kind="label", aliases=("qwk", "kappa_quadratic"))
 def quadratic_weighted_kappa(answers: ArrayLike, predictions: ArrayLike) -> float:
-    """Cohen's kappa with quadratic weights, for ordinal labels."""
+    """Cohen's kappa with quadratic weights, for ordinal labels, as
+    ``sklearn.metrics.cohen_kappa_score(weights="quadratic")``."""
     return skm.cohen_kappa_score(*_labels(answers, predictions), weights="quadratic")
 
 
 @register_metric("roc_auc", higher_is_better=True, kind="probability", aliases=("auc", "area_under_roc"))
 def roc_auc(answers: ArrayLike, predictions: ArrayLike) -> float:
-    """Area under the ROC curve for a binary target (ties count half)."""
-    return skm.roc_auc_score(as_1d(answers), as_1d(predictions).astype(float))
+    """Area under the ROC curve for a binary target (ties count half), as
+    ``sklearn.metrics.roc_auc_score``; undefined (UndefinedMetric) when the answers hold
+    one class only."""
+    truth = as_1d(answers)
+    require_two_classes(truth, "ROC AUC")
+    return skm.roc_auc_score(truth, as_1d(predictions).astype(float))
 
 
 @register_metric(
     "roc_auc_ovr", higher_is_better=True, kind="probability", multi_target=True, aliases=("multiclass_auc",)
 )
 def roc_auc_ovr(answers: ArrayLike, predictions: ArrayLike) -> float:
-    """Multiclass ROC AUC: one class against the rest, macro average over classes."""
+    """Multiclass ROC AUC: one class against the rest, macro average over classes, as
+    ``sklearn.metrics.roc_auc_score(multi_class="ovr")``; a class absent from the answers
+    makes it undefined."""
     truth, probs = _one_hot(answers, predictions)
-    return float(np.mean([skm.roc_auc_score(truth[:, j], probs[:, j]) for j in range(truth.shape[1])]))
+    return _columnwise_auc(truth, probs, "multiclass ROC AUC, class")
 
 
 @register_metric(
     "mean_columnwise_auc", higher_is_better=True, kind="probability", multi_target=True, aliases=("mcauc",)
 )
 def mean_columnwise_auc(answers: ArrayLike, predictions: ArrayLike) -> float:
-    """ROC AUC of each target column (each a binary target), averaged."""
+    """ROC AUC of each target column (each a binary target), averaged; a column whose
+    answers hold one class makes it undefined (Kaggle's jigsaw scorer refuses it too)."""
     truth, probs = as_2d(answers), as_2d(predictions)
-    return float(np.mean([skm.roc_auc_score(truth[:, j], probs[:, j]) for j in range(truth.shape[1])]))
+    return _columnwise_auc(truth, probs, "ROC AUC of column")
+
+
+def _columnwise_auc(truth: np.ndarray, probs: np.ndarray, what: str) -> float:
+    scores = []
+    for j in range(truth.shape[1]):
+        require_two_classes(truth[:, j], f"{what} {j}")
+        scores.append(skm.roc_auc_score(truth[:, j], probs[:, j]))
+    return float(np.mean(scores))
 
 
 @register_metric("log_loss", higher_is_better=False, kind="probability", aliases=("logloss", "binary_log_loss"))
@@ -156,6 +172,12 @@ def normalized_gini(answers: ArrayLike, predictions: ArrayLike) -> float:
     """
     y = as_1d(answers).astype(float)
     p = as_1d(predictions).astype(float)
+    if np.ptp(y) == 0:  # the best possible Gini is 0: the ratio divides by it
+        raise UndefinedMetric(
+            "normalized Gini is undefined when the answers are constant (all rows are "
+            f"{y[0]:g}): the best possible Gini, its denominator, is 0",
+            side="answers",
+        )
     return _gini(y, p) / _gini(y, y)
 
 
@@ -168,3 +190,90 @@ def _gini(actual: np.ndarray, predicted: np.ndarray) -> float:
     n = len(actual)
     cumulative = np.cumsum(sorted_actual) / sorted_actual.sum()
     return float(cumulative.sum() / n - (n + 1) / (2 * n))
+
+
+@register_metric(
+    "balanced_log_loss", higher_is_better=False, kind="probability", multi_target=True, aliases=("balanced_logloss",)
+)
+def balanced_log_loss(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Kaggle's balanced log loss (ICR - Identifying Age-Related Conditions): each class's
+    mean of -log p over its own rows, averaged over the classes, so every class weighs the
+    same whatever its size. Rows are divided by their sum and clipped to [1e-15, 1 - 1e-15]
+    first, as for the multiclass log loss. A class absent from the answers is left out of
+    the average (it has no rows to average over)."""
+    truth, probs = _one_hot(answers, predictions)
+    sums = probs.sum(axis=1, keepdims=True)
+    probs = np.divide(probs, sums, out=np.full_like(probs, 1.0 / probs.shape[1]), where=sums > 0)
+    probs = np.clip(probs, EPS, 1 - EPS)
+    counts = truth.sum(axis=0)
+    present = counts > 0
+    per_class = -(truth * np.log(probs)).sum(axis=0)[present] / counts[present]
+    return float(np.mean(per_class))
+
+
+@register_metric("kl_divergence", higher_is_better=False, kind="probability", multi_target=True, aliases=("kld",))
+def kl_divergence(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Mean over rows of KL(answer || prediction) = sum y log(y / p), answers and
+    predictions each divided by their row sums and predictions clipped to [1e-15, 1], as
+    Kaggle's "Kullback Leibler Divergence" (hms-harmful-brain-activity-classification)."""
+    y, p = as_2d(answers), as_2d(predictions)
+    y = y / np.clip(y.sum(axis=1, keepdims=True), EPS, None)
+    p = np.clip(p / np.clip(p.sum(axis=1, keepdims=True), EPS, None), EPS, 1)
+    terms = np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / p), 0.0)
+    return float(np.mean(terms.sum(axis=1)))
+
+
+@register_metric("lwlrap", higher_is_better=True, kind="probability", multi_target=True,
+                 aliases=("label_weighted_lrap",))
+def lwlrap(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Label-weighted label-ranking average precision (freesound-audio-tagging-2019): for
+    each true label of a row, the precision of the row's ranking at that label's rank;
+    averaged per class, and the classes weighted by how many true labels they have. It
+    equals ``sklearn.metrics.label_ranking_average_precision_score`` with each row
+    weighted by its number of true labels (ties aside)."""
+    truth, scores = as_2d(answers) > 0, as_2d(predictions)
+    n_rows, n_classes = truth.shape
+    precision = np.zeros((n_rows, n_classes))
+    for row in range(n_rows):
+        positives = np.flatnonzero(truth[row])
+        if not len(positives):
+            continue
+        ranking = np.empty(n_classes, dtype=int)
+        ranking[np.argsort(-scores[row], kind="stable")] = np.arange(n_classes)
+        hits = np.zeros(n_classes, dtype=bool)
+        hits[ranking[positives]] = True
+        precision[row, positives] = np.cumsum(hits)[ranking[positives]] / (1 + ranking[positives])
+    labels_per_class = truth.sum(axis=0)
+    if labels_per_class.sum() == 0:
+        raise UndefinedMetric("lwlrap is undefined when no row has a true label", side="answers")
+    per_class = precision.sum(axis=0) / np.maximum(1, labels_per_class)
+    return float(np.sum(per_class * labels_per_class / labels_per_class.sum()))
+
+
+def _auc_where(truth: np.ndarray, scores: np.ndarray, rows: np.ndarray, what: str) -> float:
+    require_two_classes(truth[rows], what)
+    return float(skm.roc_auc_score(truth[rows], scores[rows]))
+
+
+@register_metric("bias_auc", higher_is_better=True, kind="probability", aliases=("jigsaw_bias_auc",))
+def bias_auc(answers: ArrayLike, predictions: ArrayLike, subgroups: ArrayLike | None = None, power: float = -5) -> float:
+    """Kaggle's jigsaw-unintended-bias-in-toxicity-classification score: 0.25 * overall ROC
+    AUC + 0.75 * the mean of three power means (p = -5) over the identity subgroups of the
+    subgroup AUC, the BPSN AUC (background positives, subgroup negatives) and the BNSP AUC
+    (background negatives, subgroup positives). Targets and identities count from 0.5; the
+    identity columns come from the answers (``metric_kwargs subgroup_columns``)."""
+    truth = as_1d(answers).astype(float) >= 0.5
+    scores = as_1d(predictions).astype(float)
+    overall = _auc_where(truth, scores, np.ones(len(truth), dtype=bool), "overall ROC AUC")
+    if subgroups is None:
+        return overall
+    groups = pd.DataFrame(subgroups).apply(pd.to_numeric, errors="coerce").fillna(0).to_numpy() >= 0.5
+    per_kind: list[list[float]] = [[], [], []]
+    for j in range(groups.shape[1]):
+        member = groups[:, j]
+        name = f"subgroup {j}"
+        per_kind[0].append(_auc_where(truth, scores, member, f"ROC AUC of {name}"))
+        per_kind[1].append(_auc_where(truth, scores, (member & ~truth) | (~member & truth), f"BPSN AUC of {name}"))
+        per_kind[2].append(_auc_where(truth, scores, (member & truth) | (~member & ~truth), f"BNSP AUC of {name}"))
+    means = [float(np.mean(np.power(values, power)) ** (1 / power)) for values in per_kind]
+    return 0.25 * overall + 0.75 * float(np.mean(means))

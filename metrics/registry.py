@@ -24,6 +24,13 @@ KINDS: tuple[str, ...] = ("label", "probability", "continuous", "ranking", "text
 
 ArrayLike = Any  # numpy arrays, pandas Series/DataFrames or lists
 
+# Bound options naming a column of the answers that the metric needs beside the target:
+# per-row weights (WMAE) or a group per row (champs' log MAE per coupling type). Grading
+# reads that column and passes it as ``weights`` / ``groups``; the function never sees the
+# option itself.
+COLUMN_OPTIONS = {"weight_column": "weights", "group_column": "groups", "subgroup_columns": "subgroups"}
+WEIGHT_OPTION = "weight_column"
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -42,8 +49,26 @@ class Metric:
     description: str = ""
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
-    def __call__(self, answers: ArrayLike, predictions: ArrayLike) -> float:
-        return float(self.fn(answers, predictions, **self.kwargs))
+    def __call__(self, answers: ArrayLike, predictions: ArrayLike, weights: ArrayLike | None = None, **columns: Any) -> float:
+        options = {key: value for key, value in self.kwargs.items() if key not in COLUMN_OPTIONS}
+        if weights is not None:
+            options["weights"] = weights
+        options.update({key: value for key, value in columns.items() if value is not None})
+        return float(self.fn(answers, predictions, **options))
+
+    @property
+    def weight_column(self) -> str | None:
+        """The answers' column holding per-row weights (``metric_kwargs weight_column``)."""
+        return self.kwargs.get(WEIGHT_OPTION)
+
+    @property
+    def answer_columns(self) -> dict[str, str]:
+        """Keyword -> answers' column, for every column option bound (weights, groups)."""
+        return {
+            COLUMN_OPTIONS[key]: list(value) if isinstance(value, (list, tuple)) else value
+            for key, value in self.kwargs.items()
+            if key in COLUMN_OPTIONS
+        }
 
     def bind(self, **kwargs: Any) -> "Metric":
         """A copy with options bound, e.g. ``get_metric("map@k").bind(k=5)``."""
@@ -70,6 +95,47 @@ class UnknownMetric(KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0]) if self.args else ""
+
+
+class UndefinedMetric(ValueError):
+    """The metric has no value on these rows, by its definition (not a numeric accident).
+
+    ``side`` says whose values make it undefined: "answers" (e.g. ROC AUC when the answers
+    hold one class only: there is no positive/negative pair to rank) or "predictions"
+    (e.g. a correlation of constant predictions: their standard deviation is 0). Grading
+    turns it into a message that names that side; it never becomes a score of 0.
+    """
+
+    def __init__(self, message: str, *, side: Literal["answers", "predictions"]) -> None:
+        super().__init__(message)
+        self.side = side
+
+
+def require_two_classes(truth: np.ndarray, metric: str) -> None:
+    """Raise UndefinedMetric when binary answers hold one class only."""
+    values = np.unique(truth)
+    if len(values) < 2:
+        shown = values[0].item() if len(values) else "none"
+        raise UndefinedMetric(
+            f"{metric} is undefined when the answers hold one class only (all rows are {shown!r}): "
+            "it ranks positives against negatives and there are no pairs to rank",
+            side="answers",
+        )
+
+
+def require_variation(truth: np.ndarray, predictions: np.ndarray, metric: str) -> None:
+    """Raise UndefinedMetric when either side of a correlation is constant (std 0 divides by 0)."""
+    if len(truth) < 2 or np.ptp(truth) == 0:
+        raise UndefinedMetric(
+            f"{metric} is undefined when the answers are constant (their standard deviation is 0)",
+            side="answers",
+        )
+    if np.ptp(predictions) == 0:
+        raise UndefinedMetric(
+            f"{metric} is undefined for constant predictions (their standard deviation is 0, and a "
+            "correlation divides by it); predictions must vary from row to row",
+            side="predictions",
+        )
 
 
 _REGISTRY: dict[str, Metric] = {}

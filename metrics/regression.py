@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from .registry import ArrayLike, as_1d, as_2d, register_metric
+from .registry import ArrayLike, UndefinedMetric, as_1d, as_2d, register_metric, require_variation
 from .registry import sklearn_metrics as skm
 
 
@@ -64,19 +64,21 @@ def r2(answers: ArrayLike, predictions: ArrayLike) -> float:
 
 @register_metric("pearson", higher_is_better=True, kind="continuous", aliases=("pearson_correlation",))
 def pearson(answers: ArrayLike, predictions: ArrayLike) -> float:
-    """Pearson correlation; 0 when the predictions are constant (instead of NaN)."""
+    """Pearson correlation, as ``scipy.stats.pearsonr``.
+
+    Undefined (UndefinedMetric, never a silent 0) when the answers or the predictions are
+    constant: the definition divides by their standard deviations."""
     y, p = _pair(answers, predictions)
-    if np.ptp(p) == 0 or np.ptp(y) == 0:
-        return 0.0
+    require_variation(y, p, "Pearson correlation")
     return float(stats.pearsonr(y, p)[0])
 
 
 @register_metric("spearman", higher_is_better=True, kind="continuous", aliases=("spearman_correlation",))
 def spearman(answers: ArrayLike, predictions: ArrayLike) -> float:
-    """Spearman rank correlation; 0 when the predictions are constant (instead of NaN)."""
+    """Spearman rank correlation, as ``scipy.stats.spearmanr``; undefined (UndefinedMetric)
+    when either side is constant, as for Pearson."""
     y, p = _pair(answers, predictions)
-    if np.ptp(p) == 0 or np.ptp(y) == 0:
-        return 0.0
+    require_variation(y, p, "Spearman correlation")
     return float(stats.spearmanr(y, p)[0])
 
 
@@ -108,3 +110,87 @@ def mean_columnwise_rmsle(answers: ArrayLike, predictions: ArrayLike) -> float:
     """RMSLE of each target column, averaged over the columns."""
     y, p = as_2d(answers), as_2d(predictions)
     return float(np.mean(np.sqrt(np.mean((np.log1p(y) - np.log1p(p)) ** 2, axis=0))))
+
+
+@register_metric("median_absolute_error", higher_is_better=False, kind="continuous", aliases=("medae",))
+def median_absolute_error(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Median of |answer - prediction|, as ``sklearn.metrics.median_absolute_error``
+    (Kaggle's "Median Absolute Error", playground-series-s3e25)."""
+    return skm.median_absolute_error(*_pair(answers, predictions))
+
+
+@register_metric("rmspe", higher_is_better=False, kind="continuous", aliases=("root_mean_square_percentage_error",))
+def rmspe(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Root mean square percentage error, sqrt(mean(((y - p) / y)^2)), as a fraction.
+
+    Rows whose answer is 0 are left out, as Rossmann's definition says ("any day and store
+    with 0 sales is ignored in scoring"); with no such row left it is undefined."""
+    y, p = _pair(answers, predictions)
+    kept = y != 0
+    if not kept.any():
+        raise UndefinedMetric("RMSPE is undefined when every answer is 0: it divides by the answer", side="answers")
+    return float(np.sqrt(np.mean(((y[kept] - p[kept]) / y[kept]) ** 2)))
+
+
+@register_metric("wmae", higher_is_better=False, kind="continuous", aliases=("weighted_mean_absolute_error",))
+def wmae(answers: ArrayLike, predictions: ArrayLike, weights: ArrayLike | None = None) -> float:
+    """Weighted mean absolute error, sum(w * |y - p|) / sum(w) (Kaggle's WMAE: Walmart
+    weighs holiday weeks 5, other weeks 1; Winton gives a weight per row).
+
+    The weights come from a column of the answers: the competition names it with
+    ``metric_kwargs = {weight_column = "..."}`` and grading passes it; without weights
+    every row weighs 1 (plain MAE)."""
+    y, p = _pair(answers, predictions)
+    w = np.ones_like(y) if weights is None else as_1d(weights).astype(float)
+    if w.sum() <= 0:
+        raise UndefinedMetric("WMAE is undefined when the weights sum to 0", side="answers")
+    return float(np.sum(w * np.abs(y - p)) / np.sum(w))
+
+
+@register_metric("mean_columnwise_mae", higher_is_better=False, kind="continuous", multi_target=True, aliases=("mcmae",))
+def mean_columnwise_mae(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """MAE of each target column, averaged; with every column the same length this is the
+    MAE over all cells (conways-reverse-game-of-life: the share of wrong cells)."""
+    y, p = as_2d(answers), as_2d(predictions)
+    return float(np.mean(np.abs(y - p).mean(axis=0)))
+
+
+@register_metric("rmse_all_cells", higher_is_better=False, kind="continuous", multi_target=True)
+def rmse_all_cells(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """RMSE over every cell of every target column together (crowdflower-weather-twitter
+    scores its 24 columns this way), not a mean of per-column RMSEs."""
+    y, p = as_2d(answers), as_2d(predictions)
+    return float(np.sqrt(np.mean((y - p) ** 2)))
+
+
+@register_metric("rmsle_all_cells", higher_is_better=False, kind="continuous", multi_target=True)
+def rmsle_all_cells(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """RMSLE over every cell of every target column together (see-click-predict-fix:
+    views, votes and comments in one RMSLE)."""
+    y, p = as_2d(answers), as_2d(predictions)
+    return float(np.sqrt(np.mean((np.log1p(y) - np.log1p(p)) ** 2)))
+
+
+@register_metric(
+    "mean_columnwise_spearman", higher_is_better=True, kind="continuous", multi_target=True, aliases=("mcspearman",)
+)
+def mean_columnwise_spearman(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Spearman correlation of each target column (``scipy.stats.spearmanr``), averaged
+    (google-quest-challenge); a constant column on either side makes it undefined."""
+    y, p = as_2d(answers), as_2d(predictions)
+    scores = []
+    for j in range(y.shape[1]):
+        require_variation(y[:, j], p[:, j], f"Spearman correlation of column {j}")
+        scores.append(stats.spearmanr(y[:, j], p[:, j])[0])
+    return float(np.mean(scores))
+
+
+@register_metric("group_log_mae", higher_is_better=False, kind="continuous", aliases=("log_mae_by_type",))
+def group_log_mae(answers: ArrayLike, predictions: ArrayLike, groups: ArrayLike | None = None) -> float:
+    """Mean over groups of log(MAE of the group), each MAE floored at 1e-9, as Kaggle's
+    champs-scalar-coupling scores its coupling types. The groups come from an answers
+    column named by ``metric_kwargs group_column``; without one, log of the overall MAE."""
+    y, p = _pair(answers, predictions)
+    labels = np.zeros(len(y)) if groups is None else np.asarray(groups)
+    errors = np.abs(y - p)
+    return float(np.mean([np.log(max(errors[labels == g].mean(), 1e-9)) for g in np.unique(labels)]))

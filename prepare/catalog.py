@@ -26,7 +26,11 @@ import pandas as pd
 from ..metrics import get_metric
 from . import kaggle, safe_files
 from .common import SAMPLE_SUBMISSION_NAME, building, default_data_root, write_manifest
-from .recipes import CUSTOM, Prepared, RecipeError, TableRecipe, link_or_copy
+from . import custom_recipes
+from .recipes import CUSTOM as TABLE_CUSTOM
+from .recipes import Prepared, RecipeError, TableRecipe, link_or_copy
+
+CUSTOM = {**TABLE_CUSTOM, **custom_recipes.CUSTOM}
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -65,9 +69,18 @@ class CatalogEntry:
     tags: tuple[str, ...] = ()
     metric_kwargs: Mapping[str, Any] = field(default_factory=dict)
     recipe: Mapping[str, Any] = field(default_factory=dict)
+    scored_rows: Mapping[str, Any] = field(default_factory=dict)  # which answer rows Kaggle scores
+    # How MLE-bench's prepared folder differs, where it does: answers_file, row_order (no id
+    # column: rows line up by position, as its grader does), id_column, target_columns.
+    mlebench: Mapping[str, Any] = field(default_factory=dict)
+    # Listed but not preparable here, and why (data far beyond one machine's disk, a scorer
+    # this project does not implement yet); prepare says so instead of failing half-way.
+    unsupported: str = ""
 
     @property
-    def higher_is_better(self) -> bool:
+    def higher_is_better(self) -> bool | None:
+        if not self.metric:  # an unsupported entry whose scorer is not implemented
+            return None
         return get_metric(self.metric, **self.metric_kwargs).higher_is_better
 
     @property
@@ -142,6 +155,8 @@ def list_catalog(*, data_root: Path | None = None, sets: str | None = None) -> l
                 "sets": list(entry.sets),
                 "url": entry.url,
                 "prepared": is_prepared(entry.name, data_root),
+                "preparable": not entry.unsupported,
+                "unsupported": entry.unsupported,
             }
         )
     return rows
@@ -169,6 +184,11 @@ def prepare_competition(
     each) or RecipeError (raw files not of the expected shape).
     """
     entry = get_entry(name)
+    if entry.unsupported:
+        raise RecipeError(
+            f"expected a competition this project can prepare, got {name} ({entry.data_size or 'size unknown'} "
+            f"of data on Kaggle), which the catalog lists but cannot prepare here: {entry.unsupported}"
+        )
     root = Path(data_root).expanduser() if data_root else default_data_root()
     target = root / name
     if (target / "competition.toml").is_file() and not overwrite:
@@ -223,6 +243,9 @@ def manifest(entry: CatalogEntry, prepared: Prepared, origin: str, *, has_leader
         "level": "kaggle",
         "answers_file": prepared.answers_file,
         "tags": list(entry.tags),
+        "scored_rows": dict(entry.scored_rows) or None,
+        "labels": prepared.labels or None,
+        "unscored_columns": prepared.unscored_columns or None,
         "leaderboard": {
             "kind": "kaggle",
             "note": (

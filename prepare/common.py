@@ -59,6 +59,9 @@ MANIFEST_KEYS = REQUIRED_KEYS + (
     "split",  # table: public_fraction (0.3), usage_column ("Usage")
     "leaderboard",  # table: kind = "kaggle" | "reference-ladder", plus free-form notes
     "source",  # free-form table: where the data came from, licence, citation
+    "scored_rows",  # table: column + equals | not_equals | in | not_in; rows that count (ventilator u_out == 0)
+    "labels",  # table: target column -> every label of the competition (train and test)
+    "unscored_columns",  # columns a submission must have that the metric does not score
 )
 
 
@@ -143,9 +146,9 @@ def assign_usage(n_rows: int, seed: int, public_fraction: float = PUBLIC_FRACTIO
 def sample_submission(ids: Sequence[Any], id_column: str, targets: Mapping[str, Any]) -> pd.DataFrame:
     """A sample submission: the test ids and a constant (or per-row) value per target."""
     frame = pd.DataFrame({id_column: list(ids)})
-    for column, value in targets.items():
-        frame[column] = value
-    return frame
+    # one concat, not a column at a time: a submission may have hundreds of target columns
+    filled = pd.DataFrame({column: value for column, value in targets.items()}, index=frame.index)
+    return pd.concat([frame, filled], axis=1)
 
 
 def leaderboard_frame(

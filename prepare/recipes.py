@@ -46,6 +46,25 @@ class Prepared:
     answers_file: str = ANSWERS_FILE
     train_rows: int = 0
     test_rows: int = 0
+    labels: dict[str, list[str]] = field(default_factory=dict)  # label target -> every label (train and test)
+    unscored_columns: list[str] = field(default_factory=list)  # in the submission format, not scored
+
+
+def _natural(label: str) -> tuple:
+    """Sort key: numbers by value (2 before 10), then text."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def relabel_unseen(train: pd.DataFrame, test: pd.DataFrame, column: str, label: str) -> pd.DataFrame:
+    """Test rows whose label never occurs in train get ``label``, as the competition itself
+    does (humpback whales seen for the first time are ``new_whale``)."""
+    seen = set(train[column].astype(str))
+    test = test.copy()
+    test.loc[~test[column].astype(str).isin(seen), column] = label
+    return test
 
 
 # --------------------------------------------------------------------------- helpers
@@ -63,7 +82,11 @@ def read_table(path: Path, *, id_column: str | None = None, **kwargs: Any) -> pd
     with reading(path):  # a malformed raw file is one line that names it, not a traceback
         if path.suffix == ".json":
             return pd.DataFrame(json.loads(path.read_text(encoding="utf-8")))
-        dtype = {id_column: str} if id_column else None
+        given = kwargs.pop("dtype", None)
+        if given is not None and not isinstance(given, Mapping):
+            dtype: Any = given  # one type for every column (str: read everything as text)
+        else:
+            dtype = {**(given or {}), **({id_column: str} if id_column else {})} or None
         if path.suffix == ".tsv" and "sep" not in kwargs:
             kwargs["sep"] = "\t"
         return pd.read_csv(path, dtype=dtype, low_memory=False, **kwargs)
@@ -203,6 +226,15 @@ class TableRecipe:
     files: FilesPerRow | None = None
     extra_files: Sequence[str] = ()  # copied unchanged (side tables such as people.csv)
     train_side_files: Mapping[str, str] = field(default_factory=dict)  # file -> key column
+    answer_columns: Sequence[str] = ()  # also kept in the answers: what scored_rows reads (u_out)
+    unseen_label: str | None = None  # a test label absent from train becomes this (whales: new_whale)
+    varied_sample: bool = False  # sample values drawn from train (a correlation of constants is undefined)
+    class_prefix: str = ""  # classes_as_columns: the submission names class c "<prefix>c" (class_0)
+    id_format: str | None = None  # the id is built from the row's columns ("{Store}_{Dept}_{Date}")
+    split_side_files: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # file -> {key, test}
+    answer_weight: Mapping[str, Any] = field(default_factory=dict)  # {column, map}: a weight column in the answers
+    first_row_per_id: bool = False  # several labelled rows per id (hms: windows of one EEG): keep the first
+    normalize_answers: bool = False  # answers as shares of their row's sum (hms: expert votes -> probabilities)
 
     def __post_init__(self) -> None:
         if self.test_file == "":
@@ -220,6 +252,8 @@ class TableRecipe:
         raw, public, private = Path(raw), Path(public), Path(private)
         labelled = self._read_labelled(raw)
         train, test = self._split(labelled)
+        if self.unseen_label is not None:
+            test = relabel_unseen(train, test, self.target_columns[0], self.unseen_label)
         test_columns = self._test_columns(raw, labelled)
         sub_columns = self._submission_columns(raw, labelled)
 
@@ -232,7 +266,10 @@ class TableRecipe:
         if self.test_file or len(test_columns) > 1:  # an image competition's ids alone make no table
             write_table(test_out, public / (self.test_file or "test.csv"), encoding)
         write_table(answers, private / ANSWERS_FILE)
-        fill = self._fill_values(train, sub_columns)
+        fill: Mapping[str, Any] = self._fill_values(train, sub_columns)
+        if self.varied_sample:
+            rng = np.random.default_rng(self.seed)
+            fill = {c: rng.choice(train[c].dropna().to_numpy(), len(test)) for c in sub_columns}
         sample = sample_submission(test[self.id_column], self.id_column, fill).rename(columns=renamed)
         write_table(sample, public / self.sample_submission_file)
         self._place_files(raw, public, train, test)
@@ -241,22 +278,48 @@ class TableRecipe:
         for name, key in self.train_side_files.items():
             side = read_table(raw / name, id_column=key)
             write_table(side[side[key].isin(set(train[self.id_column]))], public / name)
+        for name, spec in self.split_side_files.items():  # per-row logs: train ids' rows and test ids' rows
+            side = read_table(raw / name, id_column=spec["key"])
+            in_test = side[spec["key"]].isin(set(test[self.id_column]))
+            write_table(side[~in_test], public / name)
+            write_table(side[in_test], public / spec["test"])
         return Prepared(
             id_column=self.public_id,
             target_columns=[self.submission_names.get(c, c) for c in sub_columns],
             submission_file=self.sample_submission_file,
             train_rows=len(train),
             test_rows=len(test),
+            labels=self._label_set(labelled, renamed),
         )
+
+    def _label_set(self, labelled: pd.DataFrame, renamed: Mapping[str, str]) -> dict[str, list[str]]:
+        """Every label of a label target, from train and test: a class that the test split
+        happens to miss is still a valid prediction."""
+        if self.kind != "label" or self.classes_as_columns:
+            return {}
+        return {
+            renamed.get(c, c): sorted(set(labelled[c].dropna().astype(str)), key=_natural) for c in self.target_columns
+        }
 
     def _read_labelled(self, raw: Path) -> pd.DataFrame:
         options = dict(self.read_options)
-        id_col = None if self.add_id else next(
+        id_col = None if self.add_id or self.id_format else next(
             (old for old, new in self.rename.items() if new == self.id_column), self.id_column
         )
         table = read_table(raw / self.train_file, id_column=id_col, **options)
+        if self.kind in ("label", "ranking", "text") and Path(self.train_file).suffix != ".json":
+            # text targets as written: "None", "NA" or "null" is an answer, not a missing value
+            originals = {new: old for old, new in self.rename.items()}
+            wanted = [originals.get(c, c) for c in self.target_columns if originals.get(c, c) in table.columns]
+            if wanted:
+                verbatim = read_table(raw / self.train_file, **dict(options, usecols=wanted, dtype=str,
+                                                                     keep_default_na=False, na_values=[""]))
+                for column in wanted:
+                    table[column] = verbatim[column]
         table = table.rename(columns=dict(self.rename))
-        if self.add_id:
+        if self.id_format:
+            table.insert(0, self.id_column, [self.id_format.format(**row) for row in table.to_dict("records")])
+        elif self.add_id:
             table.insert(0, self.id_column, [str(i) for i in range(len(table))])
         missing = [c for c in [self.id_column, *self.target_columns] if c not in table.columns]
         if missing:
@@ -266,6 +329,8 @@ class TableRecipe:
             )
         if self.labelled_only:
             table = table.dropna(subset=self.target_columns)
+        if self.first_row_per_id:
+            table = table.drop_duplicates(subset=self.id_column, keep="first")
         if table[self.id_column].duplicated().any():
             raise RecipeError(f"expected unique values in {self.id_column!r} of {self.train_file}")
         return table.reset_index(drop=True)
@@ -306,7 +371,7 @@ class TableRecipe:
     def _submission_columns(self, raw: Path, labelled: pd.DataFrame) -> list[str]:
         if not self.classes_as_columns:
             return list(self.target_columns)
-        classes = sorted(labelled[self.target_columns[0]].dropna().astype(str).unique())
+        classes = [self.class_prefix + c for c in sorted(labelled[self.target_columns[0]].dropna().astype(str).unique())]
         raw_sample = raw / self.sample_submission_file
         if raw_sample.is_file():
             # Kaggle's own column order where we have it; it lists every class.
@@ -317,13 +382,19 @@ class TableRecipe:
 
     def _answers(self, test: pd.DataFrame, sub_columns: list[str]) -> pd.DataFrame:
         if not self.classes_as_columns:
-            answers = test[[self.id_column, *self.target_columns]].reset_index(drop=True)
+            answers = test[[self.id_column, *self.target_columns, *self.answer_columns]].reset_index(drop=True)
+            if self.normalize_answers:
+                votes = answers[list(self.target_columns)].astype(float)
+                answers[list(self.target_columns)] = votes.div(votes.sum(axis=1).replace(0, 1), axis=0)
+            if self.answer_weight:  # Walmart: holiday weeks weigh 5 in WMAE
+                source = answers[self.answer_weight["column"]].astype(str)
+                answers["weight"] = source.map({str(k): v for k, v in self.answer_weight["map"].items()}).fillna(1)
             if self.kind == "probability":  # True/False labels are scored as 1/0
                 for column in self.target_columns:
                     if pd.api.types.is_bool_dtype(answers[column]):
                         answers[column] = answers[column].astype(int)
             return answers
-        labels = test[self.target_columns[0]].astype(str).to_numpy()
+        labels = (self.class_prefix + test[self.target_columns[0]].astype(str)).to_numpy()
         one_hot = {c: (labels == c).astype(int) for c in sub_columns}
         return pd.DataFrame({self.id_column: test[self.id_column].to_numpy(), **one_hot})
 
@@ -401,17 +472,3 @@ CUSTOM: dict[str, Callable[..., Prepared]] = {
     "text_normalization_en": prepare_text_normalization("en"),
     "text_normalization_ru": prepare_text_normalization("ru"),
 }
-
-
-def build_recipe(spec: Mapping[str, Any]) -> Callable[[Path, Path, Path], Prepared]:
-    """A prepare(raw, public, private) from a catalog entry's recipe table."""
-    spec = dict(spec)
-    kind = spec.pop("kind", "table")
-    if kind == "table":
-        recipe = TableRecipe(**spec)
-        return recipe.prepare
-    if kind in CUSTOM:
-        fn = CUSTOM[kind]
-        return lambda raw, public, private: fn(raw, public, private, **spec)
-    raise RecipeError(f"expected a recipe kind in {['table', *CUSTOM]}, got {kind!r}")
-

@@ -252,7 +252,8 @@ def test_mle_dojo_and_mle_bench_directories_load_unchanged(tmp_path, sub, layout
     root = _foreign_layout(tmp_path / "spaceship-titanic", sub, answers_name)
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     with pytest.raises(CompetitionFormatError, match="Pass metric="):
-        load_competition_dir(root)
+        load_competition_dir(_foreign_layout(tmp_path / "not-in-the-catalog", sub, answers_name))
+    assert load_competition_dir(root).metric == "accuracy"  # the catalog knows spaceship-titanic's
     competition = load_competition_dir(root, metric="accuracy")
     assert competition.layout == layout
     assert competition.name == "spaceship-titanic"

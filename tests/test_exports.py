@@ -31,6 +31,7 @@ def test_mle_dojo_history_export(episode, tmp_path):
     assert failed["status"] == "FAILED" and "ZeroDivisionError" in failed["execution"]["error"]
     graded = history["actions"][5]["result"]["submission"]
     assert graded["raw_score"] == 0.9 and graded["position_score"]["public"]["position_score"] == 0.8
+    assert "avg_score" not in graded["position_score"]  # MLE-Dojo's avg_score averages two boards; this is one
     assert history["actions"][0]["result"]["data"] == {"overview": "## Overview\nPredict label."}
     assert all(action["feedback"]["base"]["feedback_status"] == "SUCCESS" for action in history["actions"])
 
@@ -49,3 +50,13 @@ def test_the_chat_export_keeps_its_old_name_with_a_warning():
         assert exports.export_chat_jsonl is llm_data.export_chat_jsonl
     with pytest.raises(AttributeError):
         exports.no_such_name  # noqa: B018
+
+
+def test_mle_dojo_avg_score_is_the_mean_of_the_public_and_private_positions():
+    from dojo_kernel.exports import _submission_result
+
+    grade = {"valid": True, "score": 0.9, "position": 0.6, "rank": 5, "teams": 10, "split": "full",
+             "details": {"positions": {"public": 0.8, "private": 0.6}}}
+    board = _submission_result(grade)["position_score"]
+    assert board["avg_score"] == pytest.approx(0.7)
+    assert board["private"]["position_score"] == 0.6 and board["public"]["position_score"] == 0.8

@@ -474,3 +474,162 @@ def test_ties_at_the_top_of_a_real_board(reference):
     assert standing.rank == 1 and standing.position == 1.0
     # a score just below them is beaten by every one of the tied entries
     assert leaderboard_standing(float(board.max()) - 1e-9, board, True).rank == tied + 1
+
+
+# ---------------------------------------------------------------- Kaggle's rules (issue 15)
+
+
+def _dir(root: Path, name: str, answers: pd.DataFrame, sample: pd.DataFrame, **manifest) -> Competition:
+    manifest = {"name": name, "id_column": "id", **manifest}
+    return load_competition_dir(write_competition(root / name, manifest=manifest, description="t", answers=answers, sample=sample))
+
+
+def test_only_the_scored_rows_count_ventilator_style(tmp_path):
+    """Ventilator scores the inspiratory phase only (u_out == 0): predictions elsewhere do not count."""
+    u_out = np.tile([0, 0, 1, 1], N // 4)
+    answers = pd.DataFrame({"id": IDS, "pressure": VALUES, "u_out": u_out})
+    competition = _dir(
+        tmp_path, "vent", answers, answers[["id", "pressure"]], metric="mae", target_columns=["pressure"],
+        scored_rows={"column": "u_out", "equals": 0},
+    )
+    wrong_where_unscored = answers[["id", "pressure"]].assign(pressure=np.where(u_out == 0, VALUES, VALUES + 100))
+    grade = competition.grade(write(tmp_path, wrong_where_unscored), split="full")
+    assert grade.valid, grade.error
+    assert grade.score == 0.0 and grade.details["rows_scored"] == N // 2
+    wrong_where_scored = answers[["id", "pressure"]].assign(pressure=np.where(u_out == 0, VALUES + 1, VALUES))
+    assert competition.grade(write(tmp_path, wrong_where_scored), split="full").score == pytest.approx(1.0)
+
+
+def test_jigsaw_rows_marked_minus_one_are_not_scored_and_do_not_invalidate(tmp_path):
+    columns = ["toxic", "insult"]
+    truth = np.column_stack([BINARY, 1 - BINARY])
+    truth[:10] = -1  # Kaggle's test_labels.csv: -1 = not used for scoring
+    answers = pd.DataFrame({"id": IDS, **{c: truth[:, j] for j, c in enumerate(columns)}})
+    competition = _dir(
+        tmp_path, "jig", answers, answers.assign(toxic=0.5, insult=0.5), metric="mean_columnwise_auc",
+        target_columns=columns, scored_rows={"column": "toxic", "not_equals": -1},
+    )
+    perfect = answers.copy()
+    perfect[columns] = np.clip(truth, 0, 1).astype(float)
+    perfect.loc[:9, columns] = 0.5  # whatever is predicted for the unscored rows
+    grade = competition.grade(write(tmp_path, perfect), split="full")
+    assert grade.valid, grade.error
+    assert grade.score == 1.0 and grade.details["rows_scored"] == N - 10
+
+
+def test_kaggle_usage_ignored_rows_are_not_scored(tmp_path):
+    answers = pd.DataFrame({"id": IDS, "y": VALUES, "Usage": ["Ignored"] * 10 + ["Private"] * (N - 10)})
+    competition = _dir(tmp_path, "ign", answers, answers[["id", "y"]], metric="rmse", target_columns=["y"])
+    off_on_ignored = answers[["id", "y"]].assign(y=np.where(np.arange(N) < 10, 1e6, VALUES))
+    assert competition.grade(write(tmp_path, off_on_ignored), split="private").score == 0.0
+
+
+TEXT_WORDS = ["None", "NA", "null", "N/A", "nan", "", "twelve"]
+
+
+def test_text_answers_and_ids_that_look_missing_stay_text(tmp_path):
+    """Text normalization: 'None', 'NA', 'null', 'N/A' are tokens; graded against
+    themselves the answers are perfect (they were 0.25 when read as NaN)."""
+    ids = ["NA", "None", "null", "N/A", "nan", "0_5", "0_6"]
+    answers = pd.DataFrame({"id": ids, "after": TEXT_WORDS})
+    competition = _dir(tmp_path, "text", answers, answers.assign(after="x"), metric="exact_match", target_columns=["after"])
+    assert list(competition.answers["after"]) == TEXT_WORDS
+    assert list(competition.answers["id"]) == ids
+    grade = competition.grade(competition.answers_path, split="full")
+    assert grade.valid, grade.error
+    assert grade.score == 1.0
+    half = answers.assign(after=["None", "NA", "x", "x", "x", "", "twelve"])
+    assert competition.grade(write(tmp_path, half), split="full").score == pytest.approx(4 / 7)
+
+
+def test_a_label_called_none_is_a_label_not_a_missing_value(tmp_path):
+    classes = np.array(["None", "Mild", "Severe"])[rng.integers(0, 3, N)]
+    answers = pd.DataFrame({"id": IDS, "grade": classes})
+    competition = _dir(tmp_path, "lbl", answers, answers.assign(grade="Mild"), metric="accuracy", target_columns=["grade"])
+    grade = competition.grade(competition.answers_path, split="full")
+    assert grade.valid and grade.score == 1.0, grade.error
+
+
+def test_leaderboard_team_names_that_look_missing_stay_text(tmp_path):
+    competition = _competition(tmp_path, "b", metric="roc_auc", targets={"target": BINARY}, task="binary", board=[0.9, 0.8])
+    board = pd.DataFrame({"rank": [1, 2, 3], "score": [0.9, 0.8, 0.7], "team": ["NA", "None", "null"]})
+    board.to_csv(competition.private_dir / "private_leaderboard.csv", index=False)
+    read = competition.leaderboard("private")
+    assert list(read["team"]) == ["NA", "None", "null"] and list(read["score"]) == [0.9, 0.8, 0.7]
+
+
+def test_a_class_of_the_competition_absent_from_the_test_answers_is_a_valid_wrong_answer(tmp_path):
+    """Cover_Type 5 occurs once in tabular-playground-series-dec-2021, in train: predicting
+    it is valid and scores as a wrong answer."""
+    cover = np.array([1, 2, 3, 7])[rng.integers(0, 4, N)]
+    answers = pd.DataFrame({"id": IDS, "Cover_Type": cover})
+    competition = _dir(
+        tmp_path, "tps", answers, answers.assign(Cover_Type=2), metric="accuracy", target_columns=["Cover_Type"],
+        labels={"Cover_Type": ["1", "2", "3", "5", "7"]},
+    )
+    guess = answers.assign(Cover_Type=np.where(np.arange(N) < 10, 5, cover))
+    grade = competition.grade(write(tmp_path, guess), split="full")
+    assert grade.valid, grade.error
+    assert grade.score == pytest.approx(0.9)
+    unknown = answers.assign(Cover_Type=np.where(np.arange(N) < 10, 6, cover))
+    invalid(competition.grade(write(tmp_path, unknown), split="full"), "one of", "'6'")
+
+
+def test_the_label_set_falls_back_to_the_public_training_table(tmp_path):
+    answers = pd.DataFrame({"id": IDS, "Cover_Type": np.array([1, 2])[BINARY]})
+    competition = _dir(tmp_path, "tps2", answers, answers.assign(Cover_Type=1), metric="accuracy", target_columns=["Cover_Type"])
+    pd.DataFrame({"id": ["t1", "t2"], "Cover_Type": [5, 1]}).to_csv(competition.public_dir / "train.csv", index=False)
+    guess = answers.assign(Cover_Type=5)
+    grade = competition.grade(write(tmp_path, guess), split="full")
+    assert grade.valid and grade.score == 0.0, grade.error
+
+
+def test_one_class_answers_for_auc_blame_the_answers_not_the_submission(tmp_path):
+    answers = pd.DataFrame({"id": IDS, "target": 1})
+    competition = _dir(tmp_path, "one", answers, answers.assign(target=0.5), metric="roc_auc", target_columns=["target"])
+    grade = competition.grade(write(tmp_path, answers.assign(target=rng.random(N))), split="full")
+    invalid(grade, "undefined", "one class", "competition's answers, not from your submission")
+    assert grade.details["undefined_metric"] == "answers"
+
+
+def test_constant_predictions_for_a_correlation_are_refused_with_the_reason(regression, tmp_path):
+    competition = _dir(
+        tmp_path, "corr", pd.DataFrame({"id": IDS, "y": VALUES}), pd.DataFrame({"id": IDS, "y": VALUES}),
+        metric="pearson", target_columns=["y"],
+    )
+    grade = competition.grade(write(tmp_path, pd.DataFrame({"id": IDS, "y": 3.0})), split="full")
+    invalid(grade, "undefined", "constant predictions", "standard deviation is 0")
+    assert grade.details["undefined_metric"] == "predictions"
+
+
+def test_wmae_reads_its_weights_from_the_answers(tmp_path):
+    weights = np.where(np.arange(N) < 20, 5, 1)  # Walmart: holiday weeks weigh 5
+    answers = pd.DataFrame({"id": IDS, "Weekly_Sales": VALUES, "weight": weights})
+    competition = _dir(
+        tmp_path, "wal", answers, answers[["id", "Weekly_Sales"]], metric="wmae", target_columns=["Weekly_Sales"],
+        metric_kwargs={"weight_column": "weight"},
+    )
+    off = answers[["id", "Weekly_Sales"]].assign(Weekly_Sales=VALUES + np.where(np.arange(N) < 20, 1.0, 0.0))
+    grade = competition.grade(write(tmp_path, off), split="full")
+    assert grade.score == pytest.approx(20 * 5 / (20 * 5 + 80))
+
+
+def test_full_split_places_the_score_on_both_boards(binary, tmp_path):
+    pd.DataFrame({"rank": [1, 2], "score": [0.99, 0.1]}).to_csv(binary.private_dir / "public_leaderboard.csv", index=False)
+    middling = pd.DataFrame({"id": IDS, "target": np.random.default_rng(3).random(N)})  # AUC near 0.5
+    grade = binary.grade(write(tmp_path, middling), split="full")
+    assert 0.1 < grade.score < 0.99
+    assert grade.details["positions"]["public"] == 0.5  # beats 0.1, not 0.99
+    assert grade.details["positions"]["private"] == grade.position < 0.5
+
+
+def test_unscored_columns_are_required_but_not_scored(tmp_path):
+    """stanford-covid-vaccine submits five targets and is scored on three."""
+    answers = pd.DataFrame({"id": IDS, "y": VALUES, "extra": 0.0})
+    competition = _dir(
+        tmp_path, "unsc", answers, answers, metric="rmse", target_columns=["y"], unscored_columns=["extra"],
+    )
+    anything = answers.assign(extra=rng.normal(size=N))
+    grade = competition.grade(write(tmp_path, anything), split="full")
+    assert grade.valid and grade.score == 0.0, grade.error
+    invalid(competition.grade(write(tmp_path, answers[["id", "y"]]), split="full"), "missing column(s) 'extra'")

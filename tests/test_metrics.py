@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from sklearn import metrics as skm
 
-from dojo_kernel.metrics import Metric, UnknownMetric, get_metric, list_metrics, register_metric
+from dojo_kernel.metrics import Metric, UndefinedMetric, UnknownMetric, get_metric, list_metrics, register_metric
 
 rng = np.random.default_rng(0)
 N = 200
@@ -157,9 +157,180 @@ def test_pinball_uses_alpha_option():
     assert get_metric("pinball", alpha=0.9)(answers, predictions) == pytest.approx((1.8 + 0.2) / 2)
 
 
-def test_constant_predictions_give_zero_correlation_not_nan():
-    assert get_metric("pearson")([1, 2, 3], [5, 5, 5]) == 0.0
-    assert get_metric("spearman")([1, 2, 3], [5, 5, 5]) == 0.0
+def test_correlation_of_constant_values_is_undefined_and_says_which_side():
+    """The definition divides by both standard deviations: constant predictions have none
+    (the submission's fault), constant answers neither (the competition's). Never a silent 0."""
+    for name in ("pearson", "spearman"):
+        with pytest.raises(UndefinedMetric, match="constant predictions") as caught:
+            get_metric(name)([1, 2, 3], [5, 5, 5])
+        assert caught.value.side == "predictions"
+        with pytest.raises(UndefinedMetric, match="answers are constant") as caught:
+            get_metric(name)([2, 2, 2], [1, 2, 3])
+        assert caught.value.side == "answers"
+
+
+@pytest.mark.parametrize("name", ["roc_auc", "normalized_gini"])
+def test_auc_and_gini_of_one_class_answers_are_undefined_on_the_answers_side(name):
+    with pytest.raises(UndefinedMetric) as caught:
+        get_metric(name)([1, 1, 1], [0.2, 0.5, 0.9])
+    assert caught.value.side == "answers"
+    assert "answers" in str(caught.value)
+
+
+def test_columnwise_auc_with_a_one_class_column_is_undefined():
+    with pytest.raises(UndefinedMetric, match="column 1") as caught:
+        get_metric("mean_columnwise_auc")(np.array([[0, 1], [1, 1]]), np.array([[0.1, 0.2], [0.9, 0.3]]))
+    assert caught.value.side == "answers"
+
+
+def test_balanced_log_loss_by_its_published_definition():
+    """ICR's evaluation page: (-1/N0 sum y0 log p0 - 1/N1 sum y1 log p1) / 2, rows rescaled
+    to sum 1 and clipped to [1e-15, 1 - 1e-15]."""
+    truth = np.array([0, 0, 1])
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]])
+    expected = ((-math.log(0.9) - math.log(0.8)) / 2 + -math.log(0.7)) / 2
+    assert get_metric("balanced_log_loss")(truth, probs) == pytest.approx(expected)
+    assert get_metric("balanced_log_loss")(np.eye(2)[truth], probs * 3) == pytest.approx(expected)  # rescaled
+    # class balance: the lone class-1 row weighs as much as both class-0 rows together
+    plain = get_metric("multiclass_log_loss")(truth, probs)
+    assert plain == pytest.approx((-math.log(0.9) - math.log(0.8) - math.log(0.7)) / 3) != expected
+    frame = pd.DataFrame(probs, columns=["class_0", "class_1"])
+    assert get_metric("balanced_log_loss")(np.array(["class_0", "class_0", "class_1"]), frame) == pytest.approx(expected)
+
+
+def test_wmae_weighs_rows_by_the_answers_weight_column():
+    # Walmart: holiday weeks weigh 5. |1-2|*5 + |2-2|*1 over 6
+    metric = get_metric("wmae", weight_column="IsHoliday_weight")
+    assert metric.weight_column == "IsHoliday_weight"
+    assert metric([1, 2], [2, 2], weights=[5, 1]) == pytest.approx(5 / 6)
+    assert get_metric("wmae")([1, 2], [2, 2]) == pytest.approx(0.5)  # no weights: plain MAE
+
+
+def test_rmspe_leaves_out_rows_whose_answer_is_zero():
+    # Rossmann: sqrt(mean(((y - p) / y)^2)) over days with sales; the 0-sales row is ignored
+    assert get_metric("rmspe")([0, 2, 4], [1, 1, 4]) == pytest.approx(math.sqrt((0.25 + 0) / 2))
+    with pytest.raises(UndefinedMetric):
+        get_metric("rmspe")([0, 0], [1, 1])
+
+
+def test_group_log_mae_averages_the_log_mae_of_each_group():
+    # champs: type A errors 1, 0 -> MAE 0.5; type B errors 0, 2 -> MAE 1; mean(log 0.5, log 1)
+    metric = get_metric("group_log_mae", group_column="type")
+    assert metric.answer_columns == {"groups": "type"}
+    assert metric([1, 2, 3, 5], [2, 2, 3, 3], groups=["A", "A", "B", "B"]) == pytest.approx(math.log(0.5) / 2)
+    assert metric([1, 1], [1, 1], groups=["A", "B"]) == pytest.approx(math.log(1e-9))  # floored, not -inf
+
+
+def test_bias_auc_by_its_published_definition():
+    """jigsaw-unintended-bias: 0.25 overall AUC + 0.75 mean of the power means (p = -5) of
+    subgroup, BPSN and BNSP AUCs over the identities."""
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1.0])
+    p = np.array([0.1, 0.9, 0.6, 0.4, 0.2, 0.8, 0.3, 0.7, 0.65, 0.35])
+    groups = np.array([[1, 1, 1, 1, 0, 0, 0, 0, 1, 1], [0, 0, 1, 1, 1, 1, 0, 0, 0, 1]]).T
+    t = y >= 0.5
+
+    def aucs(member):
+        bpsn, bnsp = (member & ~t) | (~member & t), (member & t) | (~member & ~t)
+        return [skm.roc_auc_score(t[rows], p[rows]) for rows in (member, bpsn, bnsp)]
+
+    table = np.array([aucs(groups[:, j] == 1) for j in range(2)])  # identity x (subgroup, bpsn, bnsp)
+    power_means = (np.mean(table ** -5.0, axis=0)) ** (1 / -5.0)
+    expected = 0.25 * skm.roc_auc_score(t, p) + 0.75 * power_means.mean()
+    metric = get_metric("bias_auc", subgroup_columns=["male", "female"])
+    assert metric.answer_columns == {"subgroups": ["male", "female"]}
+    assert metric(y, p, subgroups=groups) == pytest.approx(expected)
+
+
+def test_median_absolute_error_by_hand():
+    assert get_metric("median_absolute_error")([1, 2, 3, 10], [1, 3, 5, 0]) == pytest.approx(1.5)
+    assert get_metric("medae")([1, 2, 3], [1, 3, 5]) == 1.0
+
+
+E1 = math.e - 1  # log1p(E1) == 1
+
+# Every registered metric, checked on a small case against a value computed by hand (the
+# comment shows the arithmetic) or against the reference implementation its docstring names.
+EVERY_METRIC: dict[str, tuple] = {
+    "accuracy": ([1, 2, 3, 1], [1, 2, 1, 1], 0.75),
+    "balanced_accuracy": ([0, 0, 0, 1], [0, 0, 1, 1], (2 / 3 + 1) / 2),
+    "balanced_log_loss": (
+        [0, 0, 1], np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]]),
+        ((-math.log(0.9) - math.log(0.8)) / 2 - math.log(0.7)) / 2,
+    ),
+    "exact_match": (["None", "NA"], ["None", "N/A"], 0.5),
+    "f1": ([1, 1, 0, 0], [1, 0, 1, 0], 0.5),  # precision 1/2, recall 1/2
+    "f1_macro": ([0, 0, 1, 1], [0, 1, 1, 1], (2 / 3 + 0.8) / 2),
+    "f1_micro": ([0, 0, 1, 1], [0, 1, 1, 1], 0.75),
+    "f1_weighted": ([0, 0, 0, 1], [0, 0, 1, 1], (3 * 0.8 + 2 / 3) / 4),
+    "log_loss": ([1, 0], [0.8, 0.4], -(math.log(0.8) + math.log(0.6)) / 2),
+    "mae": ([1, 2, 3], [2, 2, 5], 1.0),
+    "map@k": (["a", "x y", "q"], ["b a c", "x z y", "q q q"], (0.5 + 5 / 6 + 1) / 3),  # k = 5
+    "mape": ([1, 2, 4], [2, 2, 3], (1 + 0 + 0.25) / 3),
+    "mcc": ([1, 1, 1, 0], [1, 1, 0, 0], 2 / math.sqrt(12)),  # tp 2, tn 1, fp 0, fn 1
+    "mean_columnwise_auc": (
+        np.array([[0, 0], [1, 0], [0, 1], [1, 1]]), np.array([[0.1, 0.6], [0.9, 0.4], [0.2, 0.5], [0.8, 0.7]]),
+        (1.0 + 0.75) / 2,
+    ),
+    "mean_columnwise_rmse": (np.array([[1, 0], [3, 0]]), np.array([[2, 0], [3, 2]]), (math.sqrt(0.5) + math.sqrt(2)) / 2),
+    "mean_columnwise_rmsle": (np.array([[0, 1], [0, 1]]), np.array([[E1, 1], [E1, 1]]), 0.5),
+    "median_absolute_error": ([1, 2, 3], [1, 3, 5], 1.0),
+    "mse": ([1, 2, 3], [2, 2, 5], 5 / 3),
+    "multiclass_log_loss": (np.array([[1, 0], [0, 1]]), np.array([[0.8, 0.2], [0.4, 0.6]]), -(math.log(0.8) + math.log(0.6)) / 2),
+    "ndcg@k": (["a b"], ["a c b"], 1.5 / (1 + 1 / math.log2(3))),  # k = 5
+    "normalized_gini": ([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1], 2 * 0.75 - 1),  # 2 AUC - 1
+    "pearson": ([1, 2, 3], [1, 2, 4], 9 / math.sqrt(84)),
+    "pinball": ([10, 10], [8, 12], 1.0),
+    "poisson_deviance": ([1, 2], [1, 1], (0 + 2 * (2 * math.log(2) - 2 + 1)) / 2),
+    "quadratic_weighted_kappa": ([0, 1, 2, 2], [0, 2, 2, 1], "reference"),
+    "r2": ([1, 2, 3], [1, 2, 4], 0.5),
+    "rmse": ([1, 2, 3], [2, 2, 5], math.sqrt(5 / 3)),
+    "rmsle": ([0, 0], [E1, 0], math.sqrt(0.5)),
+    "rmspe": ([0, 2, 4], [1, 1, 4], math.sqrt(0.125)),
+    "roc_auc": ([0, 0, 1, 1], [0.6, 0.4, 0.5, 0.7], 0.75),  # 3 of 4 positive/negative pairs in order
+    "roc_auc_ovr": ([0, 0, 1, 1], np.array([[0.4, 0.6], [0.6, 0.4], [0.5, 0.5], [0.3, 0.7]]), "reference"),
+    "smape": ([1, 0, 4], [2, 0, 0], 100 * (2 / 3 + 0 + 2) / 3),
+    "spearman": ([1, 2, 3, 4], [1, 3, 2, 4], 1 - 6 * 2 / (4 * 15)),
+    "wmae": ([1, 2], [2, 2], 0.5),  # without a weight column every row weighs 1
+    "word_jaccard": (["a b c", "x", ""], ["A b", "y", ""], (2 / 3 + 0 + 1) / 3),  # lower-cased word sets
+    "mean_f1_sets": (["a b", "c", "d"], ["a", "c d", "d d"], (2 / 3 + 2 / 3 + 1) / 3),  # 2|A&B| / (|A| + |B|)
+    "levenshtein_mean": (["kitten", "abc"], ["sitting", "abc"], (3 + 0) / 2),  # k->s, e->i, +g
+    "kl_divergence": (np.array([[1, 0], [0.5, 0.5]]), np.array([[0.5, 0.5], [0.5, 0.5]]), math.log(2) / 2),
+    "mean_columnwise_mae": (np.array([[1, 0], [0, 0]]), np.array([[0, 0], [0, 1]]), (0.5 + 0.5) / 2),
+    "rmse_all_cells": (np.array([[1, 0], [0, 0]]), np.array([[0, 0], [0, 2]]), math.sqrt((1 + 4) / 4)),
+    "rmsle_all_cells": (np.array([[0, 0], [0, 0]]), np.array([[E1, 0], [0, 0]]), math.sqrt(1 / 4)),
+    "f2_micro_sets": (["a b", "c"], ["a", "c d"], 5 * 2 / (5 * 2 + 4 * 1 + 1)),  # tp 2, fn 1, fp 1
+    "kendall_tau_orders": (["a b c", "x y"], ["b a c", "x y"], 1 - 4 * 1 / (6 + 2)),  # one inversion
+    "group_log_mae": ([1, 2, 3, 5], [2, 2, 3, 3], "reference"),
+    "bias_auc": ([0, 0, 1, 1], [0.6, 0.4, 0.5, 0.7], 0.75),  # without identity columns: the overall AUC
+    # masks {1..10} vs {1..8}: IoU 0.8 beats 0.5..0.75 (6 of 10 thresholds); empty vs empty 1; empty vs not 0
+    "mask_iou_precision": (["1 10", "", ""], ["1 8", "", "5 2"], (0.6 + 1 + 0) / 3),
+    "lwlrap": (np.array([[1, 0, 1], [0, 1, 0]]), np.array([[0.9, 0.5, 0.1], [0.2, 0.3, 0.8]]), "reference"),
+    # row 1: truth 0-3, predicted 2-5 -> tp 1 (2), fp 2 (3, 4), fn 2 (0, 1); row 2: both empty
+    "span_micro_f1": (["0 3", ""], ["2 5", ""], 2 * 1 / (2 * 1 + 2 + 2)),
+    "mean_columnwise_spearman": (np.array([[1, 1], [2, 2], [3, 3]]), np.array([[1, 3], [2, 2], [3, 1]]), (1 - 1) / 2),
+}
+
+REFERENCES = {
+    # lwlrap is LRAP with each row weighted by its number of true labels
+    "lwlrap": lambda a, p: skm.label_ranking_average_precision_score(a, p, sample_weight=a.sum(axis=1)),
+    # without a group column: log of the overall MAE, (1 + 0 + 0 + 2) / 4
+    "group_log_mae": lambda a, p: math.log(0.75),
+    "quadratic_weighted_kappa": lambda a, p: skm.cohen_kappa_score(a, p, weights="quadratic"),
+    "roc_auc_ovr": lambda a, p: skm.roc_auc_score(a, p[:, 1]),  # two classes: both one-vs-rest AUCs are equal
+}
+
+
+def test_every_registered_metric_is_checked_by_hand_or_against_its_reference():
+    test_only = {name for name in list_metrics() if name.startswith("test_only_")}
+    assert set(list_metrics()) - test_only == set(EVERY_METRIC), "add the new metric to EVERY_METRIC"
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_METRIC))
+def test_metric_value_by_hand_or_reference(name):
+    answers, predictions, expected = EVERY_METRIC[name]
+    if expected == "reference":
+        expected = REFERENCES[name](answers, predictions)
+    assert get_metric(name)(answers, predictions) == pytest.approx(expected, rel=1e-9)
 
 
 def test_directions_and_kinds():

@@ -256,3 +256,5 @@ def test_a_failed_write_raises_and_leaves_the_previous_steps(tmp_path):
     notebook = load_trajectory(run_dir)
     assert [cell.metadata["dojo"]["feedback"] for cell in step_cells(notebook)] == ["one", "two, again"]
     assert [entry["step"] for entry in read_rewards(run_dir)] == [1, 2]
+
+
