@@ -18,6 +18,7 @@ live in Gymnasium's shared memory) and prefer `context="spawn"`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -209,6 +210,7 @@ class DojoEnv(gymnasium.Env):
         self._closed = False
         self._info_cache: dict[str, str] = {}
         self._info_lock = threading.Lock()
+        self._async_lock = threading.Lock()
 
     # ---------------------------------------------------------------- Gymnasium API
 
@@ -294,6 +296,23 @@ class DojoEnv(gymnasium.Env):
         if terminated or truncated:
             self._close_episode(episode)
         return obs, float(outcome.reward), terminated, truncated, _compact(info)
+
+    # ---------------------------------------------------------------- asyncio API
+
+    async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        """`reset()` without blocking the event loop: it runs in a worker thread."""
+        return await self._off_loop(lambda: self.reset(seed=seed, options=options))
+
+    async def astep(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        """`step()` without blocking the event loop, so one process can drive hundreds of
+        episodes: the step waits on its kernel in a worker thread while the loop runs others."""
+        return await self._off_loop(lambda: self.step(action))
+
+    async def _off_loop(self, call: Any) -> Any:
+        def locked() -> Any:
+            with self._async_lock:  # one call at a time per env, in the order they came
+                return call()
+        return await asyncio.get_running_loop().run_in_executor(_async_executor(), locked)
 
     def render(self) -> str | None:
         return self._last_feedback if self.render_mode == "ansi" else None
@@ -711,6 +730,28 @@ def _finite(value: float | None) -> float:
     if value is None or not np.isfinite(value):
         return 0.0
     return float(np.clip(value, -np.finfo(np.float64).max, np.finfo(np.float64).max))
+
+
+_ASYNC_EXECUTOR: ThreadPoolExecutor | None = None
+_ASYNC_EXECUTOR_LOCK = threading.Lock()
+
+
+def _async_executor() -> ThreadPoolExecutor:
+    """The threads that `astep`/`areset` wait in, shared by every env of the process.
+
+    A step mostly waits (on its kernel's messages), so threads, not cores, bound how many
+    episodes step at once: asyncio's default executor (a few threads per core) would queue
+    the 200th episode behind the first few. Threads start only as needed; the cap is
+    DOJO_ASYNC_THREADS (default 512).
+    """
+    global _ASYNC_EXECUTOR
+    with _ASYNC_EXECUTOR_LOCK:
+        if _ASYNC_EXECUTOR is None:
+            raw = os.environ.get("DOJO_ASYNC_THREADS", "512")
+            if not raw.isdigit() or int(raw) < 1:
+                raise ConfigError(expected("DOJO_ASYNC_THREADS as an int >= 1", raw))
+            _ASYNC_EXECUTOR = ThreadPoolExecutor(max_workers=int(raw), thread_name_prefix="dojo-async")
+        return _ASYNC_EXECUTOR
 
 
 def make(competition: str | Competition, *, output_dir: str | os.PathLike[str] | None = None,
