@@ -81,6 +81,7 @@ class DojoTextEnv:
         self.seed: int | None = None
         self.messages: list[Message] = []  # the conversation so far, replies included
         self.replies: list[Any] = []  # every reply of this episode, in order (group rollouts replay them)
+        self.last_metadata: dict[str, Any] = {}  # of the latest reset or step
 
     # ------------------------------------------------------------------ the episode
 
@@ -126,9 +127,10 @@ class DojoTextEnv:
     def _opened(self, seed: int | None, obs: dict[str, Any], info: dict[str, Any]) -> tuple[list[Message], dict]:
         self.turns, self.done, self.total_reward, self.seed = 0, False, 0.0, seed
         self.replies = []
+        self.last_metadata = metadata_of(info)
         self.messages = [{"role": "system", "content": self.system_prompt},
                          {"role": "user", "content": obs["feedback"]}]
-        return [dict(message) for message in self.messages], metadata_of(info)
+        return [dict(message) for message in self.messages], dict(self.last_metadata)
 
     def _read(self, reply: Any) -> tuple[dict[str, Any] | None, str | None]:
         """(the action in the reply or None, the tool call id an answer must name or None)."""
@@ -183,6 +185,9 @@ class DojoTextEnv:
         metadata = metadata_of(info)
         metadata.update(turn=self.turns, total_reward=self.total_reward,
                         parse_error=None if action is not None else NO_ACTION)
+        if "best_score" not in metadata and "best_score" in self.last_metadata:  # a no-action turn keeps it
+            metadata["best_score"] = self.last_metadata["best_score"]
+        self.last_metadata = metadata
         return TextStep(observations=[dict(observation)], reward=reward, done=self.done, metadata=metadata)
 
 
