@@ -6,7 +6,7 @@ a ready kernel in it. `take()` hands out the oldest and starts the next one in a
 thread; `close()` ends every kernel it still holds and removes their unused run dirs.
 
 The pool adapts between `size` and `max_size`: a `take()` that finds no ready workspace
-(resets coming faster than kernels start) raises the target by one, and the starts run side
+(resets coming faster than kernels start) doubles the target, and the starts run side
 by side up to the target, so a burst of back-to-back resets soon finds kernels ready; a run
 of takes that each leave a spare one lowers it again, so an env that resets rarely holds no
 more kernels than it needs.
@@ -111,7 +111,7 @@ class WarmPool:
         if not hit:
             self.misses += 1
             self._spare_streak = 0
-            self.size = min(self.max_size, self.size + 1)
+            self.size = min(self.max_size, max(self.size + 1, 2 * self.size))  # doubling: catch up fast
             return
         spare = any(future.done() for future in self._pending)
         self._spare_streak = self._spare_streak + 1 if spare else 0

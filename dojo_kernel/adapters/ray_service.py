@@ -4,7 +4,7 @@ rollout step.
     ray.init(address="auto")
     service = RolloutService(node_limits=NodeLimits(max_kernels=32, memory_gb=64, kernel_memory_gb=2),
                              settings={"output_dir": "/scratch/runs"})
-    trajectories = service.rollout([{"competition": "penguins", "seed": 0}], policy, group_size=8)
+    trajectories = service.rollout([{"competition": "penguin-species", "seed": 0}], policy, group_size=8)
 
 One actor per node (pinned to it) owns that node's kernels: a free list of `DojoTextEnv`s,
 each with its own warm kernel, reused episode after episode so that a reset finds a kernel

@@ -4,7 +4,7 @@
     from dojo_kernel.adapters.skyrl import register
     register()                                    # id "dojo" in skyrl_gym's registry
     env = skyrl_gym.make("dojo", env_config={"output_dir": "runs"},
-                         extras={"competition": "penguins", "max_turns": 10})
+                         extras={"competition": "penguin-species", "max_turns": 10})
     prompt, metadata = env.init([])               # the trainer's prompt, plus the task
     out = env.step(model_reply)                   # observations, reward, done, metadata
 

@@ -1,6 +1,6 @@
 """`DojoTextEnv`: a DojoEnv for RL trainers that speak text, the one class the adapters share.
 
-    env = DojoTextEnv("penguins", max_turns=10)
+    env = DojoTextEnv("penguin-species", max_turns=10)
     messages, metadata = env.reset(seed=0)        # [system, user(the task)]
     out = env.step(model_reply)                   # {"observations", "reward", "done", "metadata"}
 
@@ -20,6 +20,7 @@ with the current submission graded as final.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Mapping
 from typing import Any, TypedDict
@@ -137,7 +138,7 @@ class DojoTextEnv:
         if self.env._episode is None:  # the env's own guard, for replies that never reach env.step
             raise ResetNeeded("expected reset() before step(), got step() first: call env.reset()")
         self.turns += 1
-        self.replies.append(copy.deepcopy(reply) if isinstance(reply, (dict, list)) else reply)
+        self.replies.append(_kept(reply))
         message = _as_message(reply)
         if message is None:
             self.messages.append({"role": "assistant", "content": safe_repr(reply)[:2000]})
@@ -191,6 +192,17 @@ class DojoTextEnv:
         return TextStep(observations=[dict(observation)], reward=reward, done=self.done, metadata=metadata)
 
 
+def _kept(reply: Any) -> Any:
+    """A copy of the reply to replay later, safe from the caller changing it; the reply
+    itself where it cannot be copied (it is then read as no action anyway)."""
+    if not isinstance(reply, (dict, list)):
+        return reply
+    try:
+        return copy.deepcopy(reply)
+    except Exception:  # an object inside that refuses to be copied
+        return reply
+
+
 def _as_message(reply: Any) -> Message | None:
     """The reply as an assistant message, or None when it is neither text nor a message."""
     if isinstance(reply, str):
@@ -204,7 +216,13 @@ def _as_message(reply: Any) -> Message | None:
             return {"role": "assistant", "content": content or ""}  # read its text, ignore the broken calls
         message: Message = {"role": "assistant", "content": content or ""}
         if calls:
-            message["tool_calls"] = [copy.deepcopy(dict(calls[0]))]
+            call = calls[0]
+            function = call["function"]
+            arguments = function.get("arguments") or "{}"
+            if isinstance(arguments, Mapping):  # some trainers hand the arguments over parsed
+                arguments = json.dumps(dict(arguments), default=safe_repr)
+            message["tool_calls"] = [{"id": call.get("id"), "type": "function",
+                                      "function": {"name": function["name"], "arguments": arguments}}]
         return message
     return None
 
@@ -214,7 +232,7 @@ def _well_formed_calls(calls: Any) -> bool:
         return False
     function = calls[0].get("function")
     return (isinstance(function, Mapping) and isinstance(function.get("name"), str)
-            and isinstance(function.get("arguments", "{}") or "{}", str))
+            and isinstance(function.get("arguments", "{}") or "{}", (str, Mapping)))
 
 
 def metadata_of(info: Mapping[str, Any]) -> dict[str, Any]:

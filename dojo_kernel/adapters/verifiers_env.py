@@ -2,7 +2,7 @@
 and whose rubric is the episode's reward.
 
     from dojo_kernel.adapters.verifiers_env import load_environment
-    env = load_environment(competitions=["penguins"], max_turns=10, settings={"output_dir": "runs"})
+    env = load_environment(competitions=["penguin-species"], max_turns=10, settings={"output_dir": "runs"})
     outputs = await env.run_group([env.get_dataset()[0]] * 8, client, model, {})
 
 Each dataset row names a competition (`info.competition`) and a seed. A rollout resets a
@@ -117,7 +117,7 @@ def _reply_of(message: Any) -> dict[str, Any]:
     return reply
 
 
-def load_environment(competitions: list[str] | str = "penguins", *, seeds: int = 1, max_turns: int = 10,
+def load_environment(competitions: list[str] | str = "penguin-species", *, seeds: int = 1, max_turns: int = 10,
                      settings: dict[str, Any] | None = None, **kwargs: Any) -> DojoMultiTurnEnv:
     """verifiers' entry point: one dataset row per (competition, seed)."""
     if isinstance(competitions, str):

@@ -48,6 +48,8 @@ def test_a_fenced_block_runs_and_a_submission_is_graded(make_text_env):
     "<tool_call>{not json}</tool_call>",                   # a broken tool call in text
     None, 17, b"bytes", ["a", "list"],                      # not a reply at all
     {"content": 5},                                        # a message with a non-text body
+    {"content": "x", "tool_calls": [{"function": {"name": "execute_code", "arguments": 5}}]},
+    {"content": None, "lock": __import__("threading").Lock()},  # cannot be copied
 ])
 def test_a_reply_without_an_action_becomes_feedback(make_text_env, reply):
     env = make_text_env(max_turns=3)
@@ -74,6 +76,13 @@ def test_tool_calls_as_messages_and_in_text(make_text_env):
     out = env.step('<tool_call>{"name": "request_info", "arguments": {"info_type": "sample_submission"}}</tool_call>')
     assert out["observations"][0]["role"] == "user" and out["metadata"]["action"] == "request_info"
     assert "id" in out["observations"][0]["content"]
+
+    # Arguments handed over already parsed (a dict) are read the same way.
+    parsed = {"role": "assistant", "content": "",
+              "tool_calls": [{"id": "c8", "type": "function",
+                              "function": {"name": "execute_code", "arguments": {"code": "print(7 * 6)"}}}]}
+    out = env.step(parsed)
+    assert out["observations"][0]["tool_call_id"] == "c8" and "42" in out["observations"][0]["content"]
 
     # An unknown tool is the env's usual invalid-action feedback, not an exception.
     bad = {"role": "assistant", "content": "",
