@@ -44,6 +44,7 @@ import psutil
 
 import dojo_kernel
 from dojo_kernel.competition import register
+from dojo_kernel.isolation import resolve_mode
 from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -289,6 +290,10 @@ def bare_episode(name: str, out: Path) -> float:
 
 # ------------------------------------------------------------------ helpers and main
 
+def _seconds(value: float) -> str:
+    return "-" if value != value else f"{value:.2f} s"  # NaN: not measured (the service reports no resets)
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -303,7 +308,7 @@ def write(part: str, command: str, lines: list[str]) -> None:
     RESULTS.mkdir(exist_ok=True)
     text = [f"# RL throughput: {part}", "", f"Command: `{command}`  ",
             f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ", f"Machine: {machine()}  ",
-            f"Isolation: {dojo_kernel.env.resolve_mode('auto').mode}", "", *lines, ""]
+            f"Isolation: {resolve_mode('auto').mode}", "", *lines, ""]
     (RESULTS / f"rl-{part}.md").write_text("\n".join(text))
     print("\n".join(lines))
 
@@ -333,7 +338,7 @@ def main() -> int:
                 memory = f"+{result['memory_used_gb']:.1f} GB peak" if result["memory_used_gb"] else "-"
                 rows.append(f"| {n} | {result['wall_s']:.0f} s | {result['episodes_per_min']:.0f} | "
                             f"{result['step_p50'] * 1000:.0f} ms | {result['step_p99'] * 1000:.0f} ms | "
-                            f"{result['reset_median']:.2f} s | {len(result['failures'])} | {memory} |")
+                            f"{_seconds(result['reset_median'])} | {len(result['failures'])} | {memory} |")
                 print(rows[-1], flush=True)
                 for failure in result["failures"][:5]:
                     print("  failure:", failure)
@@ -343,7 +348,9 @@ def main() -> int:
                 "graded csv-module submission, two small cells, SUBMIT FINAL. "
                 + ("One process, one event loop (DojoTextEnv.astep)." if args.part == "concurrency" else
                    "Through RolloutService on a local one-node Ray (one NodeWorker actor)."),
-                "warm_pool=0: every reset starts its kernel (under this load, most of the reset median).", "",
+                "warm_pool=0: every reset starts its kernel (under this load, most of the reset median). "
+                + ("Step latency: astep's wall time, thread hand-off included." if args.part == "concurrency" else
+                   "Step latency: the env's own step time (info timings), measured inside the actor."), "",
                 *rows])
         elif args.part == "reset":
             name = build_small(data_root)

@@ -12,7 +12,7 @@ ready. The actor runs its share of the batch on one event loop (`astep`), at mos
 episodes at a time as the node's limits allow:
 
     max_kernels       kernels started on the node at once, warm ones included (an episode
-                      holds 1 + warm_pool kernels)
+                      holds 1 + warm_pool kernels, or 1 + warm_pool_max where that is set)
     memory_gb         what the node's kernels may use together; each kernel is held to
                       kernel_memory_gb by the env's watchdog, so the node runs at most
                       memory_gb / (kernel_memory_gb * (1 + warm_pool)) episodes
@@ -80,7 +80,8 @@ class NodeWorker:
         if limits.memory_gb is not None:
             self.settings.setdefault("memory_gb", limits.kernel_memory_gb)
         self.limits = limits
-        self.slots = limits.episodes(self.settings["warm_pool"])
+        # An env holds its episode's kernel and up to warm_pool_max (else warm_pool) warm ones.
+        self.slots = limits.episodes(max(self.settings["warm_pool"], self.settings.get("warm_pool_max") or 0))
         self._free: dict[str, list[Any]] = {}  # DojoTextEnvs between episodes, by competition
         self._envs_made = 0
         self._running = 0

@@ -77,3 +77,34 @@ def test_limits_that_fit_no_episode_are_refused():
     with pytest.raises(ConfigError, match="fit one episode"):
         NodeLimits(max_kernels=1).episodes(warm_pool=1)
     assert NodeLimits(max_kernels=8, memory_gb=16, kernel_memory_gb=2).episodes(warm_pool=1) == 4
+
+
+def test_the_grpo_example_writes_grouped_trajectories_in_the_export_layout(cluster, tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from dojo_kernel.exports import export_chat_jsonl
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "grpo_rollouts.py"
+    spec = importlib.util.spec_from_file_location("grpo_rollouts", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = tmp_path / "grpo.jsonl"
+    assert example.main(["--competition", tiny.NAME, "--prompts", "1", "--group-size", "3", "--max-kernels", "4",
+                         "--out", str(out), "--runs", str(tmp_path / "runs")]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 3 and {r["metadata"]["group"] for r in records} == {"0-0"}
+    advantages = [r["metadata"]["advantage"] for r in records]
+    assert abs(sum(advantages)) < 1e-6  # centred within the group
+
+    # The same layout as the fine-tuning export of the same episode's notebook.
+    record = records[0]
+    exported = tmp_path / "export.jsonl"
+    export_chat_jsonl([record["metadata"]["run_dir"]], exported)
+    reference = json.loads(exported.read_text())
+    assert set(record) == set(reference) == {"messages", "metadata"}
+    assert record["messages"][:2] == reference["messages"][:2]  # the system prompt and the task
+    roles = [m["role"] for m in record["messages"]]
+    assert roles[-1] == "assistant" and roles == ["system", "user"] + ["assistant", "user"] * (len(roles) // 2 - 1) \
+        + ["assistant"]
