@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 def fork_episode(env: DojoTextEnv, n: int = 1) -> list[DojoTextEnv]:
     """`n` copies of `env`'s episode at its current turn, each with its own kernel and run dir."""
     _check(env, n)
-    if hasattr(env.env, "fork"):  # the branching work's copy-on-write fork
-        return [_adopt(env, child) for child in env.env.fork(n)]
+    fork = getattr(env.env, "fork", None)
+    if fork is not None:  # the branching work's copy-on-write fork
+        return [_adopt(env, child) for child in fork(n)]
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="dojo-fork") as pool:
         return list(pool.map(lambda _: replay(env), range(n)))
 
@@ -33,8 +34,9 @@ def fork_episode(env: DojoTextEnv, n: int = 1) -> list[DojoTextEnv]:
 async def afork_episode(env: DojoTextEnv, n: int = 1) -> list[DojoTextEnv]:
     """`fork_episode` without blocking the event loop: the copies are made side by side."""
     _check(env, n)
-    if hasattr(env.env, "fork"):
-        children = await asyncio.get_running_loop().run_in_executor(None, env.env.fork, n)
+    fork = getattr(env.env, "fork", None)
+    if fork is not None:
+        children = await asyncio.get_running_loop().run_in_executor(None, fork, n)
         return [_adopt(env, child) for child in children]
     return list(await asyncio.gather(*(areplay(env) for _ in range(n))))
 

@@ -28,6 +28,7 @@ from typing import Any, TypedDict
 import numpy as np
 from gymnasium.error import ResetNeeded
 
+from ..agents.base import Action
 from ..agents.llm import SYSTEM_PROMPT, TOOLS, action_from_reply, tool_call_in_text
 from ..env import DojoEnv, make
 from ..errors import ConfigError, expected, safe_repr
@@ -133,7 +134,7 @@ class DojoTextEnv:
                          {"role": "user", "content": obs["feedback"]}]
         return [dict(message) for message in self.messages], dict(self.last_metadata)
 
-    def _read(self, reply: Any) -> tuple[dict[str, Any] | None, str | None]:
+    def _read(self, reply: Any) -> tuple[Action | None, str | None]:
         """(the action in the reply or None, the tool call id an answer must name or None)."""
         if self.env._episode is None:  # the env's own guard, for replies that never reach env.step
             raise ResetNeeded("expected reset() before step(), got step() first: call env.reset()")
@@ -159,7 +160,7 @@ class DojoTextEnv:
         over = self.done or (result is not None and (result[2] or result[3]))
         return not over and self.max_turns is not None and self.turns >= self.max_turns
 
-    def _turn(self, action: dict[str, Any] | None, result: StepResult | None, final: StepResult | None,
+    def _turn(self, action: Action | None, result: StepResult | None, final: StepResult | None,
               answer_to: str | None) -> TextStep:
         """The observation, reward and metadata of one turn."""
         if result is None:

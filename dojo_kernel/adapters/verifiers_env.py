@@ -36,7 +36,7 @@ from ..errors import ConfigError, expected
 from .text import DojoTextEnv
 
 try:
-    from verifiers.utils.message_utils import normalize_messages
+    from verifiers.utils.message_utils import normalize_messages  # pyright: ignore[reportMissingImports]
 except ImportError:  # older layouts take plain dict messages as they are
     def normalize_messages(messages: Any, field_name: str = "") -> Any:
         return messages
