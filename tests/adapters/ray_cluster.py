@@ -78,11 +78,12 @@ def two_node_cluster(env: dict[str, str] | None = None, cpus_per_node: int = 1) 
     address = f"127.0.0.1:{port}"
     processes: list[subprocess.Popen] = []
     logs = []
+    failed = True  # until the cluster has served its caller
     try:
         for index, role in enumerate((["--head", f"--port={port}", "--include-dashboard=false",
                                        f"--ray-client-server-port={_free_port()}", f"--temp-dir={temp}"],
                                       [f"--address={address}"])):
-            log = open(temp.parent / f"{temp.name}-node{index}.log", "wb")
+            log = open(temp / f"node{index}.log", "wb")
             logs.append(log)
             processes.append(subprocess.Popen([*ray, "start", *role, *common, *_node_ports()], env=process_env,
                                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
@@ -92,12 +93,16 @@ def two_node_cluster(env: dict[str, str] | None = None, cpus_per_node: int = 1) 
                 if processes[0].poll() is not None:
                     raise RuntimeError(f"ray start --head exited; see {log.name}")
         yield address
+        failed = False
     finally:
         for process in reversed(processes):
             _stop(process)
         for log in logs:
             log.close()
-        shutil.rmtree(temp, ignore_errors=True)
+        if failed:  # the nodes' logs say why; the session folders beside them are Ray's own
+            print(f"Ray test cluster failed: its logs are in {temp}", file=sys.stderr)
+        else:
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 def _listening(port: int) -> bool:
