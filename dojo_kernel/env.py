@@ -18,6 +18,7 @@ live in Gymnasium's shared memory) and prefer `context="spawn"`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import shutil
@@ -78,6 +79,7 @@ class DojoEnv(gymnasium.Env):
         self.run_dir: Path | None = None
         self._episode: Episode | None = None
         self._last_feedback = ""
+        self._async_lock = threading.Lock()  # astep/areset: one call at a time per env
         self._pool: WarmPool | None = None  # started on the first reset: the constructor stays cheap
         # Ending an episode's kernel takes a moment; it happens off the caller's path, and
         # close() waits for it so that nothing is left running.
@@ -101,7 +103,7 @@ class DojoEnv(gymnasium.Env):
         if self._episode is not None:
             self._end_episode("reset")
         if self._pool is None:
-            self._pool = WarmPool(self._start_workspace, self.settings.warm_pool)
+            self._pool = WarmPool(self._start_workspace, self.settings.warm_pool, self.settings.warm_pool_max)
         warm = self._pool.ready > 0
         workspace = self._pool.take()
         self.run_dir = workspace.run_dir
@@ -350,6 +352,23 @@ class DojoEnv(gymnasium.Env):
             "run_dir": str(episode.run_dir),
         }
 
+    # ---------------------------------------------------------------- asyncio API
+
+    async def areset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        """`reset()` without blocking the event loop: it runs in a worker thread."""
+        return await self._off_loop(lambda: self.reset(seed=seed, options=options))
+
+    async def astep(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
+        """`step()` without blocking the event loop, so one process can drive hundreds of
+        episodes: the step waits on its kernel in a worker thread while the loop runs others."""
+        return await self._off_loop(lambda: self.step(action))
+
+    async def _off_loop(self, call: Any) -> Any:
+        def locked() -> Any:
+            with self._async_lock:  # one call at a time per env, in the order they came
+                return call()
+        return await asyncio.get_running_loop().run_in_executor(_async_executor(), locked)
+
     # ---------------------------------------------------------------- workspaces
 
     def _start_workspace(self) -> Workspace:
@@ -543,3 +562,25 @@ def make(competition: str | Competition, *, output_dir: str | os.PathLike[str] |
     """A DojoEnv for `competition`; see EnvSettings for the settings. Run dirs go under
     `output_dir` (default ./runs/<competition>/), one per episode."""
     return DojoEnv(competition, output_dir=output_dir, **settings)
+
+
+_ASYNC_EXECUTOR: ThreadPoolExecutor | None = None
+_ASYNC_EXECUTOR_LOCK = threading.Lock()
+
+
+def _async_executor() -> ThreadPoolExecutor:
+    """The threads that `astep`/`areset` wait in, shared by every env of the process.
+
+    A step mostly waits (on its kernel's messages), so threads, not cores, bound how many
+    episodes step at once: asyncio's default executor (a few threads per core) would queue
+    the 200th episode behind the first few. Threads start only as needed; the cap is
+    DOJO_ASYNC_THREADS (default 512).
+    """
+    global _ASYNC_EXECUTOR
+    with _ASYNC_EXECUTOR_LOCK:
+        if _ASYNC_EXECUTOR is None:
+            raw = os.environ.get("DOJO_ASYNC_THREADS", "512")
+            if not raw.isdigit() or int(raw) < 1:
+                raise ConfigError(expected("DOJO_ASYNC_THREADS as an int >= 1", raw))
+            _ASYNC_EXECUTOR = ThreadPoolExecutor(max_workers=int(raw), thread_name_prefix="dojo-async")
+        return _ASYNC_EXECUTOR

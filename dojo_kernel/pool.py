@@ -4,6 +4,12 @@ A kernel's working directory is its episode's run dir, and a kernel cannot move 
 started, so the pool prepares whole workspaces: a fresh run dir (`input/`, `working/`) with
 a ready kernel in it. `take()` hands out the oldest and starts the next one in a background
 thread; `close()` ends every kernel it still holds and removes their unused run dirs.
+
+The pool adapts between `size` and `max_size`: a `take()` that finds no ready workspace
+(resets coming faster than kernels start) doubles the target, and the starts run side
+by side up to the target, so a burst of back-to-back resets soon finds kernels ready; a run
+of takes that each leave a spare one lowers it again, so an env that resets rarely holds no
+more kernels than it needs.
 """
 
 from __future__ import annotations
@@ -19,20 +25,34 @@ from .rundir import Workspace
 __all__ = ["WarmPool", "Workspace"]  # Workspace lives in rundir.py; imported here for the pool's users
 
 
-class WarmPool:
-    """Up to `size` workspaces started ahead of need by `start()`, one at a time, in a
-    background thread. With `size=0`, `take()` starts a workspace itself and waits for it."""
+SHRINK_AFTER = 8  # takes in a row that left a spare workspace before the target drops by one
 
-    def __init__(self, start: Callable[[], Workspace], size: int):
+
+class WarmPool:
+    """Up to `size` workspaces started ahead of need by `start()` in background threads, or
+    up to `max_size` while resets outpace kernel starts (see the module docstring). With
+    `size=0` and no max_size, `take()` starts a workspace itself and waits for it."""
+
+    def __init__(self, start: Callable[[], Workspace], size: int, max_size: int | None = None):
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ConfigError(expected("warm_pool as an int >= 0 (kernels kept ready; 0 = none)", size))
+        if max_size is None:
+            max_size = size
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < size:
+            raise ConfigError(expected(f"warm_pool_max as an int >= warm_pool ({size}), or None", max_size))
         self._start = start
-        self.size = size
+        self.min_size = size
+        self.max_size = max_size
+        self.size = size  # the current target, between min_size and max_size
+        self.misses = 0  # takes that found nothing ready
+        self._spare_streak = 0
         self._pending: deque[Future[Workspace]] = deque()
         self._lock = threading.Lock()
         self._closed = False
-        # One worker: kernels starting side by side only slow each other on a small machine.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dojo-warm-pool") if size else None
+        # One start at a time unless the pool grows: kernels starting side by side slow each
+        # other on a small machine, and only pay when resets come faster than one start.
+        self._executor = (ThreadPoolExecutor(max_workers=max_size, thread_name_prefix="dojo-warm-pool")
+                          if max_size else None)
 
     def take(self) -> Workspace:
         """A ready workspace; then the pool starts refilling in the background."""
@@ -41,6 +61,7 @@ class WarmPool:
         workspace = None
         with self._lock:
             future = self._pending.popleft() if self._pending else None
+            self._adapt(hit=future is not None and future.done())
         if future is not None:
             try:
                 workspace = future.result()
@@ -54,6 +75,19 @@ class WarmPool:
             workspace = self._start()
         self.fill()
         return workspace
+
+    def _adapt(self, *, hit: bool) -> None:
+        """Grow the target on a miss; shrink it after a run of takes that left a spare ready."""
+        if not hit:
+            self.misses += 1
+            self._spare_streak = 0
+            self.size = min(self.max_size, max(self.size + 1, 2 * self.size))  # doubling: catch up fast
+            return
+        spare = any(future.done() for future in self._pending)
+        self._spare_streak = self._spare_streak + 1 if spare else 0
+        if self._spare_streak >= SHRINK_AFTER and self.size > self.min_size:
+            self.size -= 1
+            self._spare_streak = 0
 
     def fill(self) -> None:
         """Start workspaces in the background until `size` are ready or starting."""

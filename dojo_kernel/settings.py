@@ -27,6 +27,8 @@ class EnvSettings:
     allow_network   let agent code reach the network
     agent           the agent's name, recorded in the notebook and summary.json
     warm_pool       kernels kept started ahead of need (0: reset() starts one and waits)
+    warm_pool_max   how far the warm pool may grow while resets come faster than kernels
+                    start (see pool.py); None: it stays at warm_pool
     max_code_chars  the longest code an action may carry
     max_feedback_chars  the longest obs["feedback"] (head and tail kept)
     grade_split     what grades the episode's submissions: public (Kaggle's way), full
@@ -42,6 +44,7 @@ class EnvSettings:
     allow_network: bool = False
     agent: str | None = None
     warm_pool: int = 1
+    warm_pool_max: int | None = None
     max_code_chars: int = 100_000
     max_feedback_chars: int = 50_000
     grade_split: str = "public"
@@ -83,6 +86,10 @@ class EnvSettings:
             raise ConfigError(expected("agent as a name (str) or None", self.agent))
         if isinstance(self.warm_pool, bool) or not isinstance(self.warm_pool, int) or self.warm_pool < 0:
             raise ConfigError(expected("warm_pool as an int >= 0 (kernels kept ready; 0 = none)", self.warm_pool))
+        if self.warm_pool_max is not None and (isinstance(self.warm_pool_max, bool) or not isinstance(
+                self.warm_pool_max, int) or self.warm_pool_max < self.warm_pool):
+            raise ConfigError(expected(f"warm_pool_max as an int >= warm_pool ({self.warm_pool}), or None",
+                                       self.warm_pool_max))
         for name in ("max_code_chars", "max_feedback_chars"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1_000:

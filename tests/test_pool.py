@@ -3,7 +3,11 @@ ends every kernel it still holds when closed."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+import dojo_kernel
 
 from dojo_kernel.errors import ConfigError
 from dojo_kernel.kernel import default_launch_spec
@@ -11,6 +15,7 @@ from dojo_kernel.limits import Limits
 from dojo_kernel.pool import WarmPool
 from dojo_kernel.rundir import RunDir, new_run_dir, open_workspace
 
+import tiny_competition as tiny
 from conftest import assert_nothing_left
 from waiting import wait_until
 
@@ -63,3 +68,38 @@ def test_a_warm_workspace_is_handed_out_and_close_ends_the_rest(start, tmp_path)
 def test_a_bad_size_is_refused(size):
     with pytest.raises(ConfigError, match="warm_pool as an int >= 0"):
         WarmPool(lambda: None, size)
+
+
+@pytest.fixture(scope="module")
+def competition(tmp_path_factory):
+    return tiny.build(tmp_path_factory.mktemp("competitions"))
+
+
+def test_back_to_back_resets_grow_the_pool_until_they_find_kernels_ready(competition, tmp_path):
+    env = dojo_kernel.make(competition.name, output_dir=tmp_path / "runs", warm_pool=1, warm_pool_max=3,
+                           isolation=os.environ.get("DOJO_TEST_ISOLATION", "auto"))
+    try:
+        env.reset()
+        env.reset()  # at once: the one warm kernel is still starting, a miss
+        pool = env._pool
+        assert pool is not None and pool.misses >= 1 and pool.size >= 2
+        env.reset()
+        assert pool.size == 3 or pool.misses == 2
+        wait_until(lambda: pool.ready >= pool.size, timeout=120, message="the grown pool to fill")
+        size = pool.size
+        warm = []
+        for _ in range(size):  # as many back-to-back resets as it holds: every one is served warm
+            _, info = env.reset()
+            warm.append(info["warm_kernel"])
+        assert all(warm), warm
+        obs, *_ = env.step("print('works')")
+        assert "works" in obs["feedback"]
+    finally:
+        env.close()
+
+
+def test_a_pool_cannot_be_asked_to_shrink_below_its_floor():
+    with pytest.raises(ConfigError, match="warm_pool_max"):
+        WarmPool(lambda: None, 2, 1)  # type: ignore[arg-type, return-value]
+    with pytest.raises(ConfigError, match="warm_pool_max"):
+        dojo_kernel.make("tiny-threshold-unused", warm_pool=2, warm_pool_max=1)

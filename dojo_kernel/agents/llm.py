@@ -76,6 +76,68 @@ def extract_code(text: str) -> tuple[str | None, str]:
     return "\n\n".join(body.strip("\n") for body in chosen), prose
 
 
+_TOOL_CALL_TAG = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)
+
+
+def tool_call_in_text(text: str) -> dict[str, Any] | None:
+    """The first `<tool_call>{"name": ..., "arguments": {...}}</tool_call>` in a raw reply
+    (the way open models write tool calls in plain text), as an OpenAI-style tool call; None
+    when there is none or it is not a JSON object with a string name."""
+    match = _TOOL_CALL_TAG.search(text or "")
+    if match is None:
+        return None
+    try:
+        call = json.loads(match.group(1))
+    except ValueError:
+        return None
+    if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+        return None
+    arguments = call.get("arguments", call.get("parameters", {}))
+    return {"id": "call_0", "type": "function",
+            "function": {"name": call["name"],
+                         "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments)}}
+
+
+def action_from_reply(message: dict[str, Any]) -> Action | None:
+    """The action in a model's reply (an assistant message: `content`, maybe `tool_calls`),
+    or None when the reply holds no action (no tool call, no code block, no SUBMIT FINAL).
+
+    A tool call wins over text; an unknown tool or missing arguments still make an action,
+    which the env answers with a readable error, as it would any malformed action.
+    """
+    prose = str(message.get("content") or "").strip()
+    if message.get("tool_calls"):
+        call = message["tool_calls"][0]
+        name = call["function"]["name"]
+        try:
+            arguments = json.loads(call["function"]["arguments"] or "{}")
+        except ValueError:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            arguments = {}
+        if name == "execute_code" and isinstance(arguments.get("code"), str):
+            action: dict[str, Any] = {"action": "execute_code", "code": arguments["code"]}
+        elif name == "submit":
+            action = {"action": "submit", "final": bool(arguments.get("final", False))}
+        elif name == "request_info":
+            action = {"action": "request_info", "info_type": str(arguments.get("info_type", "overview"))}
+        else:
+            action = {"action": name, **arguments}
+        if prose:
+            action["message"] = prose
+        return action
+    code, prose = extract_code(prose)
+    if code is not None and code.strip():
+        action = {"action": "execute_code", "code": code}
+    elif _FINAL.search(prose):
+        action = {"action": "submit", "final": True}
+    else:
+        return None
+    if prose:
+        action["message"] = prose
+    return action
+
+
 def count_tokens(text: str) -> int:
     """Tokens in `text`: tiktoken's count where installed, else about 4 characters a token."""
     encoder = _encoder()
@@ -287,39 +349,9 @@ class LLMAgent:
         return delay
 
     def _action_from(self, message: dict[str, Any]) -> Action | None:
-        prose = (message.get("content") or "").strip()
-        if message.get("tool_calls"):
-            call = message["tool_calls"][0]
-            self._pending_tool_call = call["id"]
-            name = call["function"]["name"]
-            try:
-                arguments = json.loads(call["function"]["arguments"] or "{}")
-            except ValueError:
-                arguments = {}
-            if not isinstance(arguments, dict):
-                arguments = {}
-            if name == "execute_code" and isinstance(arguments.get("code"), str):
-                action: dict[str, Any] = {"action": "execute_code", "code": arguments["code"]}
-            elif name == "submit":
-                action = {"action": "submit", "final": bool(arguments.get("final", False))}
-            elif name == "request_info":
-                action = {"action": "request_info", "info_type": str(arguments.get("info_type", "overview"))}
-            else:
-                # Unknown tool or missing code: the env turns the malformed action into text
-                # the model can read, answering the call like any other step.
-                action = {"action": name, **arguments}
-            if prose:
-                action["message"] = prose
-            return action
-        code, prose = extract_code(prose)
-        if code is not None and code.strip():
-            action = {"action": "execute_code", "code": code}
-        elif _FINAL.search(prose):
-            action = {"action": "submit", "final": True}
-        else:
-            return None
-        if prose:
-            action["message"] = prose
+        action = action_from_reply(message)
+        if action is not None and message.get("tool_calls"):
+            self._pending_tool_call = message["tool_calls"][0]["id"]
         return action
 
 
