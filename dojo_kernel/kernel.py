@@ -25,7 +25,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -421,6 +421,8 @@ class _Kernel:
     connection_file: Path
     socket_prefix: Path
     reaper: subprocess.Popen | None = None  # see _GROUP_REAPER; None inside the sandbox
+    sandbox: Any = None  # a fork.SharedSandbox once branches share this kernel's sandbox
+    retired: bool = False  # a root kernel stopped, not killed, because branches live in its sandbox
 
     def __post_init__(self) -> None:
         self.shell = self.client.shell_channel.socket
@@ -430,7 +432,7 @@ class _Kernel:
         self.poller.register(self.iopub, zmq.POLLIN)
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return not self.retired and self.process.poll() is None
 
     def receive(self, timeout_s: float):
         """Yield ("shell" | "iopub", message) for every message that arrives within timeout_s."""
@@ -446,13 +448,20 @@ class _Kernel:
                 yield name, message
 
     def kill(self) -> None:
-        kill_tree(self.process.pid, process_group=self.process.pid)
+        if self.sandbox is not None and self.sandbox.spare_branches(self):
+            return  # a root whose sandbox holds live branches is retired instead (see fork.py)
+        if hasattr(self.process, "kill_tree"):  # a forked kernel: signalled through its pidfd
+            self.process.kill_tree()
+        else:
+            kill_tree(self.process.pid, process_group=self.process.pid)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:  # in uninterruptible sleep (D state): leave it to init
             pass
 
     def dispose(self) -> None:
+        if self.sandbox is not None and self.sandbox.release(self):
+            return
         self.kill()
         if self.reaper is not None:
             self.reaper.kill()
@@ -498,7 +507,8 @@ class KernelSession:
                  allow_network: bool = False, input_source: str | os.PathLike | None = None,
                  env: Mapping[str, str] | None = None, startup_timeout: float = 60.0,
                  log_path: str | os.PathLike | None = None,
-                 hidden_paths: Sequence[str | os.PathLike] = ()) -> None:
+                 hidden_paths: Sequence[str | os.PathLike] = (),
+                 _adopt: Callable[["KernelSession"], _Kernel] | None = None) -> None:
         self.cwd = Path(cwd).resolve()
         if not self.cwd.is_dir():
             raise ConfigError(expected("cwd to be an existing directory", str(cwd), "create it first"))
@@ -522,10 +532,13 @@ class KernelSession:
         self._closed = False
         self._generation = 0
         self._kernel: _Kernel | None = None
+        self._pending_notes: list[str] = []  # said at the start of the next cell's output
+        self.fork_report: Any = None  # for a fork: what the parent could not carry (fork.ForkReport)
         self._watchdog = Watchdog(limits, disk_path=self.cwd, on_breach=self._on_breach)
         self.warnings.extend(self._watchdog.warnings)
         try:
-            self._kernel = self._launch()
+            # A fork adopts the kernel its parent forked instead of launching one (fork.py).
+            self._kernel = self._launch() if _adopt is None else _adopt(self)
         except BaseException:
             self._watchdog.stop()
             if not self.log_path.is_relative_to(self.runtime_dir):
@@ -569,7 +582,7 @@ class KernelSession:
             raise ConfigError(expected("a positive number of seconds (or None) for timeout", timeout))
         with self._run_lock:
             self._check_open()
-            notes: list[str] = []
+            notes, self._pending_notes = self._pending_notes, []
             restarted = False
             if not self._kernel.alive():  # died between cells (a thread, exit(), the watchdog)
                 notes.append(self._between_cells_death())
@@ -593,6 +606,13 @@ class KernelSession:
                 kernel.client.control_channel.send(message)
         else:
             os.kill(kernel.process.pid, signal.SIGINT)
+
+    def fork(self) -> "KernelSession":
+        """A new session whose kernel is a copy-on-write fork of this one at this moment: every
+        variable, loaded frame and fitted model is there, independent afterwards. Same sandbox,
+        same limits. Raises ForkError (this session unchanged) when the kernel holds a GPU."""
+        from .fork import fork_session
+        return fork_session(self)
 
     def restart(self) -> None:
         """Kill the kernel (its whole tree) and start a fresh one: every variable is lost."""

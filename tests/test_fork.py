@@ -1,0 +1,182 @@
+"""KernelSession.fork(): real kernels forked, run, closed in every order, with and without the sandbox."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from dojo_kernel.errors import ForkError
+from dojo_kernel.kernel import KernelSession
+from dojo_kernel.limits import Limits
+
+from conftest import assert_nothing_left, processes_under
+
+
+def code(text: str) -> str:
+    return textwrap.dedent(text).strip() + "\n"
+
+
+@pytest.fixture
+def forks():
+    """Forked sessions made in a test, closed after it even when it fails."""
+    made: list[KernelSession] = []
+    yield made
+    for session in made:
+        session.close()
+
+
+def test_a_fork_has_the_state_and_is_independent_afterwards(make_session, forks):
+    parent = make_session()
+    assert parent.run("x = 1\ny = [1, 2]").status == "ok"
+    child = parent.fork()
+    forks.append(child)
+    assert child.pid != parent.pid
+    first = child.run("x += 10\ny.append(3)\nprint(x, y)")
+    assert first.status == "ok" and first.text == "11 [1, 2, 3]\n"
+    assert first.execution_count == 2  # the parent ran one cell; the fork itself is not counted
+    assert parent.run("print(x, y)").text == "1 [1, 2]\n"
+    assert parent.run("x = 100").status == "ok"
+    assert child.run("print(x)").text == "11\n"
+    assert child.run("import os; os.getcwd()").text == repr(str(parent.cwd)) + "\n"
+
+
+def test_a_fitted_model_and_a_dataframe_are_usable_in_the_fork(make_session, forks):
+    parent = make_session()
+    assert parent.run(code("""
+        import numpy as np, pandas as pd
+        from sklearn.linear_model import LogisticRegression
+        frame = pd.DataFrame({"a": np.arange(100) % 7, "b": np.arange(100) % 3})
+        target = (frame.a + frame.b > 4).astype(int)
+        model = LogisticRegression().fit(frame, target)
+        expected = model.predict(frame).tolist()
+    """)).status == "ok"
+    child = parent.fork()
+    forks.append(child)
+    result = child.run(code("""
+        frame["c"] = frame.a * 2
+        print(model.predict(frame[["a", "b"]]).tolist() == expected, frame.shape, model.score(frame[["a", "b"]], target) > 0.8)
+    """))
+    assert result.status == "ok", result.text
+    assert result.text.splitlines()[-1] == "True (100, 3) True"
+    assert parent.run("print(frame.shape)").text == "(100, 2)\n"
+
+
+def test_closing_the_parent_leaves_the_fork_working_and_nothing_behind(tmp_path):
+    parent = KernelSession(tmp_path, Limits(cell_timeout_s=30), isolation="none")
+    try:
+        parent.run("secret = 'kept'")
+        child = parent.fork()
+    finally:
+        parent.close()
+    try:
+        assert child.run("print(secret)").text == "kept\n"
+        grandchild = child.fork()
+        try:
+            assert grandchild.run("secret += '!'; print(secret)").text == "kept!\n"
+        finally:
+            grandchild.close()
+        assert child.run("print(secret)").text == "kept\n"
+    finally:
+        child.close()
+    assert_nothing_left(tmp_path)
+
+
+def test_closing_the_fork_leaves_the_parent_working(make_session):
+    parent = make_session()
+    parent.run("n = 5")
+    child = parent.fork()
+    child_pid = child.pid
+    child.run("n = 6")
+    child.close()
+    assert child_pid not in [p.pid for p in processes_under(parent.cwd)]
+    assert parent.run("print(n)").text == "5\n"
+    again = parent.fork()  # a parent forks as often as asked
+    try:
+        assert again.run("print(n)").text == "5\n"
+    finally:
+        again.close()
+
+
+def test_the_fork_says_first_what_it_could_not_carry(make_session, forks, tmp_path):
+    parent = make_session()
+    assert parent.run(code("""
+        import socket, subprocess, threading, time
+        sleeper = threading.Thread(target=time.sleep, args=(120,), name="sleeper", daemon=True)
+        sleeper.start()
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        helper = subprocess.Popen(["sleep", "120"])
+        data = open("numbers.txt", "w+")
+        data.write("0123456789abcdef")
+        data.flush()
+        data.seek(0)
+        head = data.read(4)
+    """)).status == "ok"
+    try:
+        child = parent.fork()
+        forks.append(child)
+        first = child.run("print(data.read(4), server.getsockname()[1] == port, sleeper.is_alive())")
+        assert first.status == "ok", first.text
+        note = first.text.splitlines()[-1]
+        assert note.startswith("[dojo-kernel] this kernel is a fork")
+        assert "sleeper" in note and "1 open network socket" in note and "(sleep)" in note
+        # Its own file offset, a socket cut off (no longer bound to the port), no thread.
+        assert first.text.splitlines()[0] == "4567 False False"
+        assert "[dojo-kernel]" not in child.run("1").text  # said once
+        assert parent.run("print(data.read(4), server.getsockname()[1] == port)").text == "4567 True\n"
+    finally:
+        parent.run("helper.kill(); helper.wait()")
+
+
+def test_a_kernel_that_holds_a_gpu_refuses_to_fork(make_session):
+    parent = make_session()
+    # What torch reports once it has made a CUDA context (no GPU on this machine to make one).
+    assert parent.run(code("""
+        import sys, types
+        sys.modules["torch"] = types.SimpleNamespace(cuda=types.SimpleNamespace(is_initialized=lambda: True))
+        kept = 42
+    """)).status == "ok"
+    before = {p.pid for p in processes_under(parent.cwd)}
+    with pytest.raises(ForkError, match="torch has initialised CUDA.*fork before the first GPU use"):
+        parent.fork()
+    assert {p.pid for p in processes_under(parent.cwd)} == before
+    assert parent.run("print(kept)").text == "42\n"
+
+
+def test_memory_of_a_branch_is_counted_by_pss(make_session, forks):
+    """Shared pages count half to each branch: a fork whose RSS passes the limit only because
+    it shares its parent's pages keeps running; one that really allocates too much is killed."""
+    parent = make_session(Limits(cell_timeout_s=60, memory_gb=0.4))
+    assert parent.run("import numpy as np\nbig = np.ones(250 * 2**20 // 8)").status == "ok"
+    child = parent.fork()
+    forks.append(child)
+    grown = child.run("more = np.ones(100 * 2**20 // 8); print(big.sum() > 0)")
+    assert grown.status == "ok", grown.text
+    assert grown.peak_rss_bytes > 0.4 * 1024**3 * 0.9  # RSS counts the shared pages in full
+    too_much = child.run("even_more = np.ones(300 * 2**20 // 8)")
+    assert too_much.status == "killed" and too_much.limit_event.kind == "memory"
+    assert parent.run("print(big.shape)").status == "ok"
+
+
+def test_fork_under_the_sandbox(make_session, forks, tmp_path):
+    from dojo_kernel.isolation import resolve_mode
+    try:
+        resolve_mode("namespaces")
+    except Exception as error:  # noqa: BLE001
+        pytest.skip(f"no sandbox here: {error}")
+    parent = make_session(isolation="namespaces")
+    assert parent.run("import os, socket\nvalue = 'p'").status == "ok"
+    child = parent.fork()
+    forks.append(child)
+    seen = child.run("print(value, os.getuid(), socket.gethostname())")
+    assert seen.status == "ok" and seen.text.splitlines()[0] == "p 65534 dojo-kernel"
+    assert child.run("value = 'c'").status == "ok"
+    assert parent.run("print(value)").text == "p\n"
+    parent.close()  # the root retires; its branch keeps running in the sandbox
+    assert child.run("print(value)").text == "c\n"
+    assert child.run("open('/etc/hostname-probe', 'w')").status == "error"  # still read-only
+    child.close()
+    assert_nothing_left(tmp_path)
