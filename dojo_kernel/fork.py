@@ -304,9 +304,11 @@ def fork_session(parent: "KernelSession", *, cwd: str | os.PathLike | None = Non
             raise ForkError("expected a running kernel to fork, got one that has ended; run a cell "
                             "(which restarts it) or start a new session")
         target_cwd = parent.cwd if cwd is None else Path(cwd).resolve()
-        if parent.isolation.mode == "namespaces" and target_cwd != parent.cwd:
-            raise ForkError(expected(f"the parent's working directory {parent.cwd} for a fork under the "
-                                     f"sandbox (its view of the files is fixed)", str(target_cwd)))
+        if parent.isolation.mode == "namespaces" and target_cwd != parent.cwd and not (
+                kernel.sandbox is not None and target_cwd.is_relative_to(kernel.sandbox.root_dir)):
+            raise ForkError(expected(f"the parent's working directory {parent.cwd}, or a folder from "
+                                     f"sandbox_scratch(), for a fork under the sandbox (its view of the "
+                                     f"files is fixed when it starts)", str(target_cwd)))
         if not target_cwd.is_dir():
             raise ForkError(expected("an existing directory for the fork's cwd", str(target_cwd)))
         _refuse_gpu(parent, kernel)
@@ -322,6 +324,19 @@ def fork_session(parent: "KernelSession", *, cwd: str | os.PathLike | None = Non
         if warning not in child.warnings:
             child.warnings.append(warning)
     return child
+
+
+def sandbox_scratch(session: "KernelSession") -> Path | None:
+    """A new host folder that `session`'s sandbox can write at the same path (for a fork's own
+    working directory), or None without a sandbox. It lives as long as the sandbox does."""
+    if session.isolation.mode != "namespaces":
+        return None
+    with session._run_lock:
+        session._check_open()
+        kernel = session._kernel
+        assert kernel is not None
+        sandbox = kernel.sandbox or _share(session, kernel)
+        return sandbox.new_dir()
 
 
 def _refuse_gpu(parent: "KernelSession", kernel: "_Kernel") -> None:
@@ -361,7 +376,7 @@ def _fork_kernel(parent: "KernelSession", kernel: "_Kernel", child: "KernelSessi
     write_connection_file(str(connection_file), ip=str(socket_prefix), transport="ipc",
                           key=secrets.token_hex(32).encode(), kernel_name="python3")
     requested_at = time.time()
-    report = _ask_to_fork(parent, kernel, connection_file, home, None if sandboxed else cwd)
+    report = _ask_to_fork(parent, kernel, connection_file, home, None if cwd == parent.cwd else cwd)
     if sandboxed:
         assert sandbox is not None
         host_pid = _host_pid(report.pid, sandbox.launcher.pid)
