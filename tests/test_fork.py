@@ -180,3 +180,67 @@ def test_fork_under_the_sandbox(make_session, forks, tmp_path):
     assert child.run("open('/etc/hostname-probe', 'w')").status == "error"  # still read-only
     child.close()
     assert_nothing_left(tmp_path)
+
+
+ENV_SCRIPT = """
+import sys, time
+from dojo_kernel.kernel import KernelSession
+from dojo_kernel.limits import Limits
+parent = KernelSession(sys.argv[1], Limits(), isolation=sys.argv[2])
+fork = parent.fork()
+helper = fork.run("import subprocess; helper = subprocess.Popen(['sleep', '600']); print(helper.pid)")
+print(parent.pid, fork.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("isolation", ["none", "namespaces"])
+def test_nothing_outlives_an_env_killed_with_sigkill(tmp_path, isolation):
+    import subprocess
+    import sys
+
+    import psutil
+
+    if isolation == "namespaces":
+        from dojo_kernel.isolation import resolve_mode
+        try:
+            resolve_mode("namespaces")
+        except Exception as error:  # noqa: BLE001
+            pytest.skip(f"no sandbox here: {error}")
+    env = subprocess.Popen([sys.executable, "-c", ENV_SCRIPT, str(tmp_path), isolation],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        parent_pid, fork_pid = (int(word) for word in env.stdout.readline().split())
+        assert psutil.pid_exists(fork_pid) and fork_pid != parent_pid
+        assert len(processes_under(tmp_path)) >= 3  # the parent, its fork, the fork's helper
+    finally:
+        env.kill()
+        env.wait()
+    assert_nothing_left(tmp_path, within_s=10)
+
+
+def test_the_sandbox_root_retires_on_restart_and_its_branch_lives_on(make_session, forks, tmp_path):
+    from dojo_kernel.isolation import resolve_mode
+    try:
+        resolve_mode("namespaces")
+    except Exception as error:  # noqa: BLE001
+        pytest.skip(f"no sandbox here: {error}")
+    parent = make_session(isolation="namespaces")
+    parent.run("value = 1")
+    child = parent.fork()
+    forks.append(child)
+    old_sandbox = parent.pid
+    parent.restart()  # a fresh sandbox for the parent; the old one stays for the branch
+    assert parent.pid != old_sandbox and psutil_exists(old_sandbox)
+    assert parent.run("'value' in dir()").text == "False\n"
+    assert child.run("print(value)").text == "1\n"
+    child.close()
+    assert not psutil_exists(old_sandbox)  # the last branch took the retired root's sandbox along
+
+
+def psutil_exists(pid: int) -> bool:
+    import psutil
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
