@@ -76,11 +76,11 @@ def _branch(env: "DojoEnv", episode: "_Episode") -> "DojoEnv":
     settings = {f.name: getattr(env.settings, f.name) for f in dataclasses.fields(EnvSettings)}
     branch = DojoEnv(env.competition, output_dir=env.output_dir, render_mode=env.render_mode, **settings)
     run_dir = new_run_dir(env.output_dir)
-    session = None
+    session = scratch = None
     try:
         public = Path(env.competition.public_dir)
         prepare_input(run_dir, public, env.isolation_plan)
-        scratch = sandbox_scratch(episode.session)
+        scratch = sandbox_scratch(episode.session)  # released when the branch's files are copied out
         kernel_dir = run_dir if scratch is None else scratch / "run"
         kernel_dir.mkdir(exist_ok=True)
         # The parent's files as they are now; links stay links (never followed out of working/).
@@ -99,6 +99,10 @@ def _branch(env: "DojoEnv", episode: "_Episode") -> "DojoEnv":
         if session is not None:
             session.close()
         branch.close()
+        _LINKED_WORKING.discard(run_dir)
+        if scratch is not None:
+            from .fork import release_scratch
+            release_scratch(scratch)
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
     branch._episode = _Episode(
@@ -115,7 +119,7 @@ def _branch(env: "DojoEnv", episode: "_Episode") -> "DojoEnv":
 
 
 def close_session(session: Any, run_dir: Path) -> None:
-    """End an episode's kernel; for a branch under the sandbox, then move its kernel's
+    """End an episode's kernel; for a branch under the sandbox, then copy its kernel's
     working/ into the run dir in place of the link, so that the run dir keeps its files
     after the sandbox is gone. (Only links this module made are followed.)"""
     try:
@@ -127,10 +131,20 @@ def close_session(session: Any, run_dir: Path) -> None:
 
 
 def _settle_working(run_dir: Path) -> None:
+    from .fork import release_scratch
+
     link = run_dir / "working"
     if not link.is_symlink():
         return
     target = Path(os.readlink(link))
+    try:
+        _replace_link(link, target)
+    finally:
+        release_scratch(target.parent.parent)  # the scratch folder: <folder>/run/working
+
+
+def _replace_link(link: Path, target: Path) -> None:
+    run_dir = link.parent
     staging = run_dir / ".working.settling"
     shutil.rmtree(staging, ignore_errors=True)
     if target.is_dir():

@@ -164,13 +164,15 @@ def _host_pid(namespace_pid: int, sandbox_root: int) -> int | None:
 # A sandbox that several branches share
 # ---------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)
 class SharedSandbox:
     """One bubblewrap sandbox and the kernels (branches) living in it.
 
     `launcher` is the bwrap process the root session started; `root_dir` the root kernel's
     runtime folder, the only host folder the sandbox can write besides working/: every
-    branch's connection file and sockets go below it, so it lives until the sandbox ends.
+    branch's connection file and sockets go below it, and so do the working directories of
+    forked episodes (`scratch`), which outlive the sandbox until their episode has copied
+    them out (`release_scratch`). The root session's close leaves `root_dir` to this object.
     """
 
     launcher: subprocess.Popen
@@ -178,14 +180,22 @@ class SharedSandbox:
     root_pid: int  # host PID of the kernel bwrap started
     branches: dict[int, AdoptedProcess] = field(default_factory=dict)
     root_retired: bool = False
+    torn_down: bool = False
+    owner_closed: bool = False  # the root session is closed: its runtime folder goes with root_dir
+    scratch: set[Path] = field(default_factory=set)
     _count: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def new_dir(self) -> Path:
+    def __post_init__(self) -> None:
+        _LIVE_SANDBOXES.add(self)
+
+    def new_dir(self, *, scratch: bool = False) -> Path:
         with self._lock:
             self._count += 1
             folder = self.root_dir / f"f{self._count}"
-        folder.mkdir()
+            folder.mkdir()
+            if scratch:
+                self.scratch.add(folder)
         return folder
 
     def add(self, process: AdoptedProcess) -> None:
@@ -217,6 +227,14 @@ class SharedSandbox:
         kills the whole sandbox as for an unforked kernel (the root, with no branch alive)."""
         if kernel.process is self.launcher:
             if not self.live_branches():
+                with self._lock:
+                    self.torn_down = True  # the caller kills it and removes root_dir...
+                    kept = bool(self.scratch)
+                if kept:  # ...unless a forked episode's files are still there
+                    self.tear_down()
+                    kernel.client.stop_channels()
+                    return True
+                _LIVE_SANDBOXES.discard(self)
                 return False
             self._retire_root()
             kernel.retired = True
@@ -239,7 +257,10 @@ class SharedSandbox:
 
     def _retire_root(self) -> None:
         """Stop the root kernel for good without ending the PID namespace its branches live in."""
-        self.root_retired = True
+        with self._lock:
+            if self.root_retired:
+                return
+            self.root_retired = True
         spare = set(self.live_branches())
         for pid in tree_pids(self.root_pid)[1:]:
             if pid not in spare:
@@ -252,7 +273,60 @@ class SharedSandbox:
             self.launcher.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        shutil.rmtree(self.root_dir, ignore_errors=True)
+        with self._lock:
+            self.torn_down = True
+        self._remove_folders()
+
+    def release_scratch(self, folder: Path) -> None:
+        """A forked episode copied its files out of `folder` (from new_dir(scratch=True))."""
+        with self._lock:
+            self.scratch.discard(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+        self._remove_folders()
+
+    def _remove_folders(self) -> None:
+        with self._lock:
+            if not self.torn_down:
+                return
+            kept = set(self.scratch)
+            for entry in list(self.root_dir.iterdir()) if self.root_dir.is_dir() else []:
+                if entry not in kept:
+                    shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+            if kept:
+                return
+            shutil.rmtree(self.root_dir, ignore_errors=True)
+            if self.owner_closed:
+                shutil.rmtree(self.root_dir.parent, ignore_errors=True)
+            _LIVE_SANDBOXES.discard(self)
+
+
+_LIVE_SANDBOXES: set[SharedSandbox] = set()
+
+
+def remove_runtime_dir(runtime_dir: Path) -> None:
+    """KernelSession.close: remove the session's runtime folder, except a shared sandbox's
+    folder that its branches still use (the sandbox removes it, and this one, at its end)."""
+    held = [sandbox for sandbox in list(_LIVE_SANDBOXES) if sandbox.root_dir.parent == runtime_dir]
+    if not held:
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+        return
+    keep = {sandbox.root_dir for sandbox in held}
+    for sandbox in held:
+        with sandbox._lock:
+            sandbox.owner_closed = True
+    for entry in list(runtime_dir.iterdir()) if runtime_dir.is_dir() else []:
+        if entry not in keep:
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+    for sandbox in held:
+        sandbox._remove_folders()
+
+
+def release_scratch(folder: Path) -> None:
+    for sandbox in list(_LIVE_SANDBOXES):
+        if folder in sandbox.scratch:
+            sandbox.release_scratch(folder)
+            return
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _signal(pid: int, signum: int) -> None:
@@ -327,8 +401,9 @@ def fork_session(parent: "KernelSession", *, cwd: str | os.PathLike | None = Non
 
 
 def sandbox_scratch(session: "KernelSession") -> Path | None:
-    """A new host folder that `session`'s sandbox can write at the same path (for a fork's own
-    working directory), or None without a sandbox. It lives as long as the sandbox does."""
+    """A new host folder that `session`'s sandbox can write at the same path (a forked
+    episode's working directory), or None without a sandbox. It stays, even after the
+    sandbox ends, until release_scratch(folder)."""
     if session.isolation.mode != "namespaces":
         return None
     with session._run_lock:
@@ -336,7 +411,7 @@ def sandbox_scratch(session: "KernelSession") -> Path | None:
         kernel = session._kernel
         assert kernel is not None
         sandbox = kernel.sandbox or _share(session, kernel)
-        return sandbox.new_dir()
+        return sandbox.new_dir(scratch=True)
 
 
 def _refuse_gpu(parent: "KernelSession", kernel: "_Kernel") -> None:

@@ -633,7 +633,9 @@ class KernelSession:
             self._watchdog.stop()
             if self._kernel is not None:
                 self._kernel.dispose()
-            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            # Not rmtree: a sandbox this session shared with forks may still need its folder.
+            from .fork import remove_runtime_dir
+            remove_runtime_dir(self.runtime_dir)
         _LIVE_SESSIONS.discard(self)
 
     # -- launching ------------------------------------------------------------------------------

@@ -128,3 +128,23 @@ def test_fork_needs_an_episode_in_progress(competition, tmp_path):
         assert json.loads(json.dumps(read_tree(tmp_path / "runs"))) == {"format": 1, "nodes": {}}
     finally:
         env.close()
+
+
+def test_a_sandboxed_branch_outlives_its_closed_root_and_keeps_its_files(competition, tmp_path):
+    _sandbox_or_skip("namespaces")
+    env = dojo_kernel.make(competition.name, output_dir=tmp_path / "runs", isolation="namespaces", warm_pool=0)
+    try:
+        env.reset()
+        env.step("import pandas as pd\ntest = pd.read_csv('input/test.csv')")
+        branch = env.fork()
+    finally:
+        env.close()  # the root ends first; its sandbox stays for the branch
+    try:
+        obs, reward, *_ = branch.step(submission_code("perfect"))
+        assert reward > 0, obs["feedback"]
+        branch.step({"action": "submit", "final": True})
+    finally:
+        branch.close()
+    assert (branch.run_dir / "working" / "submission.csv").is_file()
+    assert not (branch.run_dir / "working").is_symlink()
+    assert_nothing_left(tmp_path / "runs")

@@ -178,8 +178,10 @@ def test_fork_under_the_sandbox(make_session, forks, tmp_path):
     parent.close()  # the root retires; its branch keeps running in the sandbox
     assert child.run("print(value)").text == "c\n"
     assert child.run("open('/etc/hostname-probe', 'w')").status == "error"  # still read-only
+    assert parent.runtime_dir.exists()  # the sandbox's folder, still used by the branch
     child.close()
     assert_nothing_left(tmp_path)
+    assert not parent.runtime_dir.exists() and not child.runtime_dir.exists()
 
 
 ENV_SCRIPT = """
@@ -236,6 +238,7 @@ def test_the_sandbox_root_retires_on_restart_and_its_branch_lives_on(make_sessio
     assert child.run("print(value)").text == "1\n"
     child.close()
     assert not psutil_exists(old_sandbox)  # the last branch took the retired root's sandbox along
+    assert not (parent.runtime_dir / "g1").exists() and (parent.runtime_dir / "g2").exists()
 
 
 def psutil_exists(pid: int) -> bool:
