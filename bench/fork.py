@@ -41,7 +41,8 @@ def kernel_pid(session: KernelSession) -> int:
     """The ipykernel process itself (under namespaces the launched process is the sandbox)."""
     for pid in tree_pids(session.pid):
         try:
-            if "ipykernel_launcher" in " ".join(psutil.Process(pid).cmdline()):
+            process = psutil.Process(pid)
+            if process.name() != "bwrap" and "ipykernel_launcher" in process.cmdline():
                 return pid
         except psutil.Error:
             continue

@@ -20,6 +20,7 @@ _LAZY = {
     "replay": "trajectory",
     "DojoEnv": "env",
     "make": "env",
+    "ForkError": "errors",
 }
 
 __all__ = sorted(_LAZY) + ["__version__", "register", "register_envs"]

@@ -3,8 +3,10 @@
 The kernel forks itself (see fork_inside.py, whose source is sent to it); here the env
 writes the child's connection file (new ipc sockets, new HMAC key), asks the parent over
 its own shell channel with a silent execute_request that agent code never sees, checks the
-PID the parent names (every byte from a kernel is untrusted), and wraps the child in a
-`KernelSession` of its own, watched by its own watchdog.
+PID the parent names (every byte from a kernel is untrusted: it must be a process started
+just now that leads its own session, and under the sandbox one inside it), marks the fork
+adopted (a fork never adopted exits by itself), and wraps the child in a `KernelSession`
+of its own, watched by its own watchdog.
 
 Lifetime, without a sandbox: the child is in a session and process group of its own and
 was re-parented to init, so closing or restarting the parent cannot reach it; a group
@@ -455,12 +457,17 @@ def _fork_kernel(parent: "KernelSession", kernel: "_Kernel", child: "KernelSessi
     if sandboxed:
         assert sandbox is not None
         host_pid = _host_pid(report.pid, sandbox.launcher.pid)
-        if host_pid is None:
-            raise ForkError(f"the kernel said it forked process {report.pid}, but no such process is in its sandbox")
+        if host_pid is None or host_pid == sandbox.root_pid or host_pid in sandbox.branches:
+            raise ForkError(f"the kernel said it forked process {report.pid}, but no new process of that "
+                            f"PID is in its sandbox")
     else:
         host_pid = report.pid
-        _check_fresh_session_leader(host_pid, requested_at)
-    process = AdoptedProcess(host_pid, sandbox=sandbox)
+    _check_fresh_session_leader(host_pid, requested_at)
+    try:
+        process = AdoptedProcess(host_pid, sandbox=sandbox)
+    except OSError as error:
+        raise ForkError(f"the forked kernel {report.pid} ended before it could be adopted ({error})") from None
+    (folder / "adopted").touch()
     if sandbox is not None:
         sandbox.add(process)
     reaper = None if sandboxed else _start_group_reaper(host_pid)
@@ -502,7 +509,8 @@ def _check_fresh_session_leader(pid: int, since: float) -> None:
 def _ask_to_fork(parent: "KernelSession", kernel: "_Kernel", connection_file: Path, home: Path,
                  cwd: Path | None) -> ForkReport:
     """Run the fork in the parent, silently (no history, no execution count), and read its answer."""
-    call = f"fork({str(connection_file)!r}, home={str(home)!r}, cwd={None if cwd is None else str(cwd)!r})"
+    call = (f"fork({str(connection_file)!r}, home={str(home)!r}, cwd={None if cwd is None else str(cwd)!r}, "
+            f"adopt_within={parent._startup_timeout + 10:g})")
     source = _SOURCE.read_text()
     code = (f"exec(compile({source!r} + '\\n' + {call!r}, '<dojo-kernel fork>', 'exec'), "
             f"{{'__name__': '__dojo_fork__'}})")

@@ -34,6 +34,7 @@ import socket
 import stat
 import sys
 import threading
+import time
 
 MARK = "__dojo_fork__ "
 _KEEP = []  # in the child: everything inherited that must never be finalised
@@ -196,7 +197,7 @@ def _cut_network_sockets(fds):
             pass
 
 
-def _become_kernel(connection_file, home, cwd, argv):
+def _become_kernel(connection_file, home, cwd, argv, adopt_within):
     """In the forked child: a new kernel app on `connection_file` around the same shell."""
     from ipykernel import ipkernel
     from ipykernel.kernelapp import IPKernelApp
@@ -250,20 +251,33 @@ def _become_kernel(connection_file, home, cwd, argv):
     sys.displayhook = shell.displayhook
     # The forking thread still carries the fork cell's context variables (the parent message
     # the display hook answers to): the new kernel runs in a fresh context, as a new process would.
-    contextvars.Context().run(_serve, app)
+    contextvars.Context().run(_serve, app, connection_file, adopt_within)
 
 
-def _serve(app):
+def _serve(app, connection_file, adopt_within):
     from tornado import ioloop
     app.kernel.start()
     app.io_loop = ioloop.IOLoop.current()
+    # The host marks the fork adopted once it has checked it; a fork it never adopts (the
+    # host gave up, or was told a wrong PID) would otherwise serve nobody forever.
+    marker = os.path.join(os.path.dirname(connection_file), "adopted")
+    deadline = time.monotonic() + adopt_within
+
+    def check_adopted():
+        if os.path.exists(marker):
+            return
+        if time.monotonic() > deadline:
+            os._exit(0)
+        app.io_loop.call_later(0.2, check_adopted)
+
+    app.io_loop.call_later(0.2, check_adopted)
     try:
         app.io_loop.start()
     except KeyboardInterrupt:
         pass
 
 
-def fork(connection_file, home=None, cwd=None):
+def fork(connection_file, home=None, cwd=None, adopt_within=60.0):
     """Fork this kernel; print MARK + JSON for the host."""
     refused = _gpu_holders()
     if refused:
@@ -289,7 +303,7 @@ def fork(connection_file, home=None, cwd=None):
             os.close(write_end)
             _cut_network_sockets(_network_socket_fds(kernel_too=True))  # the old kernel's are dead too
             _own_file_offsets()
-            _become_kernel(connection_file, home, cwd, argv)
+            _become_kernel(connection_file, home, cwd, argv, adopt_within)
         except BaseException:
             import traceback
             try:

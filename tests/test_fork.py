@@ -247,3 +247,28 @@ def psutil_exists(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_a_forged_fork_report_is_refused_and_the_real_fork_ends_by_itself(make_session, tmp_path):
+    """Agent code owns the kernel: here it makes the fork report name the env's own process.
+    The env refuses it, adopts nothing, and the fork it was not told about exits alone."""
+    import os
+
+    from waiting import wait_until
+
+    parent = make_session(startup_timeout=8)  # the fork not adopted ends 18 s after it started
+    assert parent.run(code(f"""
+        import builtins
+        real_print = builtins.print
+        def forged(*args, **kwargs):
+            if args and str(args[0]).startswith("__dojo_fork__ {{\\"pid\\""):
+                args = ('__dojo_fork__ {{"pid": {os.getpid()}, "lost": {{}}}}',)
+            real_print(*args, **kwargs)
+        builtins.print = forged
+    """)).status == "ok"
+    before = {p.pid for p in processes_under(tmp_path)}
+    with pytest.raises(ForkError, match=f"process {os.getpid()}"):
+        parent.fork()
+    assert os.getpid() and parent.run("print('still here')").text == "still here\n"
+    wait_until(lambda: {p.pid for p in processes_under(tmp_path)} <= before, timeout=40,
+               message="the unadopted fork to exit")
