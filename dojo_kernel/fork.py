@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
+import zmq
+from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
 from .errors import ForkError, expected
@@ -435,14 +437,11 @@ def _refuse_gpu(parent: "KernelSession", kernel: "_Kernel") -> None:
 def _fork_kernel(parent: "KernelSession", kernel: "_Kernel", child: "KernelSession", cwd: Path) -> "_Kernel":
     from .kernel import _Kernel, _start_group_reaper
 
-    from jupyter_client.blocking.client import BlockingKernelClient
-    import zmq
-
     sandboxed = parent.isolation.mode == "namespaces"
     sandbox: SharedSandbox | None = None
     if sandboxed:
-        sandbox = kernel.sandbox or _share(parent, kernel)
-        folder = sandbox.new_dir()
+        shared: SharedSandbox = kernel.sandbox or _share(parent, kernel)
+        sandbox, folder = shared, shared.new_dir()
     else:
         folder = child.runtime_dir / "f0"
         folder.mkdir()

@@ -14,8 +14,9 @@ state is consistent: no cell is half run):
    open network sockets (a TCP stream cannot be shared by two processes), child processes
    (they stay the parent's).
 3. fork(); the intermediate process forks again and exits, so the new kernel (which
-   starts a session and process group of its own) is nobody's child inside this kernel's tree (closing or restarting the parent
-   cannot take it down) and is reaped by init (the sandbox's, or the host's).
+   starts a session and process group of its own) is nobody's child inside this kernel's
+   tree (closing or restarting the parent cannot take it down) and is reaped by init (the
+   sandbox's, or the host's).
 4. The new kernel never touches what it inherited from ZMQ (contexts, sockets, the I/O
    threads that served them are gone): it keeps every inherited object referenced so that
    no finaliser runs, points stdout/stderr back at the real file descriptors, gives open
@@ -30,6 +31,7 @@ import asyncio
 import contextvars
 import json
 import os
+import signal
 import socket
 import stat
 import sys
@@ -228,9 +230,13 @@ def _become_kernel(connection_file, home, cwd, argv, adopt_within):
     ipkernel._comm_lock = threading.Lock()
     loky = sys.modules.get("joblib.externals.loky.reusable_executor")
     if loky is not None:  # its executor's workers and manager thread are the parent's
-        loky._executor = None
-        loky._executor_kwargs = None
+        vars(loky).update(_executor=None, _executor_kwargs=None)
     # The forking thread is still inside the parent's event loop (running this cell): a new loop.
+    # Signals must not wake the old one through its wakeup socket, which the parent shares.
+    try:
+        signal.set_wakeup_fd(-1)
+    except (ValueError, OSError):
+        pass
     asyncio.events._set_running_loop(None)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -308,7 +314,8 @@ def fork(connection_file, home=None, cwd=None, adopt_within=60.0):
             import traceback
             try:
                 traceback.print_exc(file=sys.__stderr__)
-                sys.__stderr__.flush()
+                if sys.__stderr__ is not None:
+                    sys.__stderr__.flush()
             except Exception:
                 pass
             os._exit(70)

@@ -450,8 +450,9 @@ class _Kernel:
     def kill(self) -> None:
         if self.sandbox is not None and self.sandbox.spare_branches(self):
             return  # a root whose sandbox holds live branches is retired instead (see fork.py)
-        if hasattr(self.process, "kill_tree"):  # a forked kernel: signalled through its pidfd
-            self.process.kill_tree()
+        kill_adopted = getattr(self.process, "kill_tree", None)
+        if kill_adopted is not None:  # a forked kernel: signalled through its pidfd
+            kill_adopted()
         else:
             kill_tree(self.process.pid, process_group=self.process.pid)
         try:
@@ -864,7 +865,8 @@ class KernelSession:
         return code
 
     def _report_exit(self, result: CellResult, kernel: _Kernel, notes: list[str]) -> None:
-        kernel.process.wait()
+        if not kernel.retired:  # a retired root's sandbox runs on for its forks (fork.py)
+            kernel.process.wait()
         result.exit_code = self._exit_code(kernel)
         breach = self._watchdog.breach
         if breach is not None and breach.root_pid == kernel.process.pid:

@@ -272,3 +272,39 @@ def test_a_forged_fork_report_is_refused_and_the_real_fork_ends_by_itself(make_s
     assert os.getpid() and parent.run("print('still here')").text == "still here\n"
     wait_until(lambda: {p.pid for p in processes_under(tmp_path)} <= before, timeout=40,
                message="the unadopted fork to exit")
+
+
+def test_a_fork_is_interrupted_and_restarted_like_any_kernel(make_session, forks):
+    parent = make_session()
+    parent.run("kept = 'yes'")
+    child = parent.fork()
+    forks.append(child)
+    stopped = child.run("import time\ntime.sleep(60)", timeout=1)
+    assert stopped.status == "timeout" and not stopped.restarted
+    assert child.run("print(kept)").text == "yes\n"
+    died = child.run("import os; os._exit(3)")
+    assert died.status == "died" and died.restarted
+    assert child.run("'kept' in dir()").text == "False\n"  # a fresh kernel, as after any death
+    assert parent.run("print(kept)").text == "yes\n"
+
+
+def test_closing_a_sandbox_root_while_it_runs_a_cell_returns_at_once(make_session, forks):
+    import threading
+
+    from dojo_kernel.isolation import resolve_mode
+    try:
+        resolve_mode("namespaces")
+    except Exception as error:  # noqa: BLE001
+        pytest.skip(f"no sandbox here: {error}")
+    parent = make_session(isolation="namespaces")
+    child = parent.fork()
+    forks.append(child)
+    results = []
+    runner = threading.Thread(target=lambda: results.append(parent.run("import time\ntime.sleep(60)")))
+    runner.start()
+    from waiting import wait_until
+    wait_until(lambda: parent._watchdog._in_cell, message="the cell to start")
+    parent.close()
+    runner.join(timeout=20)
+    assert not runner.is_alive() and results[0].status == "died"
+    assert child.run("print('branch ok')").text == "branch ok\n"
