@@ -308,3 +308,23 @@ def test_closing_a_sandbox_root_while_it_runs_a_cell_returns_at_once(make_sessio
     runner.join(timeout=20)
     assert not runner.is_alive() and results[0].status == "died"
     assert child.run("print('branch ok')").text == "branch ok\n"
+
+
+def test_under_the_sandbox_each_branch_is_accounted_on_its_own(make_session, forks):
+    """The root's watchdog watches the whole sandbox but leaves its forks' trees out: a fork
+    growing past what the two could hold together does not get the root killed."""
+    from dojo_kernel.isolation import resolve_mode
+    try:
+        resolve_mode("namespaces")
+    except Exception as error:  # noqa: BLE001
+        pytest.skip(f"no sandbox here: {error}")
+    parent = make_session(Limits(cell_timeout_s=60, memory_gb=0.4), isolation="namespaces")
+    assert parent.run("import numpy as np\nbig = np.ones(150 * 2**20 // 8)").status == "ok"
+    child = parent.fork()
+    forks.append(child)
+    assert child.run("more = np.ones(250 * 2**20 // 8)").status == "ok"
+    # Sampled at 20 Hz for the whole cell, with the fork holding its memory meanwhile.
+    watched = parent.run("import time\ntime.sleep(1.5)\nprint(big.shape)")
+    assert watched.status == "ok", watched.text
+    assert watched.peak_rss_bytes < 0.4 * 1024**3
+    assert child.run("print(more.shape)").status == "ok"
