@@ -520,14 +520,24 @@ def _ask_to_fork(parent: "KernelSession", kernel: "_Kernel", connection_file: Pa
     while not (reply is not None and idle):
         for channel, message in kernel.receive(0.05):
             if message["parent_header"].get("msg_id") != msg_id:
+                if len(kernel.held) < 1000:  # threads' output: the next cell reports it
+                    kernel.held.append((channel, message))
                 continue
             kind = message["header"]["msg_type"]
             if channel == "shell" and kind == "execute_reply":
                 reply = message["content"]
             elif kind == "status":
                 idle = idle or message["content"].get("execution_state") == "idle"
-            elif kind == "stream" and len(text) < _MAX_REPLY_CHARS:
-                text += str(message["content"].get("text", ""))[:_MAX_REPLY_CHARS]
+            elif kind == "stream":
+                chunk = str(message["content"].get("text", ""))
+                if len(text) < _MAX_REPLY_CHARS:
+                    text += chunk[:_MAX_REPLY_CHARS]
+                # What the parent's threads printed meanwhile (it went out under the fork's
+                # request): kept as background output for the parent's next cell.
+                other = "".join(line for line in chunk.splitlines(keepends=True) if not line.startswith(_MARK))
+                if other and len(kernel.held) < 1000:
+                    message["content"]["text"] = other
+                    kernel.held.append(("iopub", message))
         if not kernel.alive():
             raise ForkError("the kernel ended while it was forking")
         if time.monotonic() > deadline:

@@ -423,6 +423,7 @@ class _Kernel:
     reaper: subprocess.Popen | None = None  # see _GROUP_REAPER; None inside the sandbox
     sandbox: Any = None  # a fork.SharedSandbox once branches share this kernel's sandbox
     retired: bool = False  # a root kernel stopped, not killed, because branches live in its sandbox
+    held: list = field(default_factory=list)  # (channel, message) received between cells (a fork), kept
 
     def __post_init__(self) -> None:
         self.shell = self.client.shell_channel.socket
@@ -748,7 +749,9 @@ class KernelSession:
         assert kernel is not None
         cell = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
         background = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
-        for channel, message in kernel.receive(0):  # output of earlier cells' threads, queued
+        queued = [*kernel.held, *kernel.receive(0)]  # output of earlier cells' threads
+        kernel.held.clear()
+        for channel, message in queued:
             self._route_background(channel, message, background)
         msg_id = kernel.client.execute(code, silent=False, store_history=True, allow_stdin=False,
                                        stop_on_error=False, user_expressions={"cwd": _CWD_EXPRESSION})

@@ -148,3 +148,22 @@ def test_a_sandboxed_branch_outlives_its_closed_root_and_keeps_its_files(competi
     assert (branch.run_dir / "working" / "submission.csv").is_file()
     assert not (branch.run_dir / "working").is_symlink()
     assert_nothing_left(tmp_path / "runs")
+
+
+def test_a_refused_fork_leaves_no_branch_behind(competition, tmp_path):
+    from dojo_kernel.errors import ForkError
+
+    env = dojo_kernel.make(competition.name, output_dir=tmp_path / "runs", isolation="none", warm_pool=0)
+    try:
+        env.reset()
+        # What torch reports once it has made a CUDA context (no GPU on this machine to make one).
+        env.step("import sys, types\n"
+                 "sys.modules['torch'] = types.SimpleNamespace(cuda=types.SimpleNamespace(is_initialized=lambda: True))")
+        before = sorted(path.name for path in (tmp_path / "runs").iterdir())
+        with pytest.raises(ForkError, match="CUDA"):
+            env.fork(2)
+        assert sorted(path.name for path in (tmp_path / "runs").iterdir()) == before
+        obs, *_ = env.step("print('parent fine')")
+        assert "parent fine" in obs["feedback"]
+    finally:
+        env.close()
