@@ -30,7 +30,7 @@ import psutil
 
 import dojo_kernel
 from dojo_kernel.prepare.common import assign_usage, leaderboard_frame, write_competition
-from dojo_kernel.runner import build_grid, run_batch
+from dojo_kernel.batch import build_grid, run_batch
 
 COMPETITION = "bench-batch"
 SETTINGS = {"max_steps": 4, "memory_gb": 2, "cell_timeout_s": 60}
@@ -74,11 +74,11 @@ def throughput(parallel: int, episodes: int, out: Path, ray: bool, warm_up: bool
     if warm_up:
         started = time.perf_counter()
         run_batch(build_grid([COMPETITION], [AGENT], parallel, SETTINGS), out / "warm-up", parallel=parallel,
-                  ray=ray or None, report=False)
+                  backend="ray" if ray else "local", report=False)
         warm_up_s = time.perf_counter() - started
     specs = build_grid([COMPETITION], [AGENT], episodes, SETTINGS)
     started = time.perf_counter()
-    result = run_batch(specs, out / "timed", parallel=parallel, ray=ray or None, report=False)
+    result = run_batch(specs, out / "timed", parallel=parallel, backend="ray" if ray else "local", report=False)
     wall = time.perf_counter() - started
     if result.failed:
         raise SystemExit(f"bench episodes failed: {[(e.spec.key, e.error) for e in result.failed]}")

@@ -52,9 +52,9 @@ def measure(starts: int, round_trips: int) -> dict[str, dict[str, list[float]]]:
         runtime_dir.mkdir()
         for index in range(starts * 2):
             for mode in MODES:
-                argv = isolation.wrap_command([sys.executable, "-c", "pass"], isolation.resolve_mode(mode),
-                                              cwd=Path(tmp, f"{mode}-0"), runtime_dir=runtime_dir,
-                                              input_source=public, allow_network=False)
+                spec = isolation.LaunchSpec(isolation.resolve_mode(mode), input_source=public)
+                argv = isolation.wrap_command([sys.executable, "-c", "pass"], spec,
+                                              cwd=Path(tmp, f"{mode}-0"), runtime_dir=runtime_dir)
                 began = time.perf_counter()
                 subprocess.run(argv, check=True)
                 times[mode]["python_c_pass"].append(time.perf_counter() - began)

@@ -4,6 +4,7 @@ Jupyter kernel per episode."""
 from __future__ import annotations
 
 import importlib
+import sys
 
 __version__ = "0.1.0"
 
@@ -17,7 +18,7 @@ _LAZY = {
     "get_competition": "competition",
     "list_competitions": "competition",
     "TrajectoryRecorder": "trajectory",
-    "replay": "trajectory",
+    "replay": "replay",
     "DojoEnv": "env",
     "make": "env",
     "ForkError": "errors",
@@ -45,21 +46,38 @@ def register(competition, *, name: str | None = None, **settings):
     return registered
 
 
+def _competition_names() -> list[str]:
+    """The names `list_competitions()` gives, read without importing the competition module
+    (it brings pandas): built-in names, the data root's dirs, and any registered this run."""
+    from .prepare.names import known_names
+
+    names = set(known_names())
+    competition = sys.modules.get(f"{__name__}.competition")
+    if competition is not None:  # register() has run: its names count too
+        names |= set(competition.registered_names())
+    return sorted(names)
+
+
 def register_envs() -> list[str]:
     """Register `dojo/<competition>-v0` with Gymnasium for every competition known now, and
     return the ids. `import dojo_kernel` calls it; call it again after registering more
-    competitions. Nothing is built here: a built-in competition is built when its first env is made."""
+    competitions. Nothing is built or loaded here: Gymnasium resolves the entry point at
+    `make`, and a built-in competition is built when its first env is made."""
+    import warnings
+
     import gymnasium
 
-    from .competition import list_competitions
-
     ids = []
-    for name in list_competitions():
+    for name in _competition_names():
         env_id = f"dojo/{name}-v0"
         if env_id not in gymnasium.registry:
-            # nondeterministic: kernels, timings and models are not bit-for-bit repeatable
-            gymnasium.register(env_id, entry_point="dojo_kernel.env:DojoEnv", kwargs={"competition": name},
-                               nondeterministic=True)
+            try:
+                # nondeterministic: kernels, timings and models are not bit-for-bit repeatable
+                gymnasium.register(env_id, entry_point="dojo_kernel.env:DojoEnv", kwargs={"competition": name},
+                                   nondeterministic=True)
+            except gymnasium.error.Error as exc:  # one odd name must not break `import dojo_kernel`
+                warnings.warn(f"dojo-kernel: no Gymnasium id for the competition {name!r}: {exc}", stacklevel=2)
+                continue
         ids.append(env_id)
     return ids
 

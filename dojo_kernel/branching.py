@@ -35,11 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, expected
-from .isolation import prepare_input
-from .trajectory import TrajectoryRecorder, atomic_write
+from .rundir import atomic_write, new_run_dir
+from .spawn import link_input
+from .trajectory import TrajectoryRecorder
 
 if TYPE_CHECKING:
-    from .env import DojoEnv, _Episode
+    from .env import DojoEnv
+    from .episode_state import Episode
 
 TREE_FILE = "tree.json"
 _LINKED_WORKING: set[Path] = set()  # branch run dirs whose working/ is a link into a sandbox
@@ -68,25 +70,25 @@ def fork_env(env: "DojoEnv", n: int | None = None) -> "DojoEnv | list[DojoEnv]":
     return branches[0] if n is None else branches
 
 
-def _branch(env: "DojoEnv", episode: "_Episode") -> "DojoEnv":
-    from .env import DojoEnv, EnvSettings, _Episode
+def _branch(env: "DojoEnv", episode: "Episode") -> "DojoEnv":
+    from .env import DojoEnv
+    from .episode_state import Episode
     from .fork import fork_session, sandbox_scratch
-    from .pool import new_run_dir
+    from .settings import EnvSettings
 
     settings = {f.name: getattr(env.settings, f.name) for f in dataclasses.fields(EnvSettings)}
     branch = DojoEnv(env.competition, output_dir=env.output_dir, render_mode=env.render_mode, **settings)
     run_dir = new_run_dir(env.output_dir)
     session = scratch = None
     try:
-        public = Path(env.competition.public_dir)
-        prepare_input(run_dir, public, env.isolation_plan)
+        link_input(run_dir, env.launch.input_source)
         scratch = sandbox_scratch(episode.session)  # released when the branch's files are copied out
         kernel_dir = run_dir if scratch is None else scratch / "run"
         kernel_dir.mkdir(exist_ok=True)
         # The parent's files as they are now; links stay links (never followed out of working/).
         shutil.copytree(episode.session.cwd / "working", kernel_dir / "working", symlinks=True)
         if scratch is not None:
-            (kernel_dir / "input").symlink_to(os.readlink(run_dir / "input"), target_is_directory=True)
+            link_input(kernel_dir, env.launch.input_source)
             (run_dir / "working").symlink_to(kernel_dir / "working", target_is_directory=True)
             _LINKED_WORKING.add(run_dir)
         session = fork_session(episode.session, cwd=kernel_dir)
@@ -105,7 +107,7 @@ def _branch(env: "DojoEnv", episode: "_Episode") -> "DojoEnv":
             release_scratch(scratch)
         shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    branch._episode = _Episode(
+    branch._episode = Episode(
         run_dir, session, recorder, copy.deepcopy(episode.rewards), episode.seed, started=episode.started,
         started_at=episode.started_at, steps=episode.steps, total_reward=episode.total_reward,
         kernel_restarts=episode.kernel_restarts, limit_events=copy.deepcopy(episode.limit_events),
@@ -159,13 +161,13 @@ def _replace_link(link: Path, target: Path) -> None:
 # tree.json
 # ---------------------------------------------------------------------------------------------
 
-def _node(episode: "_Episode") -> dict[str, Any]:
+def _node(episode: "Episode") -> dict[str, Any]:
     rewards = episode.rewards
     return {"steps": episode.steps, "best_score": rewards.best_score, "best_position": rewards.best_position,
             "best_step": rewards.best_step}
 
 
-def _note_fork(env: "DojoEnv", episode: "_Episode", branches: list["DojoEnv"]) -> None:
+def _note_fork(env: "DojoEnv", episode: "Episode", branches: list["DojoEnv"]) -> None:
     def change(nodes: dict[str, Any]) -> None:
         parent = nodes.setdefault(episode.run_dir.name, {"parent": None, "fork_step": None})
         parent.update(_node(episode))

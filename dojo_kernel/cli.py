@@ -14,12 +14,17 @@ import json
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from .errors import DojoError
+from .errors import ConfigError, DojoError, expected
 from .feedback import size as size_text
+from .rundir import KERNEL_POINTER_FILE, RunDir
+
+if TYPE_CHECKING:
+    from .batch import BatchResult
 
 EXIT_USAGE = 2
 
@@ -59,27 +64,24 @@ positive_int = _number_type(int)
 non_negative_int = _number_type(int, allow_zero=True)
 
 
-def _option_value(text: str) -> Any:
-    """KEY=VALUE values are TOML where they parse (numbers, true, "text", [lists]), else plain
-    text; the same reading as `dojo batch --agent-option`."""
+def _key_values(pairs: Sequence[str], flag: str, example: str = "max_steps=10") -> dict[str, Any]:
+    """The one KEY=VALUE reader (--agent-option, --set): VALUE is TOML where it parses
+    (numbers, true, "text", [lists]), else plain text; max-steps=3 reads as max_steps=3."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def parse_agent_options(pairs: Sequence[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
+        key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"expected --agent-option KEY=VALUE, got {pair!r}")
-        options[key.strip().replace("-", "_")] = _option_value(value)
-    return options
+            raise ConfigError(expected(f"{flag} KEY=VALUE", pair, f"e.g. {flag} {example}"))
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        values[key.strip().replace("-", "_")] = value
+    return values
 
 
 # -- commands --------------------------------------------------------------------------
@@ -104,8 +106,11 @@ def _catalog_module() -> Any | None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.table import Table
 
+    from . import competition as registry
+    from . import dir_checks
     from .competition import data_root, get_competition, list_competitions
     from .prepare import builtin
 
@@ -114,20 +119,34 @@ def cmd_list(args: argparse.Namespace) -> int:
     for column in ("name", "kind", "metric", "size", "built"):
         table.add_column(column, no_wrap=column in ("name", "metric", "size"), overflow="fold")
     shown = set()
-    for name in list_competitions():
+    with warnings.catch_warnings(record=True) as skipped:  # odd data-root folders: one line each, not a warning dump
+        warnings.simplefilter("always")
+        names = list_competitions()
+    for warning in skipped:
+        print(f"dojo list: {str(warning.message).removeprefix('dojo-kernel: ')}", file=sys.stderr)
+    for name in names:
         shown.add(name)
         spec = builtin.BUILTINS.get(name)
         if spec is not None:  # described without building it: listing must stay instant
             path = data_root() / name
             built = builtin.is_current(path)
             kind, metric = f"{spec.category}/{spec.task}", spec.metric
-        else:
+        elif name in registry.registered_names():
             competition = get_competition(name)
             path, built = Path(competition.public_dir).parent, bool(competition.is_built)
             kind = "/".join(part for part in (competition.category, competition.task) if part)
             metric = competition.metric
+        else:  # a dir under the data root: read its manifest only, never load (or import) what it names
+            path = data_root() / name
+            try:
+                facts = dir_checks.summarize(path)
+            except DojoError as error:
+                print(f"dojo list: skipped {name}: {_one_line(error)}", file=sys.stderr)
+                continue
+            kind, metric, built = facts["kind"], facts["metric"], facts["built"]
         size = size_text(_dir_size(path)) if built else "-"
-        table.add_row(name, kind or "-", str(metric), size, "yes" if built else "no")
+        # a dir's manifest is text from whoever made it: shown as written, never read as markup
+        table.add_row(*(escape(cell) for cell in (name, kind or "-", str(metric), size, "yes" if built else "no")))
     if args.all:
         catalog = _catalog_module()
         if catalog is None:
@@ -267,7 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from . import make
     from .agents import get_agent, run_episode
 
-    options = parse_agent_options(args.agent_option or [])
+    options = _key_values(args.agent_option or [], "--agent-option", "folds=3")
     if args.model:
         options["model"] = args.model
     if args.base_url:
@@ -287,7 +306,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"dojo run: interrupted; the episode so far is in {env.run_dir}", file=sys.stderr)
         return 130
     except DojoError as error:  # e.g. an LLM endpoint that stays down: say where the episode so far is
-        where = f" (the episode so far: {env.run_dir / 'trajectory.ipynb'})" if env.run_dir else ""
+        where = f" (the episode so far: {RunDir(env.run_dir).notebook})" if env.run_dir else ""
         raise UsageError(f"{_one_line(error)}{where}") from None
     console.print()
     console.print(_summary_table(summary))
@@ -301,22 +320,94 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runner_module() -> Any | None:
-    if importlib.util.find_spec("dojo_kernel.runner") is None:
-        return None
-    return importlib.import_module("dojo_kernel.runner")
+def add_batch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The arguments of `dojo batch`."""
+    parser.add_argument("targets", nargs="+", metavar="COMPETITION|GRID.toml",
+                        help="competition names, or one TOML grid file (competitions, agents, seeds, settings)")
+    parser.add_argument("--agent", action="append", dest="agents", metavar="NAME",
+                        help="agent name or module:Class (repeat for several; default baseline)")
+    parser.add_argument("--agent-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="option for every agent (VALUE read as TOML, else text); repeatable")
+    parser.add_argument("--seeds", type=int, default=None, metavar="N", help="seeds 0..N-1 (default 1)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                        help="env setting (max_steps=10, memory_gb=2, reward_mode=final, ...); repeatable")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="batch folder: one folder per episode, <competition>/<agent>/seed-<n> (required)")
+    parser.add_argument("--parallel", type=int, default=None, metavar="N", help="episodes at once")
+    parser.add_argument("--cpus", type=int, default=None, metavar="N",
+                        help="CPU limit per episode (default: cores / --parallel)")
+    parser.add_argument("--gpus", default=None, metavar="0,1", help="GPU indices to spread episodes over")
+    parser.add_argument("--per-gpu", type=int, default=None, metavar="N", help="episodes per GPU (default 1)")
+    parser.add_argument("--gpu-memory-gb", type=float, default=None, metavar="GB",
+                        help="memory of each GPU, where NVML cannot tell (each episode gets GB / --per-gpu)")
+    parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                        help="run episodes as Ray tasks: a local Ray, or the cluster at ADDRESS")
+    parser.add_argument("--retries", type=int, default=None, metavar="N",
+                        help="tries again for a crashed episode before it is reported (default 1)")
+    parser.add_argument("--no-progress", action="store_true", help="no live progress display")
+    parser.add_argument("--no-report", action="store_true", help="skip the HTML report page")
+    return parser
+
+
+def _parse_gpus(text: str | list[int] | None) -> list[int] | None:
+    if text is None or isinstance(text, list):
+        return text
+    try:
+        return [int(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(expected("--gpus as comma-separated indices", text, "e.g. --gpus 0,1")) from None
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    runner = _runner_module()
-    if runner is None:
-        raise UsageError("dojo batch is not available in this build yet (dojo_kernel.runner is missing); "
-                         "use dojo run for one episode")
-    return int(runner.main(args) or 0)
+    """Run `dojo batch`; returns the exit code (0: every episode finished, 1: some failed)."""
+    try:
+        result = _run_batch_command(args)
+    except DojoError as error:
+        print(f"dojo batch: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{result.count('ok')} finished, {result.count('skipped')} skipped (done before), "
+          f"{result.count('failed')} failed: {result.results_md}")
+    for episode in result.failed:
+        print(f"  failed {episode.spec.key} after {episode.attempts} attempt(s): {episode.error}")
+    if result.report:
+        print(f"report: {result.report}")
+    return 1 if result.failed else 0
+
+
+def _run_batch_command(args: argparse.Namespace) -> BatchResult:
+    from .batch import Grid, load_grid, run_batch
+
+    if len(args.targets) == 1 and args.targets[0].endswith(".toml"):
+        grid = load_grid(args.targets[0])
+    else:
+        grid = Grid(list(args.targets))
+    # Flags override the grid file.
+    if args.agents:
+        grid.agents = list(args.agents)
+    if args.seeds is not None:
+        grid.seeds = args.seeds
+    grid.settings = {**grid.settings, **_key_values(args.settings, "--set")}
+    specs = grid.specs(_key_values(args.agent_option, "--agent-option"))
+
+    def option(name: str, default: Any = None) -> Any:
+        value = getattr(args, name)
+        return value if value is not None else grid.run_options.get(name, default)
+
+    out = option("out")
+    if not out:
+        raise ConfigError(expected("--out DIR (or 'out' in the grid file)", None, "e.g. --out runs/batch-1"))
+    ray = option("ray")  # --ray [ADDRESS], or `ray = true | "ADDRESS"` in the grid file
+    use_ray = ray not in (None, False)
+    return run_batch(specs, out, backend="ray" if use_ray else "local",
+                     ray_address=None if not use_ray or ray is True else str(ray),
+                     parallel=option("parallel"), gpus=_parse_gpus(option("gpus")),
+                     per_gpu=option("per_gpu", 1), gpu_memory_gb=option("gpu_memory_gb"), cpus=option("cpus"),
+                     retries=option("retries", 1), progress=not args.no_progress, report=not args.no_report)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .trajectory import load_trajectory, replay
+    from .replay import replay
+    from .trajectory import load_trajectory
 
     notebook = Path(args.notebook)
     if not notebook.exists():
@@ -353,16 +444,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_kernel_pointer(run_dir: Path) -> dict[str, Any] | None:
-    """What the env recorded in run_dir/kernel.json: the kernel's connection file and pid."""
-    pointer = run_dir / "kernel.json"
-    try:
-        data = json.loads(pointer.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("connection_file") else None
-
-
 def _alive(pid: Any) -> bool:
     import psutil
 
@@ -373,14 +454,15 @@ def cmd_attach(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"expected a run dir, got {str(run_dir)!r} (no such directory)")
-    pointer = read_kernel_pointer(run_dir)
+    layout = RunDir(run_dir)
+    pointer = layout.read_kernel_pointer()
     if pointer is None:
-        raise UsageError(f"expected a run dir with kernel.json (written when an episode starts), got none in "
-                         f"{run_dir}; pass the folder `dojo run` printed")
+        raise UsageError(f"expected a run dir with {KERNEL_POINTER_FILE} (written when an episode starts), got none "
+                         f"in {run_dir}; pass the folder `dojo run` printed")
     connection = Path(pointer["connection_file"])
-    if (run_dir / "summary.json").exists() or not connection.exists() or ("pid" in pointer and not _alive(pointer["pid"])):
+    if layout.is_finished or not connection.exists() or ("pid" in pointer and not _alive(pointer["pid"])):
         raise UsageError(f"the episode in {run_dir} has ended: its kernel is gone. "
-                         f"Open its notebook instead: jupyter lab {run_dir / 'trajectory.ipynb'}")
+                         f"Open its notebook instead: jupyter lab {layout.notebook}")
     print(f"The episode's kernel is running (pid {pointer.get('pid', '?')}). To open it beside the agent:\n"
           f"  cd {run_dir.resolve()}\n"
           f"  jupyter console --existing {connection}\n"
@@ -433,9 +515,7 @@ def build_parser() -> _Parser:
     batch = commands.add_parser("batch", help="many episodes in parallel (a grid of competitions, agents, seeds)",
                                 description="Run a grid of episodes in parallel; one run dir each, a results table "
                                             "and a report.")
-    runner = _runner_module()
-    if runner is not None:
-        runner.add_batch_arguments(batch)
+    add_batch_arguments(batch)
 
     replay = commands.add_parser("replay", help="rerun a notebook and compare",
                                  description="Rerun a recorded trajectory.ipynb in a fresh kernel and compare it with the record.")

@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from . import dir_checks
 from .errors import CompetitionFormatError, CompetitionNotFound, PrepareError
 from .grading import SPLITS, AnswerKeys, Grade, grade_submission, public_mask, submission_size_cap
 from .metrics import Metric, UnknownMetric, get_metric
@@ -42,6 +43,7 @@ from .prepare.common import (
     default_data_root,
     read_manifest,
 )
+from .prepare.names import BUILTIN_NAMES, found_in, known_names
 
 ANSWER_FILE_CANDIDATES = ("test_answer.csv", "answers.csv", "solution.csv", "test_labels.csv")
 DESCRIPTION_CANDIDATES = ("description.md", "description.txt")
@@ -225,7 +227,7 @@ def resolve_metric(
         module_name, _, attribute = name.partition(":")
         try:
             function = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError) as exc:
+        except (ImportError, AttributeError, ValueError) as exc:  # ValueError: an empty module name
             raise CompetitionFormatError(
                 f"expected custom_metric as an importable 'module:function', got {name!r} ({exc})"
             ) from exc
@@ -265,6 +267,7 @@ def load_competition_dir(
     target_columns: Sequence[str] | None = None,
     answers_file: str | None = None,
     metric_kwargs: Mapping[str, Any] | None = None,
+    trust_code: bool = False,
     **settings: Any,
 ) -> Competition:
     """Load a competition directory of any of the three layouts without changing it.
@@ -272,6 +275,10 @@ def load_competition_dir(
     Keyword arguments fill in what the directory does not say (and override competition.toml):
     MLE-Dojo and MLE-bench directories have no manifest, so ``metric`` is needed for them.
     Other ``settings`` are Competition fields (title, category, task, level, tags, ...).
+
+    The directory is untrusted (see :mod:`dojo_kernel.dir_checks`): a custom metric it names
+    as "module:function" is refused unless ``trust_code`` is true (a ``metric`` passed here is
+    the caller's own and always allowed), and its name and answers file must stay inside it.
     """
     root = Path(path).expanduser().resolve()
     if not root.is_dir():
@@ -285,6 +292,7 @@ def load_competition_dir(
             except ValueError as exc:
                 raise CompetitionFormatError(f"expected valid TOML in {candidate}, got: {exc}") from exc
             break
+    dir_checks.check_types(manifest, root / MANIFEST_NAME)
     public_dir, private_dir = base / "public", base / "private"
 
     metric_name = metric or manifest.get("custom_metric") or manifest.get("metric")
@@ -293,6 +301,9 @@ def load_competition_dir(
             f"expected a metric for {root} (it has no competition.toml naming one), got none. "
             "Pass metric=..., e.g. load_competition_dir(path, metric='rmse')."
         )
+    if not metric:
+        field_name = "custom_metric" if manifest.get("custom_metric") else "metric"
+        dir_checks.check_metric(metric_name, root / MANIFEST_NAME, field=field_name, trusted=trust_code)
     kwargs = dict(manifest.get("metric_kwargs", {}))
     kwargs.update(metric_kwargs or {})
     direction = higher_is_better if higher_is_better is not None else manifest.get("higher_is_better")
@@ -309,6 +320,7 @@ def load_competition_dir(
             "public/sample_submission.csv), got none. Pass id_column=... and target_columns=[...]."
         )
     answers = answers_file or manifest.get("answers_file") or _find_answers(private_dir)
+    dir_checks.check_answers_file(private_dir, answers, root)
     split = manifest.get("split", {})
     board = manifest.get("leaderboard", {})
     fields: dict[str, Any] = {
@@ -324,8 +336,9 @@ def load_competition_dir(
         "source": dict(manifest.get("source", {})),
     }
     fields.update(settings)
+    fields["submission_file"] = dir_checks.check_submission_file(fields["submission_file"], root)
     return Competition(
-        name=name or manifest.get("name") or root.name,
+        name=dir_checks.check_name(name or manifest.get("name") or root.name, root),
         root=root,
         public_dir=public_dir,
         private_dir=private_dir,
@@ -379,7 +392,8 @@ def register(
 ) -> Competition:
     """Register a Competition, or a competition directory (loaded with ``settings``).
 
-    A later registration under the same name replaces the earlier one.
+    A later registration under the same name replaces the earlier one. A directory whose
+    competition.toml names a custom metric ("module:function") needs ``trust_code=True``.
     """
     if not isinstance(competition, Competition):
         competition = load_competition_dir(competition, name=name, **settings)
@@ -389,6 +403,11 @@ def register(
     return competition
 
 
+def registered_names() -> list[str]:
+    """The names registered at run time with :func:`register` (loaded, trusted by their caller)."""
+    return sorted(_registered)
+
+
 def _builtins() -> Any:
     from .prepare import builtin
 
@@ -396,21 +415,15 @@ def _builtins() -> Any:
 
 
 def _found_in_data_root() -> dict[str, Path]:
-    root = data_root()
-    if not root.is_dir():
-        return {}
-    return {
-        path.name: path
-        for path in sorted(root.iterdir())
-        if not path.name.startswith(".") and (path / MANIFEST_NAME).is_file()
-    }
+    """Folders with a competition.toml under the data root, by folder name (odd names are
+    skipped with a warning; see prepare/names.py)."""
+    return found_in(data_root())
 
 
 def list_competitions() -> list[str]:
     """The names of every known competition, sorted: registered ones, ones under the data
     root, and the built-in ones (listed whether or not they have been built yet)."""
-    names = set(_registered) | set(_found_in_data_root()) | set(_builtins().BUILTIN_NAMES)
-    return sorted(names)
+    return sorted(set(_registered) | set(known_names()))
 
 
 def _load_cached(path: Path) -> Competition:
@@ -429,10 +442,9 @@ def get_competition(name: str) -> Competition:
     """
     if name in _registered:
         return _registered[name]
-    builtin = _builtins()
-    if name in builtin.BUILTIN_NAMES:
+    if name in BUILTIN_NAMES:
         try:
-            path = builtin.build(name, root=data_root())
+            path = _builtins().build(name, root=data_root())
         except OSError as exc:
             raise PrepareError(
                 f"expected to build {name!r} under {data_root()}, got: {exc}. Set DOJO_DATA to a writable folder."

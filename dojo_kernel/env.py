@@ -19,13 +19,11 @@ live in Gymnasium's shared memory) and prefer `context="spawn"`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,145 +35,17 @@ from . import branching
 from . import feedback as text
 from .actions import ACTION_NAMES, Action, ActionError, parse_action
 from .competition import Competition, get_competition, list_competitions
+from .episode_state import Episode, Outcome, compact, file_stamp, finite
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .grading import Grade
-from .isolation import prepare_input, resolve_mode
-from .kernel import CellResult, KernelSession
-from .limits import Limits
-from .pool import WarmPool, Workspace, new_run_dir
-from .rewards import RewardTracker, check_reward_mode
+from .kernel import default_launch_spec
+from .outputs import clip
+from .pool import WarmPool
+from .rewards import RewardTracker
+from .rundir import WORKING_DIR, Workspace, new_run_dir, open_workspace
+from .settings import GRADE_SPLITS, EnvSettings  # noqa: F401  (EnvSettings stays importable from here)
 from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation_space
 from .trajectory import StepRecord, TrajectoryRecorder
-
-GRADE_SPLITS = ("public", "full", "private")
-_LIMIT_FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
-
-
-@dataclass(frozen=True)
-class EnvSettings:
-    """Everything `make()` takes besides the competition and the output dir.
-
-    limits          a Limits, or a dict of its fields; single fields may also be given as
-                    settings of their own (memory_gb=8, cell_timeout_s=120, episode_time_s=3600)
-    reward_mode     improvement | position | raw | final (see rewards.py)
-    max_steps       steps before the episode is truncated; None for no limit
-    isolation       auto | namespaces | none (see isolation.py)
-    allow_network   let agent code reach the network
-    agent           the agent's name, recorded in the notebook and summary.json
-    warm_pool       kernels kept started ahead of need (0: reset() starts one and waits)
-    max_code_chars  the longest code an action may carry
-    max_feedback_chars  the longest obs["feedback"] (head and tail kept)
-    grade_split     what grades the episode's submissions: public (Kaggle's way), full
-                    (MLE-Dojo's), private (only for comparisons: lets an agent hill-climb)
-    kernel_env      extra environment variables for the kernel
-    startup_timeout_s   how long a kernel may take to start
-    """
-
-    limits: Limits = field(default_factory=Limits)
-    reward_mode: str = "improvement"
-    max_steps: int | None = None
-    isolation: str = "auto"
-    allow_network: bool = False
-    agent: str | None = None
-    warm_pool: int = 1
-    max_code_chars: int = 100_000
-    max_feedback_chars: int = 50_000
-    grade_split: str = "public"
-    kernel_env: dict[str, str] | None = None
-    startup_timeout_s: float = 60.0
-
-    @classmethod
-    def from_kwargs(cls, **settings: Any) -> EnvSettings:
-        """Check every setting; unknown names and bad values raise ConfigError saying what fits."""
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(settings) - set(known) - set(_LIMIT_FIELDS))
-        if unknown:
-            raise ConfigError(f"unknown setting(s) {unknown}: expected settings among {known} "
-                              f"or Limits fields among {list(_LIMIT_FIELDS)}")
-        limit_fields = {name: settings.pop(name) for name in list(settings) if name in _LIMIT_FIELDS}
-        limits = settings.pop("limits", None)
-        if limits is None:
-            limits = Limits()
-        elif isinstance(limits, dict):
-            limits = Limits.from_dict(limits)
-        elif not isinstance(limits, Limits):
-            raise ConfigError(expected("limits as a Limits or a dict of its fields", limits))
-        if limit_fields:
-            limits = limits.replace(**limit_fields)
-        made = cls(limits=limits, **settings)
-        made._check()
-        return made
-
-    def _check(self) -> None:
-        check_reward_mode(self.reward_mode)
-        if self.isolation not in ("auto", "namespaces", "none"):
-            raise ConfigError(expected("isolation among auto, namespaces, none", self.isolation))
-        if self.max_steps is not None and (isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int)
-                                           or self.max_steps < 1):
-            raise ConfigError(expected("max_steps as an int >= 1, or None for no limit", self.max_steps))
-        if not isinstance(self.allow_network, bool):
-            raise ConfigError(expected("allow_network as True or False", self.allow_network))
-        if self.agent is not None and not isinstance(self.agent, str):
-            raise ConfigError(expected("agent as a name (str) or None", self.agent))
-        if isinstance(self.warm_pool, bool) or not isinstance(self.warm_pool, int) or self.warm_pool < 0:
-            raise ConfigError(expected("warm_pool as an int >= 0 (kernels kept ready; 0 = none)", self.warm_pool))
-        for name in ("max_code_chars", "max_feedback_chars"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1_000:
-                raise ConfigError(expected(f"{name} as an int >= 1000", value))
-        if self.grade_split not in GRADE_SPLITS:
-            raise ConfigError(expected("grade_split among " + ", ".join(GRADE_SPLITS), self.grade_split))
-        if self.kernel_env is not None and not (isinstance(self.kernel_env, dict) and all(
-                isinstance(k, str) and isinstance(v, str) for k, v in self.kernel_env.items())):
-            raise ConfigError(expected("kernel_env as a dict of str to str", self.kernel_env))
-        if isinstance(self.startup_timeout_s, bool) or not isinstance(self.startup_timeout_s, (int, float)) \
-                or self.startup_timeout_s <= 0:
-            raise ConfigError(expected("startup_timeout_s as a positive number of seconds", self.startup_timeout_s))
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["limits"] = self.limits.to_dict()
-        return data
-
-
-def _file_stamp(path: Path) -> tuple[int, int, int] | None:
-    """What changes when a file is written, replaced or touched: inode, size, mtime."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
-@dataclass
-class _Episode:
-    """The state of one episode; DojoEnv holds at most one at a time."""
-
-    run_dir: Path
-    session: KernelSession
-    recorder: TrajectoryRecorder
-    rewards: RewardTracker
-    seed: int | None
-    started: float = field(default_factory=time.monotonic)
-    started_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    steps: int = 0
-    total_reward: float = 0.0
-    terminated: bool = False
-    truncated: bool = False
-    end_reason: str | None = None
-    final_grade: Grade | None = None  # the private grade of the final submission
-    final_public_grade: Grade | None = None
-    kernel_restarts: int = 0
-    limit_events: list[dict[str, Any]] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)  # one line per step, for get_history
-    last_grade: Grade | None = None
-
-    @property
-    def over(self) -> bool:
-        return self.terminated or self.truncated
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
 
 
 class DojoEnv(gymnasium.Env):
@@ -197,11 +67,17 @@ class DojoEnv(gymnasium.Env):
             raise ConfigError(expected("a competition name or a Competition", competition,
                                        f"known names: {', '.join(list_competitions())}"))
         self.output_dir = Path(output_dir if output_dir is not None else Path("runs") / self.competition.name).resolve()
-        self.isolation_plan = resolve_mode(self.settings.isolation)
+        # How every kernel of this env is launched, decided once: the data root (every
+        # competition's answers) and this one's private/ stay out of the kernel's view.
+        self.launch = default_launch_spec(self.settings.limits, isolation=self.settings.isolation,
+                                          allow_network=self.settings.allow_network,
+                                          input_source=self.competition.public_dir, env=self.settings.kernel_env,
+                                          hidden_paths=[self.competition.private_dir])
+        self.isolation_plan = self.launch.plan
         self.action_space = ActionSpace(self.settings.max_code_chars)
         self.observation_space = observation_space(self.settings.max_feedback_chars)
         self.run_dir: Path | None = None
-        self._episode: _Episode | None = None
+        self._episode: Episode | None = None
         self._last_feedback = ""
         self._pool: WarmPool | None = None  # started on the first reset: the constructor stays cheap
         # Ending an episode's kernel takes a moment; it happens off the caller's path, and
@@ -234,13 +110,13 @@ class DojoEnv(gymnasium.Env):
         recorder = TrajectoryRecorder(workspace.run_dir, competition=self.competition.name, agent=self.settings.agent,
                                       limits=self.settings.limits, settings=self.settings.to_dict(),
                                       initial_observation=feedback)
-        self._episode = _Episode(workspace.run_dir, workspace.session, recorder,
+        self._episode = Episode(workspace.run_dir, workspace.session, recorder,
                                  RewardTracker(self.settings.reward_mode, self.competition.higher_is_better), seed)
         self._write_kernel_pointer(self._episode)
         obs = self._observation(feedback, action="reset")
         info = self._base_info(action="reset")
         info.update(seed=seed, warm_kernel=warm, timings={"reset_s": time.perf_counter() - started})
-        return obs, _compact(info)
+        return obs, compact(info)
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         episode = self._episode
@@ -251,10 +127,10 @@ class DojoEnv(gymnasium.Env):
             feedback = ("The episode has ended (" + (episode.end_reason or "done") +
                         "). Call reset() to start a new one.")
             return (self._observation(feedback, action="invalid"), 0.0, episode.terminated, episode.truncated,
-                    _compact(self._base_info(action="invalid", error=feedback)))
+                    compact(self._base_info(action="invalid", error=feedback)))
         episode.steps += 1
         parsed = parse_action(action, max_code_chars=self.settings.max_code_chars)
-        outcome = _Outcome()
+        outcome = Outcome()
         if isinstance(parsed, ActionError):
             outcome.action = "invalid"
             outcome.error = parsed.message
@@ -294,7 +170,7 @@ class DojoEnv(gymnasium.Env):
         self._record(episode, action, outcome, obs, info)
         if terminated or truncated:
             self._close_episode(episode)
-        return obs, float(outcome.reward), terminated, truncated, _compact(info)
+        return obs, float(outcome.reward), terminated, truncated, compact(info)
 
     def fork(self, n: int | None = None) -> DojoEnv | list[DojoEnv]:
         """Independent envs at this step of this episode (history, budget, rewards, best score,
@@ -322,7 +198,7 @@ class DojoEnv(gymnasium.Env):
 
     # ---------------------------------------------------------------- actions
 
-    def _act(self, action: Action, outcome: _Outcome) -> None:
+    def _act(self, action: Action, outcome: Outcome) -> None:
         episode = self._episode
         assert episode is not None
         if action.name == "request_info":
@@ -344,11 +220,11 @@ class DojoEnv(gymnasium.Env):
         else:  # parse_action only returns known names
             raise AssertionError(f"unhandled action {action.name!r}; known: {ACTION_NAMES}")
 
-    def _run_code(self, action: Action, outcome: _Outcome, *, grade: bool) -> None:
+    def _run_code(self, action: Action, outcome: Outcome, *, grade: bool) -> None:
         episode = self._episode
         assert episode is not None and action.code is not None
         submission = self._submission_path()
-        before = _file_stamp(submission)
+        before = file_stamp(submission)
         result = episode.session.run(action.code, timeout=self._cell_timeout())
         outcome.code = action.code
         outcome.result = result
@@ -365,7 +241,7 @@ class DojoEnv(gymnasium.Env):
         elif result.status != "ok":
             outcome.error = result.status
         parts = [text.cell_result(action.name, result)]
-        after = _file_stamp(submission)
+        after = file_stamp(submission)
         if grade and after is not None and after != before:
             grade_result = self._grade(submission, outcome)
             parts.append(text.grade(grade_result, self.competition, self._episode.rewards))
@@ -373,7 +249,7 @@ class DojoEnv(gymnasium.Env):
             parts.append(f"Note: the cell removed {self._submission_relpath()}.")
         outcome.feedback = "\n\n".join(part for part in parts if part)
 
-    def _submit(self, outcome: _Outcome, *, final: bool) -> None:
+    def _submit(self, outcome: Outcome, *, final: bool) -> None:
         submission = self._submission_path()
         if submission.exists():
             outcome.feedback = text.grade(self._grade(submission, outcome), self.competition,
@@ -386,13 +262,13 @@ class DojoEnv(gymnasium.Env):
             outcome.feedback = text.grade(outcome.grade, self.competition, self._episode.rewards)
         outcome.final = final
 
-    def _grade(self, submission: Path, outcome: _Outcome) -> Grade:
+    def _grade(self, submission: Path, outcome: Outcome) -> Grade:
         """Grade on the episode's split; the reward follows the grade."""
         episode = self._episode
         assert episode is not None
         started = time.perf_counter()
         grade = self.competition.grade(submission, split=self.settings.grade_split,
-                                       allowed_dir=episode.run_dir / "working")
+                                       allowed_dir=episode.files.working)
         outcome.timings["grade_s"] = time.perf_counter() - started
         outcome.graded = True
         outcome.grade = grade
@@ -404,12 +280,12 @@ class DojoEnv(gymnasium.Env):
 
     # ---------------------------------------------------------------- the episode's end
 
-    def _grade_final(self, episode: _Episode) -> float:
+    def _grade_final(self, episode: Episode) -> float:
         """Grade the final submission once on the private split (and, for the report, on the
         episode's split); returns the reward that mode `final` pays for it."""
         submission = self._submission_path(episode)
         if submission.exists():
-            allowed = episode.run_dir / "working"
+            allowed = episode.files.working
             episode.final_grade = self.competition.grade(submission, split="private", allowed_dir=allowed)
             episode.final_public_grade = self.competition.grade(submission, split=self.settings.grade_split,
                                                                 allowed_dir=allowed)
@@ -431,13 +307,13 @@ class DojoEnv(gymnasium.Env):
             self._close_episode(episode)
         self._episode = None
 
-    def _close_episode(self, episode: _Episode) -> None:
+    def _close_episode(self, episode: Episode) -> None:
         summary = self._summary(episode)
         episode.recorder.close(summary)
         branching.note_closed(self.output_dir, episode.run_dir, summary)
         self._closer.submit(branching.close_session, episode.session, episode.run_dir)
 
-    def _summary(self, episode: _Episode) -> dict[str, Any]:
+    def _summary(self, episode: Episode) -> dict[str, Any]:
         final = episode.final_grade
         public = episode.final_public_grade
         rewards = episode.rewards
@@ -489,35 +365,23 @@ class DojoEnv(gymnasium.Env):
         """A fresh run dir with a ready kernel in it (runs in the warm pool's thread)."""
         run_dir = new_run_dir(self.output_dir)
         try:
-            (run_dir / "working").mkdir()
-            # input/ is a link to the public data; under namespaces the kernel sees it read-only.
-            prepare_input(run_dir, Path(self.competition.public_dir), self.isolation_plan)
-            session = KernelSession(run_dir, self.settings.limits, isolation=self.isolation_plan.mode,
-                                    allow_network=self.settings.allow_network,
-                                    input_source=Path(self.competition.public_dir),
-                                    hidden_paths=[Path(self.competition.private_dir)],
-                                    env=self.settings.kernel_env, startup_timeout=self.settings.startup_timeout_s,
-                                    log_path=run_dir / "kernel.log")
+            return open_workspace(run_dir, launch=self.launch, limits=self.settings.limits,
+                                  startup_timeout=self.settings.startup_timeout_s)
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
-        return Workspace(run_dir, session)
 
-    def _write_kernel_pointer(self, episode: _Episode) -> None:
+    def _write_kernel_pointer(self, episode: Episode) -> None:
         """kernel.json: where `dojo attach` finds the running kernel of this run dir."""
-        pointer = {"connection_file": str(episode.session.connection_file), "pid": episode.session.pid}
-        path = episode.run_dir / "kernel.json"
-        temporary = path.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(pointer))
-        os.replace(temporary, path)
+        episode.files.write_kernel_pointer(episode.session.connection_file, episode.session.pid)
 
-    def _submission_path(self, episode: _Episode | None = None) -> Path:
+    def _submission_path(self, episode: Episode | None = None) -> Path:
         episode = episode or self._episode
         assert episode is not None
-        return episode.run_dir / "working" / self.competition.submission_file
+        return episode.files.submission(self.competition.submission_file)
 
     def _submission_relpath(self) -> str:
-        return f"working/{self.competition.submission_file}"
+        return f"{WORKING_DIR}/{self.competition.submission_file}"
 
     def _missing_submission_message(self) -> str:
         return (f"expected a submission at {self._submission_relpath()}, got no such file. Write it with e.g. "
@@ -571,8 +435,8 @@ class DojoEnv(gymnasium.Env):
                                                                     self._submission_relpath())
             return self._info_cache[info_type]
 
-    def _observation(self, feedback: str, *, action: str, outcome: _Outcome | None = None) -> dict[str, Any]:
-        feedback = text.clip(feedback, self.settings.max_feedback_chars)
+    def _observation(self, feedback: str, *, action: str, outcome: Outcome | None = None) -> dict[str, Any]:
+        feedback = clip(feedback, self.settings.max_feedback_chars)
         self._last_feedback = feedback
         episode = self._episode
         rewards = episode.rewards if episode else None
@@ -586,11 +450,11 @@ class DojoEnv(gymnasium.Env):
             "status": np.int64(CELL_STATUSES.index(outcome.status if outcome and outcome.status else "none")),
             "graded": np.int64(bool(outcome and outcome.graded)),
             "valid_submission": np.int64(bool(grade and grade.valid)),
-            "score": np.array(_finite(grade.score if grade and grade.valid else None), dtype=np.float64),
-            "position": np.array(_finite(grade.position if grade and grade.valid else None), dtype=np.float64),
+            "score": np.array(finite(grade.score if grade and grade.valid else None), dtype=np.float64),
+            "position": np.array(finite(grade.position if grade and grade.valid else None), dtype=np.float64),
             "has_best": np.int64(has_best),
-            "best_score": np.array(_finite(rewards.best_score if rewards else None), dtype=np.float64),
-            "best_position": np.array(_finite(rewards.best_position if rewards else None), dtype=np.float64),
+            "best_score": np.array(finite(rewards.best_score if rewards else None), dtype=np.float64),
+            "best_position": np.array(finite(rewards.best_position if rewards else None), dtype=np.float64),
             "step": np.array(episode.steps if episode else 0, dtype=np.int64),
             "steps_left": np.array(-1 if steps_left is None else steps_left, dtype=np.int64),
             "time_left_s": np.array(-1.0 if time_left is None else time_left, dtype=np.float64),
@@ -630,7 +494,7 @@ class DojoEnv(gymnasium.Env):
             "competition": self.competition.name,
         }
 
-    def _step_info(self, outcome: _Outcome, started: float) -> dict[str, Any]:
+    def _step_info(self, outcome: Outcome, started: float) -> dict[str, Any]:
         episode = self._episode
         assert episode is not None
         info = self._base_info(action=outcome.action, error=outcome.error)
@@ -657,7 +521,7 @@ class DojoEnv(gymnasium.Env):
 
     # ---------------------------------------------------------------- recording
 
-    def _record(self, episode: _Episode, raw_action: Any, outcome: _Outcome, obs: dict, info: dict) -> None:
+    def _record(self, episode: Episode, raw_action: Any, outcome: Outcome, obs: dict, info: dict) -> None:
         rewards = episode.rewards
         episode.history.append({
             "step": episode.steps, "action": outcome.action, "status": outcome.status,
@@ -681,45 +545,6 @@ class DojoEnv(gymnasium.Env):
             arguments=outcome.arguments if outcome.action != "invalid" else {"received": safe_repr(raw_action)[:300]},
             started_at=outcome.started_at,
         ))
-
-
-@dataclass
-class _Outcome:
-    """What one step did, gathered while it runs."""
-
-    action: str = "invalid"
-    feedback: str = ""
-    message: str | None = None
-    code: str | None = None
-    result: CellResult | None = None
-    status: str | None = None
-    error: str | None = None
-    graded: bool = False
-    grade: Grade | None = None
-    reward: float = 0.0
-    final: bool = False
-    kernel_restarted: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
-    arguments: dict[str, Any] = field(default_factory=dict)  # the action's other fields, for the record
-    started_at: float = field(default_factory=time.time)
-
-
-def _compact(info: dict[str, Any]) -> dict[str, Any]:
-    """`info` without the keys that have no value, at every depth.
-
-    Gymnasium's vector envs batch info key by key into arrays typed by the first env's value,
-    so a key that is a number in one env and None in another breaks them; an absent key is
-    what they expect (they add a `_key` mask). Read info with `.get()`.
-    """
-    return {key: _compact(value) if isinstance(value, dict) else value
-            for key, value in info.items() if value is not None}
-
-
-def _finite(value: float | None) -> float:
-    """A number an observation can hold: 0 for none, and no NaN or infinity."""
-    if value is None or not np.isfinite(value):
-        return 0.0
-    return float(np.clip(value, -np.finfo(np.float64).max, np.finfo(np.float64).max))
 
 
 def make(competition: str | Competition, *, output_dir: str | os.PathLike[str] | None = None,

@@ -1,27 +1,20 @@
-"""Recorded episodes in other formats: MLE-Dojo's environment history, and chat JSONL for
-supervised fine-tuning. Both read only a run dir's `trajectory.ipynb` (see trajectory.py),
-whose step cells carry everything a step did in their `dojo` metadata.
+"""Recorded episodes in other formats: MLE-Dojo's environment history. It reads only a run
+dir's `trajectory.ipynb` (see trajectory.py), whose step cells carry everything a step did in
+their `dojo` metadata. Chat JSONL for fine-tuning lives beside the LLM agent's prompt, in
+`dojo_kernel.agents.llm_data` (the names stay importable from here, with a warning).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-import nbformat
-
-from .errors import ConfigError, expected
-from .trajectory import (
-    CODE_ACTIONS,
-    atomic_write,
-    load_trajectory,
-    message_of,
-    notebook_path_of,
-    outputs_text,
-    step_cells,
-)
+from .replay import outputs_text
+from .rundir import atomic_write
+from .trajectory import load_trajectory, step_cells
 
 Source = str | os.PathLike[str]
 
@@ -97,12 +90,6 @@ def _history_result(cell: dict[str, Any]) -> dict[str, Any]:
     return {"status": "SUCCESS", "data": dojo.get("feedback", "")}
 
 
-def _better(score: float, best: float | None, higher_is_better: bool | None) -> bool:
-    if best is None:
-        return True
-    return score < best if higher_is_better is False else score > best
-
-
 def export_mle_dojo_history(source: Source, out_path: Source | None = None) -> dict[str, Any]:
     """An episode as the history JSON that MLE-Dojo's environment writes
     (`<output_dir>/env_history/history.json`), so its analysis scripts read our runs.
@@ -120,6 +107,8 @@ def export_mle_dojo_history(source: Source, out_path: Source | None = None) -> d
     carries its `reward`. `source` is a run dir or a notebook; with `out_path` the JSON is also
     written there (atomically).
     """
+    from .metrics.registry import is_better  # imported where used: it brings pandas
+
     notebook = load_trajectory(source)
     dojo = notebook.metadata.get("dojo", {})
     actions = []
@@ -142,7 +131,7 @@ def export_mle_dojo_history(source: Source, out_path: Source | None = None) -> d
         })
         grade = meta.get("grade")
         if grade and grade.get("valid") and grade.get("score") is not None:
-            if _better(grade["score"], best_raw, grade.get("higher_is_better")):
+            if is_better(grade["score"], best_raw, grade.get("higher_is_better")):
                 best_raw, best_position = grade["score"], grade.get("position")
                 best_code = cell.source if meta["action"] == "execute_code" else last_code
     history = {
@@ -162,96 +151,15 @@ def export_mle_dojo_history(source: Source, out_path: Source | None = None) -> d
     return history
 
 
-# ---------------------------------------------------------------------------------------------
-# Chat JSONL for supervised fine-tuning
-
-STYLES = ("text", "tools")
+_MOVED = {"STYLES", "episode_messages", "export_chat_jsonl"}
 
 
-def _assistant_text(cell: dict[str, Any], message: str | None) -> str:
-    """The reply, as the LLM agent's text protocol reads it: prose, then one ```python block."""
-    meta = cell["metadata"]["dojo"]
-    prose = (message or "").strip()
-    action = meta["action"]
-    if action in CODE_ACTIONS:
-        code = cell.source
-        if code.strip() and code.strip() in prose:  # the message already holds the code
-            return prose
-        return "\n\n".join(part for part in (prose, f"```python\n{code.rstrip()}\n```") if part)
-    arguments = meta.get("arguments") or {}
-    if action == "submit" and arguments.get("final"):
-        return "\n\n".join(part for part in (prose, "SUBMIT FINAL") if part)
-    call = json.dumps({"action": action, **arguments}, ensure_ascii=False)
-    return "\n\n".join(part for part in (prose, call) if part)
+def __getattr__(name: str) -> Any:
+    """The chat export moved to dojo_kernel.agents.llm_data; its old names keep working."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(f"dojo_kernel.exports.{name} moved to dojo_kernel.agents.llm_data.{name}",
+                  DeprecationWarning, stacklevel=2)
+    import importlib
 
-
-def _assistant_tool_call(cell: dict[str, Any], message: str | None, call_id: str) -> dict[str, Any]:
-    """The reply as an OpenAI-style tool call (the tools the LLM agent offers)."""
-    meta = cell["metadata"]["dojo"]
-    action = meta["action"]
-    arguments = dict(meta.get("arguments") or {})
-    if action in CODE_ACTIONS:
-        arguments["code"] = cell.source
-    return {"role": "assistant", "content": (message or "").strip(),
-            "tool_calls": [{"id": call_id, "type": "function",
-                            "function": {"name": action, "arguments": json.dumps(arguments, ensure_ascii=False)}}]}
-
-
-def episode_messages(notebook: nbformat.NotebookNode, *, system_prompt: str, style: str = "text") -> list[dict[str, Any]]:
-    """One episode as chat messages: system, the task, then per step the agent's reply and
-    the observation it got back."""
-    dojo = notebook.metadata.get("dojo", {})
-    task = dojo.get("initial_observation") or f"Competition: {dojo.get('competition')}"
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}, {"role": "user", "content": task}]
-    for cell in step_cells(notebook):
-        meta = cell.metadata["dojo"]
-        message = message_of(notebook, meta["step"])
-        feedback = meta.get("feedback", "")
-        if style == "tools":
-            call_id = f"call_{meta['step']}"
-            messages.append(_assistant_tool_call(cell, message, call_id))
-            messages.append({"role": "tool", "tool_call_id": call_id, "content": feedback})
-        else:
-            messages.append({"role": "assistant", "content": _assistant_text(cell, message)})
-            messages.append({"role": "user", "content": feedback})
-    if messages[-1]["role"] in ("user", "tool") and len(messages) > 2:
-        messages.pop()  # a sample ends on the model's turn: the last observation teaches nothing
-    return messages
-
-
-def export_chat_jsonl(sources: Source | Iterable[Source], out_path: Source, *, system_prompt: str | None = None,
-                      style: str = "text", require_messages: bool = False) -> int:
-    """Write episodes as chat JSONL for supervised fine-tuning: one line per episode,
-    ``{"messages": [...], "metadata": {...}}`` (the OpenAI fine-tuning layout).
-
-    Each assistant turn holds the agent's recorded message followed by its action: with
-    style "text", a ```python block (or SUBMIT FINAL, or the action as JSON), the protocol
-    the LLM agent parses; with style "tools", an OpenAI tool call answered by a `tool`
-    message. system_prompt defaults to the LLM agent's. With require_messages, episodes in
-    which the agent recorded no message are skipped. Returns the number of episodes written.
-    """
-    if style not in STYLES:
-        raise ConfigError(expected(f"style in {STYLES}", style))
-    if system_prompt is None:
-        from .agents.llm import SYSTEM_PROMPT
-        system_prompt = SYSTEM_PROMPT
-    if isinstance(sources, (str, os.PathLike)):
-        sources = [sources]
-    lines = []
-    for source in sources:
-        path = notebook_path_of(source)
-        notebook = load_trajectory(path)
-        has_messages = any(cell.get("metadata", {}).get("dojo", {}).get("kind") == "message" for cell in notebook.cells)
-        if require_messages and not has_messages:
-            continue
-        dojo = notebook.metadata.get("dojo", {})
-        summary = dojo.get("summary") or {}
-        metadata = {"competition": dojo.get("competition"), "agent": dojo.get("agent"), "notebook": str(path),
-                    "steps": len(step_cells(notebook)), "final_score": summary.get("final_score"),
-                    "best_score": summary.get("best_score"), "has_messages": has_messages}
-        record = {"messages": episode_messages(notebook, system_prompt=system_prompt, style=style), "metadata": metadata}
-        lines.append(json.dumps(record, ensure_ascii=False))
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, "".join(line + "\n" for line in lines).encode())
-    return len(lines)
+    return getattr(importlib.import_module("dojo_kernel.agents.llm_data"), name)

@@ -14,19 +14,10 @@ from typing import Any
 from .actions import ActionError, usage
 from .grading import Grade
 from .limits import Limits
+from .rundir import WORKING_DIR
 
 _PREVIEW_LINES = 6
 _LISTED_FILES = 60
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, keeping its head and its tail (where errors are)."""
-    if len(text) <= limit:
-        return text
-    marker = f"\n... [{len(text) - limit} characters cut] ...\n"
-    keep = max(0, limit - len(marker))
-    head = keep // 2
-    return text[:head] + marker + text[len(text) - (keep - head):]
 
 
 def duration(seconds: float | None) -> str:
@@ -105,7 +96,7 @@ def cell_result(action: str, result: Any) -> str:
 
 
 def grade(result: Grade, competition: Any, rewards: Any) -> str:
-    where = f"working/{competition.submission_file}"
+    where = f"{WORKING_DIR}/{competition.submission_file}"
     if not result.valid:
         return f"Submission {where} is invalid ({result.split} split): {result.error}"
     direction = "higher" if competition.higher_is_better else "lower"

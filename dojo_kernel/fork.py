@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import select
 import shutil
@@ -44,13 +45,15 @@ from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
 from .errors import ForkError, expected
-from .limits import NVML, kill_tree, tree_pids
+from .limits import NVML, tree_pids
+from .spawn import _start_group_reaper, kill_tree
 
 if TYPE_CHECKING:
     from .kernel import KernelSession, _Kernel
 
 _SOURCE = Path(__file__).with_name("fork_inside.py")
 _MARK = "__dojo_fork__ "
+_ANSWER_LINE = re.compile(r"\n?" + re.escape(_MARK) + r"[^\n]*\n?")  # the kernel writes "\n" MARK json "\n"
 _MAX_REPLY_CHARS = 64_000  # what the env reads of the fork cell's output; a kernel could flood it
 _UNKNOWN_EXIT = 255  # the exit status of a process the env is not the parent of, where /proc lost it
 
@@ -394,10 +397,11 @@ def fork_session(parent: "KernelSession", *, cwd: str | os.PathLike | None = Non
         def adopt(child: KernelSession) -> "_Kernel":
             return _fork_kernel(parent, kernel, child, target_cwd)
 
-        child = KernelSession(target_cwd, parent.limits, isolation=parent.isolation.mode,
-                              allow_network=parent._allow_network, input_source=parent._input_source,
-                              env=parent._extra_env, startup_timeout=parent._startup_timeout,
-                              hidden_paths=parent._hidden_paths, _adopt=adopt)
+        # The same launch spec (sandbox, hidden paths, network, environment): a fork that dies
+        # is replaced by a fresh kernel launched exactly as its parent was.
+        child = KernelSession(target_cwd, parent.limits, launch=parent.launch,
+                              startup_timeout=parent._startup_timeout,
+                              disk_path=_disk_path(parent, target_cwd), _adopt=adopt)
     for warning in parent.warnings:
         if warning not in child.warnings:
             child.warnings.append(warning)
@@ -418,6 +422,14 @@ def sandbox_scratch(session: "KernelSession") -> Path | None:
         return sandbox.new_dir(scratch=True)
 
 
+def _disk_path(parent: "KernelSession", cwd: Path) -> Path:
+    """The folder the fork's disk limit measures: where the parent's is, relative to its cwd."""
+    measured = Path(parent._watchdog.disk_path).resolve()
+    if measured.is_relative_to(parent.cwd):
+        return cwd / measured.relative_to(parent.cwd)
+    return measured
+
+
 def _refuse_gpu(parent: "KernelSession", kernel: "_Kernel") -> None:
     """The host's own check, which agent code cannot fool: NVML's per-PID GPU memory."""
     if not NVML.available():
@@ -435,7 +447,7 @@ def _refuse_gpu(parent: "KernelSession", kernel: "_Kernel") -> None:
 
 
 def _fork_kernel(parent: "KernelSession", kernel: "_Kernel", child: "KernelSession", cwd: Path) -> "_Kernel":
-    from .kernel import _Kernel, _start_group_reaper
+    from .kernel import _Kernel
 
     sandboxed = parent.isolation.mode == "namespaces"
     sandbox: SharedSandbox | None = None
@@ -534,7 +546,7 @@ def _ask_to_fork(parent: "KernelSession", kernel: "_Kernel", connection_file: Pa
                     text += chunk[:_MAX_REPLY_CHARS]
                 # What the parent's threads printed meanwhile (it went out under the fork's
                 # request): kept as background output for the parent's next cell.
-                other = "".join(line for line in chunk.splitlines(keepends=True) if not line.startswith(_MARK))
+                other = _ANSWER_LINE.sub("", chunk)
                 if other and len(kernel.held) < 1000:
                     message["content"]["text"] = other
                     kernel.held.append(("iopub", message))
@@ -551,9 +563,9 @@ def _ask_to_fork(parent: "KernelSession", kernel: "_Kernel", connection_file: Pa
 def _parse_answer(text: str) -> ForkReport:
     answer: Any = None
     for line in text.splitlines():
-        if line.startswith(_MARK):
+        if _MARK in line:  # a thread's unfinished line may precede it
             try:
-                answer = json.loads(line[len(_MARK):])
+                answer = json.loads(line.partition(_MARK)[2])
             except ValueError:
                 answer = None
     if not isinstance(answer, dict):

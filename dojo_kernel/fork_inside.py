@@ -283,11 +283,18 @@ def _serve(app, connection_file, adopt_within):
         pass
 
 
+def _say(answer):
+    """The answer for the host, in ONE write on a line of its own: print() writes the text and
+    the newline separately, and a thread's output could land between them."""
+    sys.stdout.write("\n" + MARK + json.dumps(answer) + "\n")
+    sys.stdout.flush()
+
+
 def fork(connection_file, home=None, cwd=None, adopt_within=60.0):
     """Fork this kernel; print MARK + JSON for the host."""
     refused = _gpu_holders()
     if refused:
-        print(MARK + json.dumps({"refused": "; ".join(refused)}), flush=True)
+        _say({"refused": "; ".join(refused)})
         return
     lost = {"threads": _foreign_threads(), "network_sockets": len(_network_socket_fds()),
             "child_processes": _child_processes()}
@@ -332,6 +339,6 @@ def fork(connection_file, home=None, cwd=None, adopt_within=60.0):
     except OSError:
         line = b""
     if not line.strip().isdigit():
-        print(MARK + json.dumps({"refused": "the forked process ended before it started"}), flush=True)
+        _say({"refused": "the forked process ended before it started"})
         return
-    print(MARK + json.dumps({"pid": int(line), "lost": lost}), flush=True)
+    _say({"pid": int(line), "lost": lost})

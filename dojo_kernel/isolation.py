@@ -1,19 +1,21 @@
 """How the kernel process is launched: its environment, and (where the OS allows) namespaces.
 
-The env and KernelSession call, in this order:
+The caller (the env, replay, a test) builds one `LaunchSpec` per kernel and KernelSession
+turns it into a command; this module only computes, it creates and changes no file:
 
-    plan = resolve_mode(isolation)                   # "auto" | "namespaces" | "none"; probes once per process
-    prepare_input(run_dir, input_source, plan)       # run_dir/input -> the public data (env; else wrap_command)
-    argv = wrap_command(kernel_argv, plan, cwd=run_dir, runtime_dir=..., input_source=..., allow_network=...)
-    env = kernel_environment(limits, home=..., extra=...)
+    spec = LaunchSpec(resolve_mode(isolation),       # "auto" | "namespaces" | "none"; probes once per process
+                      input_source=..., hidden_paths=(data root, private/), tmp_size_bytes=..., env=...)
+    spawn.prepare_workspace(run_dir, spec.input_source)   # caller side: working/, input/ -> the public data
+    argv = wrap_command(kernel_argv, spec, cwd=run_dir, runtime_dir=...)
+    env = kernel_environment(home=..., gpu_device=..., cpus=..., extra=spec.env)
 
 Mode "namespaces" runs the kernel under bubblewrap (`bwrap`, Debian/Ubuntu package
 `bubblewrap`) in new user, mount, PID, network, IPC and UTS namespaces. In its view:
 
-- hidden:     everything not listed below, in particular the data root (DOJO_DATA or
-              ~/.cache/dojo-kernel) with every competition's private answers, home
-              directories, the repository, other episodes' run dirs, the host's processes,
-              /etc/shadow and /etc/ssh;
+- hidden:     everything not listed below, in particular home directories, the repository,
+              other episodes' run dirs, the host's processes, /etc/shadow and /etc/ssh, and
+              the spec's hidden_paths (the caller names the data root with every
+              competition's private answers there) even where they lie in a folder shown;
 - read-only:  the system (/usr, /bin, /lib*, /etc, /sys), the Python installation the kernel
               runs on (its prefixes and every directory on its sys.path), the run dir, and
               the competition's public data at `input/`;
@@ -48,7 +50,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, IsolationError, expected
-from .limits import Limits
 
 MODES = ("auto", "namespaces", "none")
 
@@ -71,8 +72,10 @@ _INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap
                  "kernel.apparmor_restrict_unprivileged_userns=0), or pass isolation='none'")
 
 
-def kernel_environment(limits: Limits, *, home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The kernel's whole environment: a few safe variables, soft limits, and `extra`."""
+def kernel_environment(*, home: Path, gpu_device: int | None = None, cpus: int | None = None,
+                       extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The kernel's whole environment: a few safe variables, soft limits (the GPU it may use,
+    its thread count: Limits.gpu_device and Limits.cpus), and `extra`."""
     env = {name: os.environ[name] for name in _PASSTHROUGH if name in os.environ}
     env.setdefault("PATH", os.defpath)
     # The interpreter running dojo-kernel must be first, so `python`/`pip` in a cell match it.
@@ -83,13 +86,13 @@ def kernel_environment(limits: Limits, *, home: Path, extra: Mapping[str, str] |
     # Soft limits: frameworks read these and fail with a clean error before the watchdog kills.
     # PCI order makes gpu_device name the same GPU for CUDA as for NVML (the watchdog's view).
     env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
-    env["CUDA_VISIBLE_DEVICES"] = "" if limits.gpu_device is None else str(limits.gpu_device)
+    env["CUDA_VISIBLE_DEVICES"] = "" if gpu_device is None else str(gpu_device)
     env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
-    if limits.cpus is not None:
+    if cpus is not None:
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                      "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "LOKY_MAX_CPU_COUNT"):
-            env[name] = str(limits.cpus)
+            env[name] = str(cpus)
     if extra:
         env.update(extra)
     return env
@@ -102,18 +105,54 @@ class IsolationPlan:
     bwrap: str | None = None  # the bubblewrap executable, for mode "namespaces"
 
 
-def data_root() -> Path:
-    """Where prepared competitions (with their private answers) live.
+@dataclass(frozen=True)
+class LaunchSpec:
+    """How one kernel is launched: built once by the caller, handed to KernelSession and to
+    wrap_command. Plain values only (this module knows nothing of Limits).
 
-    The rule of dojo_kernel.competition (DOJO_DATA, else the per-user cache folder, which on
-    Linux is $XDG_CACHE_HOME/dojo-kernel or ~/.cache/dojo-kernel), repeated here because
-    isolation imports nothing but the standard library.
+    plan:           the isolation plan (a mode name is resolved with resolve_mode).
+    allow_network:  keep the host's network (else only a loopback of its own).
+    input_source:   the public data, read-only at cwd/input (prepare_workspace links it).
+    hidden_paths:   what the kernel must not see even where it lies in a folder shown read-only:
+                    the data root with every competition's private answers, private/ folders.
+    tmp_size_bytes: cap of each of the private /tmp and /dev/shm (tmpfs: their files take RAM
+                    that the kernel's PSS does not show); None leaves the OS default, half the RAM.
+    expose_gpus:    let the kernel open the NVIDIA device files (which GPU it uses is steered by
+                    CUDA_VISIBLE_DEVICES).
+    env:            extra environment variables for the kernel (the rest is built, never inherited),
+                    given as a mapping, held as sorted (name, value) pairs so the spec stays
+                    immutable and picklable: dict(spec.env) reads them.
     """
-    configured = os.environ.get("DOJO_DATA")
-    if configured:
-        return Path(configured).expanduser().resolve()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return (Path(cache).expanduser() / "dojo-kernel").resolve()
+
+    plan: IsolationPlan
+    allow_network: bool = False
+    input_source: Path | None = None
+    hidden_paths: tuple[Path, ...] = ()
+    tmp_size_bytes: int | None = None
+    expose_gpus: bool = True
+    env: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # Normalised here (frozen: through object.__setattr__) so every holder sees the same values.
+        plan = resolve_mode(self.plan) if isinstance(self.plan, str) else self.plan
+        if not isinstance(plan, IsolationPlan):
+            raise ConfigError(expected("an IsolationPlan or a mode name in MODES for LaunchSpec.plan", plan))
+        for name in ("allow_network", "expose_gpus"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(expected(f"True or False for LaunchSpec.{name}", getattr(self, name)))
+        size = self.tmp_size_bytes
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+            raise ConfigError(expected("a positive int of bytes (or None) for LaunchSpec.tmp_size_bytes", size))
+        if isinstance(self.hidden_paths, (str, bytes, os.PathLike)) or not isinstance(self.hidden_paths, Iterable):
+            raise ConfigError(expected("a sequence of paths for LaunchSpec.hidden_paths", self.hidden_paths))
+        env = dict(self.env or ())
+        if not all(isinstance(key, str) and isinstance(value, str) for key, value in env.items()):
+            raise ConfigError(expected("str names and str values in LaunchSpec.env", env))
+        object.__setattr__(self, "plan", plan)
+        object.__setattr__(self, "input_source", None if self.input_source is None
+                           else Path(self.input_source).resolve())
+        object.__setattr__(self, "hidden_paths", tuple(Path(p).resolve() for p in self.hidden_paths))
+        object.__setattr__(self, "env", tuple(sorted(env.items())))
 
 
 def resolve_mode(isolation: str) -> IsolationPlan:
@@ -144,8 +183,8 @@ def _sandbox_problem(bwrap: str | None) -> str | None:
             folder.mkdir(parents=True)
         try:
             argv = wrap_command([sys.executable, "-c", "open('working/ok', 'w').write('ok')"],
-                                IsolationPlan("namespaces", bwrap=bwrap), cwd=run_dir, runtime_dir=runtime_dir,
-                                input_source=None, allow_network=False)
+                                LaunchSpec(IsolationPlan("namespaces", bwrap=bwrap)), cwd=run_dir,
+                                runtime_dir=runtime_dir)
         except IsolationError as error:
             return str(error)
         try:
@@ -162,63 +201,29 @@ def _probe_env() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", os.defpath), "LANG": os.environ.get("LANG", "C.UTF-8")}
 
 
-def prepare_input(run_dir: Path, input_source: Path | None, plan: IsolationPlan) -> Path | None:
-    """Make `run_dir/input` a link to the public data; the env calls this once per workspace.
+def wrap_command(argv: list[str], spec: LaunchSpec, *, cwd: Path, runtime_dir: Path) -> list[str]:
+    """The command that launches the kernel `argv` as `spec` says.
 
-    The same link serves both modes and outlives the episode, so a person can rerun the
-    notebook in the run dir. Mode "none" enforces nothing through it; under "namespaces"
-    wrap_command mounts the public data read-only at the link's target, and nothing else
-    of the data root. Returns the link, or None without public data.
+    cwd: the run dir (the kernel's working directory); its writable part cwd/working and, with
+    an input_source, the link cwd/input must exist (spawn.prepare_workspace makes them).
+    runtime_dir: where the connection file and ipc sockets live (stays writable at the same path).
+    Reads the file system, writes nothing.
     """
-    if input_source is None:
-        return None
-    source = Path(input_source).resolve()
-    if not source.is_dir():
-        raise ConfigError(expected("the competition's public data directory", str(input_source),
-                                   "prepare the competition first (`dojo prepare NAME`)"))
-    link = Path(run_dir) / "input"
-    if link.is_symlink():
-        link.unlink()
-    elif link.exists():
-        if link.is_dir() and not any(link.iterdir()):
-            link.rmdir()
-        else:
-            raise ConfigError(expected(f"no file or an empty directory at {link}", "existing content",
-                                       "use a fresh output directory for each episode"))
-    link.symlink_to(source, target_is_directory=True)
-    return link
-
-
-def wrap_command(argv: list[str], plan: IsolationPlan, *, cwd: Path, runtime_dir: Path,
-                 input_source: Path | None, allow_network: bool,
-                 hidden_paths: Iterable[Path] = (), tmp_size_bytes: int | None = None,
-                 expose_gpus: bool = True) -> list[str]:
-    """The command that launches the kernel `argv` under `plan`.
-
-    cwd: the run dir (the kernel's working directory; writable part: cwd/working, which is
-    created if missing). runtime_dir: where the connection file and ipc sockets live (stays
-    writable at the same path). input_source: the public data, read-only at cwd/input (see
-    prepare_input). hidden_paths: more paths the kernel must not see, on top of the data root.
-    tmp_size_bytes: cap of each of the private /tmp and /dev/shm (tmpfs: their files take
-    RAM that the kernel's PSS does not show; None leaves the OS default, half the RAM;
-    needs bubblewrap 0.7+, ignored before).
-    expose_gpus: let the kernel open the NVIDIA device files (which GPU it uses is then
-    steered by CUDA_VISIBLE_DEVICES).
-
-    Side effects on the host: creates cwd/working, and cwd/input through prepare_input when
-    input_source is given and cwd/input is not already a link to it.
-    """
-    run_dir = Path(cwd).resolve()
-    link = run_dir / "input"
-    if input_source is not None and not (link.is_dir() and os.path.samefile(link, input_source)):
-        prepare_input(run_dir, input_source, plan)
+    plan = spec.plan
     if plan.mode == "none":
         return list(argv)
     if plan.mode != "namespaces" or not plan.bwrap:
         raise ConfigError(expected("an IsolationPlan from resolve_mode()", plan))
+    run_dir = Path(cwd).resolve()
     runtime_dir = Path(runtime_dir).resolve()
     working = run_dir / "working"
-    working.mkdir(parents=True, exist_ok=True)
+    if not working.is_dir():
+        raise ConfigError(expected(f"a folder {working} for the kernel to write in", "none",
+                                   "create it first (spawn.prepare_workspace)"))
+    input_source = spec.input_source
+    if input_source is not None and not (run_dir / "input").exists():
+        raise ConfigError(expected(f"{run_dir / 'input'} linking the public data {input_source}", "nothing",
+                                   "link it first (spawn.prepare_workspace)"))
 
     version = _bwrap_version(plan.bwrap)
     args = [plan.bwrap,
@@ -232,18 +237,18 @@ def wrap_command(argv: list[str], plan: IsolationPlan, *, cwd: Path, runtime_dir
             "--unsetenv", "JPY_PARENT_PID"]
     if version >= (0, 8):  # no nested user namespaces, so no rearranging the view from inside
         args.append("--disable-userns")
-    if not allow_network:
+    if not spec.allow_network:
         args.append("--unshare-net")
 
     # Private /proc, /dev, /tmp first: folders shown below may lie inside /tmp (a venv there).
     args += ["--proc", "/proc", "--dev", "/dev"]
-    if expose_gpus:
+    if spec.expose_gpus:
         for device in sorted(Path("/dev").glob("nvidia*")):  # nvidia0.., nvidiactl, nvidia-uvm, nvidia-caps/
             if device.is_char_device() or device.is_dir():
                 args += ["--dev-bind", str(device), str(device)]
     for scratch in ("/tmp", "/dev/shm"):  # private to the kernel, gone with it
-        if tmp_size_bytes is not None and version >= (0, 7):
-            args += ["--size", str(int(tmp_size_bytes))]
+        if spec.tmp_size_bytes is not None and version >= (0, 7):
+            args += ["--size", str(spec.tmp_size_bytes)]
         args += ["--tmpfs", scratch]
 
     # The Python running dojo-kernel (first on the kernel's PATH), and the one in argv if another.
@@ -255,11 +260,11 @@ def wrap_command(argv: list[str], plan: IsolationPlan, *, cwd: Path, runtime_dir
     for secret in _ETC_SECRETS:
         if os.path.lexists(secret):
             args += _cover(secret)
-    if allow_network and os.path.isdir("/run/systemd/resolve"):  # /etc/resolv.conf often points here
+    if spec.allow_network and os.path.isdir("/run/systemd/resolve"):  # /etc/resolv.conf often points here
         args += ["--ro-bind", "/run/systemd/resolve", "/run/systemd/resolve"]
     # Anything secret that sits inside a folder made visible above gets an empty tmpfs over it
     # (made read-only last, once the mounts below have their mount points).
-    covers = [p for p in [data_root(), *(Path(p).resolve() for p in hidden_paths)]
+    covers = [p for p in spec.hidden_paths
               if p.exists() and any(_is_within(p, Path(d)) for d in read_only)]
     for secret in covers:
         args += ["--tmpfs", str(secret)] if secret.is_dir() else ["--ro-bind", "/dev/null", str(secret)]
@@ -268,7 +273,7 @@ def wrap_command(argv: list[str], plan: IsolationPlan, *, cwd: Path, runtime_dir
              "--ro-bind", str(run_dir), str(run_dir),
              "--bind", str(working), str(working)]
     if input_source is not None:
-        args += ["--ro-bind", str(Path(input_source).resolve()), str(_input_mount_point(run_dir))]
+        args += ["--ro-bind", str(input_source), str(_input_mount_point(run_dir))]
     # The root that bwrap assembles the view on is a tmpfs, like the covers: make them read-only.
     for secret in covers:
         if secret.is_dir():
@@ -289,7 +294,7 @@ def _bwrap_version(bwrap: str) -> tuple[int, ...]:
 
 def _input_mount_point(run_dir: Path) -> Path:
     """Where the public data must appear so that run_dir/input shows it: the target of the
-    link prepare_input leaves, or run_dir/input itself where an env made it a folder."""
+    link prepare_workspace leaves, or run_dir/input itself where an env made it a folder."""
     link = run_dir / "input"
     return Path(os.path.realpath(link)) if link.is_symlink() else link
 

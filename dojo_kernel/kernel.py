@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import ast
 import atexit
-import ctypes
 import dataclasses
 import os
-import queue
-import re
 import secrets
 import shutil
 import signal
@@ -24,7 +21,6 @@ import tempfile
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +31,13 @@ from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 from nbformat.v4 import output_from_msg
 
-from . import isolation as isolation_module
 from .errors import ConfigError, KernelDeadError, KernelStartError, expected
-from .limits import Breach, Limits, Watchdog, kill_tree
+from .isolation import IsolationPlan, LaunchSpec, kernel_environment, resolve_mode, wrap_command
+from .limits import Breach, Limits, Watchdog
+from .outputs import _OutputCollector, render_text, strip_ansi
+from .prepare.names import default_data_root
+from .spawn import _describe_exit, _die_with_parent, _log_tail, _start_group_reaper, kill_tree, link_input
+from .spawn import popen as _popen
 
 CellStatus = Literal["ok", "error", "timeout", "killed", "died"]
 
@@ -86,284 +86,6 @@ class CellResult:
 
 
 # ---------------------------------------------------------------------------------------------
-# Outputs: collected under a cap while they arrive, rendered as text for an LLM
-# ---------------------------------------------------------------------------------------------
-
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-# A bar redrawn with carriage returns (tqdm) reads as its last state, as in a terminal.
-_OVERWRITTEN = re.compile(r"[^\r\n]*\r(?!\n)")
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-def _image_mimes(data: Mapping[str, Any]) -> list[str]:
-    return [mime for mime in data if mime.startswith("image/")]
-
-
-def _text_size(output: Mapping[str, Any]) -> int:
-    """The characters an output adds to what the LLM reads (what the cap counts)."""
-    kind = output["output_type"]
-    if kind == "stream":
-        return len(output["text"])
-    if kind in ("execute_result", "display_data"):
-        data = output.get("data", {})
-        if _image_mimes(data):
-            return 16
-        return len(data.get("text/plain", ""))
-    return 0
-
-
-def _new_stream(name: str, text: str) -> dict[str, Any]:
-    return {"output_type": "stream", "name": name, "text": text}
-
-
-class _OutputCollector:
-    """One cell's outputs, capped while they arrive so a flood never fills the parent's memory.
-
-    Text (streams and text/plain) is held to `max_chars`: the first half is kept as it comes,
-    the last half in a window that slides, and what falls between is counted and replaced by
-    a note. Images over `max_image_bytes` are dropped with a note. Errors are always kept.
-    """
-
-    def __init__(self, max_chars: int | None, max_image_bytes: int | None) -> None:
-        self.max_chars = max_chars
-        self.max_image_bytes = max_image_bytes
-        self._reset()
-
-    def _reset(self) -> None:
-        self.head: list[dict[str, Any]] = []
-        self.tail: deque[dict[str, Any]] = deque()
-        self.errors: list[dict[str, Any]] = []
-        self._head_open = True
-        self._head_used = 0
-        self._tail_used = 0
-        self._rich_used = 0
-        self._clear_pending = False
-        self.cut_chars = 0
-
-    @property
-    def _head_budget(self) -> int:
-        assert self.max_chars is not None
-        return self.max_chars - self.max_chars // 2
-
-    @property
-    def _tail_budget(self) -> int:
-        assert self.max_chars is not None
-        return self.max_chars // 2
-
-    def clear(self, wait: bool) -> None:
-        """clear_output: with wait=True the clearing happens when the next output arrives."""
-        if wait:
-            self._clear_pending = True
-        else:
-            self._reset()
-
-    def add(self, output: dict[str, Any]) -> None:
-        if self._clear_pending:
-            self._reset()
-        kind = output["output_type"]
-        if kind == "error":
-            self.errors.append(output)
-            return
-        if kind in ("execute_result", "display_data"):
-            self._guard_bundle(output)
-        if self.max_chars is None:
-            self._append(self.head, output)
-            return
-        size = _text_size(output)
-        if self._head_open:
-            room = self._head_budget - self._head_used
-            if size <= room:
-                self._append(self.head, output)
-                self._head_used += size
-                return
-            self._head_open = False
-            if kind == "stream" and room > 0:
-                self._append(self.head, _new_stream(output["name"], output["text"][:room]))
-                self._head_used += room
-                output = _new_stream(output["name"], output["text"][room:])
-                size -= room
-        if kind != "stream" and size > self._tail_budget and not _image_mimes(output["data"]):
-            plain = output["data"]["text/plain"]
-            output["data"]["text/plain"] = plain[: self._tail_budget]
-            self.cut_chars += size - self._tail_budget
-            size = self._tail_budget
-        self._append(self.tail, output)
-        self._tail_used += size
-        self._trim_tail()
-
-    def _trim_tail(self) -> None:
-        while self._tail_used > self._tail_budget and self.tail:
-            first = self.tail[0]
-            excess = self._tail_used - self._tail_budget
-            size = _text_size(first)
-            if first["output_type"] == "stream" and size > excess:
-                first["text"] = first["text"][excess:]
-                removed = excess
-            else:
-                self.tail.popleft()
-                removed = size
-            self._tail_used -= removed
-            self.cut_chars += removed
-
-    @staticmethod
-    def _append(outputs: list[dict[str, Any]] | deque[dict[str, Any]], output: dict[str, Any]) -> None:
-        if (output["output_type"] == "stream" and outputs and outputs[-1]["output_type"] == "stream"
-                and outputs[-1]["name"] == output["name"]):
-            outputs[-1]["text"] += output["text"]
-        else:
-            outputs.append(output)
-
-    def _guard_bundle(self, output: dict[str, Any]) -> None:
-        """Drop images over the byte cap, and rich text (HTML...) past 10x the text cap."""
-        data = output.get("data", {})
-        notes = []
-        for mime in list(data):
-            value = data[mime]
-            if mime == "text/plain":
-                continue
-            text = value if isinstance(value, str) else str(value)
-            if mime.startswith("image/"):
-                size = len(text) * 3 // 4 if mime != "image/svg+xml" else len(text)
-                if self.max_image_bytes is not None and size > self.max_image_bytes:
-                    del data[mime]
-                    notes.append(f"[{mime} of {size:,} bytes dropped: over the "
-                                 f"{self.max_image_bytes:,}-byte image cap]")
-            elif self.max_chars is not None:
-                self._rich_used += len(text)
-                if self._rich_used > 10 * self.max_chars:
-                    del data[mime]
-                    notes.append(f"[{mime} of {len(text):,} characters dropped: over the output cap]")
-        if notes:
-            plain = data.get("text/plain", "")
-            data["text/plain"] = "\n".join(notes + ([plain] if plain else []))
-
-    def finish(self) -> list[dict[str, Any]]:
-        outputs: list[dict[str, Any]] = []
-        for output in self.head:
-            self._append(outputs, output)
-        if self.cut_chars:
-            self._append(outputs, _new_stream(
-                "stdout", f"\n[... {self.cut_chars:,} characters of output cut: the first and last "
-                          f"{self.max_chars:,} in all are kept ...]\n"))
-        for output in [*self.tail, *self.errors]:
-            self._append(outputs, output)
-        return outputs
-
-
-def _clip(text: str, max_chars: int | None) -> str:
-    if max_chars is None or len(text) <= max_chars:
-        return text
-    head = max_chars - max_chars // 2
-    return f"{text[:head]}\n[... {len(text) - max_chars:,} characters cut ...]\n{text[len(text) - max_chars // 2:]}"
-
-
-def render_text(outputs: list[dict[str, Any]], max_chars: int | None = None) -> str:
-    """What an LLM reads of `outputs`: streams, text/plain, `[image/png]` placeholders, errors."""
-    parts: list[str] = []
-
-    def add(piece: str) -> None:
-        if parts and not parts[-1].endswith("\n"):
-            parts.append("\n")
-        parts.append(piece)
-
-    for output in outputs:
-        kind = output["output_type"]
-        if kind == "stream":
-            if parts and parts[-1].endswith("\r"):
-                parts[-1] = parts[-1].rsplit("\n", 1)[0] + "\n" if "\n" in parts[-1] else ""
-            parts.append(_OVERWRITTEN.sub("", output["text"]))
-        elif kind in ("execute_result", "display_data"):
-            data = output.get("data", {})
-            images = _image_mimes(data)
-            if images:
-                add(" ".join(f"[{mime}]" for mime in images))
-            elif "text/plain" in data:
-                add(strip_ansi(data["text/plain"]))
-            elif data:
-                add(f"[{next(iter(data))}]")
-        elif kind == "error":
-            add(_clip(strip_ansi("\n".join(output.get("traceback") or
-                                           [f"{output['ename']}: {output['evalue']}"])), max_chars))
-    text = "".join(parts)
-    return text if not text or text.endswith("\n") else text + "\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# Launching: from one long-lived thread, dying with the parent
-# ---------------------------------------------------------------------------------------------
-
-_PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: SIGKILL it when its parent goes away."""
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-class _Spawner:
-    """Starts processes from one daemon thread that lives as long as the interpreter.
-
-    PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process:
-    a kernel started from a short-lived worker thread (a pool filling itself) would be killed
-    when that thread finished. Forking from this thread ties kernels to the process instead.
-    """
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name="dojo-kernel-spawner", daemon=True)
-                self._thread.start()
-        done = threading.Event()
-        box: dict[str, Any] = {}
-        self._jobs.put((argv, kwargs, box, done))
-        done.wait()
-        if "error" in box:
-            raise box["error"]
-        return box["process"]
-
-    def _serve(self) -> None:
-        while True:
-            argv, kwargs, box, done = self._jobs.get()
-            try:
-                box["process"] = subprocess.Popen(argv, **kwargs)
-            except BaseException as exc:  # handed back to the caller's thread
-                box["error"] = exc
-            finally:
-                done.set()
-
-
-_SPAWNER = _Spawner()
-
-
-def _log_tail(path: Path, lines: int = 20) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by signal {-code} ({signal.Signals(-code).name})"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-# ---------------------------------------------------------------------------------------------
 # The session
 # ---------------------------------------------------------------------------------------------
 
@@ -384,32 +106,6 @@ def _evaluated_text(expression_reply: dict[str, Any] | None) -> str | None:
 
 _GRACE_S = 2.5  # after an interrupt, how long a cell may take to stop before the kill
 _POLL_S = 0.05  # how often a waiting run checks that the kernel is alive
-
-
-# Without the sandbox's PID namespace, PR_SET_PDEATHSIG takes the kernel down with its parent
-# but not the kernel's own children (joblib workers, subprocesses). This watcher, a separate
-# tiny process outside the kernel's group, kills the kernel's whole process group once the
-# parent is gone (it is then re-parented, so getppid() changes), and exits by itself once the
-# group is empty, so it can never hit a recycled group id.
-_GROUP_REAPER = """
-import os, sys, time
-parent, group = int(sys.argv[1]), int(sys.argv[2])
-while True:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        break
-    if os.getppid() != parent:
-        os.killpg(group, 9)
-        break
-    time.sleep(0.5)
-"""
-
-
-def _start_group_reaper(kernel_pid: int) -> subprocess.Popen:
-    return _SPAWNER.popen([sys.executable, "-S", "-c", _GROUP_REAPER, str(os.getpid()), str(kernel_pid)],
-                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          start_new_session=True, env={}, cwd="/")
 
 
 @dataclass
@@ -484,32 +180,50 @@ def _close_live_sessions() -> None:
 
 def _forget_parent_state_after_fork() -> None:
     """A forked child (multiprocessing's default start method) inherits the parent's
-    sessions and spawner but not the spawner's thread: without this it would hang on its
-    first kernel, and its exit would close kernels that belong to the parent."""
-    global _SPAWNER
-    _SPAWNER = _Spawner()
+    sessions: without this its exit would close kernels that belong to the parent (the
+    spawner renews itself, see spawn.py)."""
     _LIVE_SESSIONS.clear()
 
 
 os.register_at_fork(after_in_child=_forget_parent_state_after_fork)
 
 
+def tmpfs_size_bytes(limits: Limits) -> int | None:
+    """The cap of a kernel's private /tmp and /dev/shm: its tmpfs files take RAM the watchdog's
+    PSS does not see, so they get the working directory's disk allowance, not half the RAM."""
+    return None if limits.disk_gb is None else int(limits.disk_gb * 1024**3)
+
+
+def default_launch_spec(limits: Limits, *, isolation: str | IsolationPlan = "auto", allow_network: bool = False,
+                        input_source: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
+                        hidden_paths: Sequence[str | os.PathLike] = ()) -> LaunchSpec:
+    """The LaunchSpec of a kernel held to `limits`, as KernelSession builds it when given none:
+    the data root ($DOJO_DATA, else the cache folder: every competition's answers) is hidden
+    along with `hidden_paths`, and the private /tmp is sized by `tmpfs_size_bytes`."""
+    hidden = (default_data_root().resolve(), *(Path(p) for p in hidden_paths))
+    plan = resolve_mode(isolation) if isinstance(isolation, str) else isolation
+    return LaunchSpec(plan, allow_network=allow_network,
+                      input_source=None if input_source is None else Path(input_source),
+                      hidden_paths=hidden, tmp_size_bytes=tmpfs_size_bytes(limits), env=tuple((env or {}).items()))
+
+
 class KernelSession:
     """One persistent ipykernel with its watchdog. A context manager; `close()` is idempotent.
 
     cwd: the kernel's working directory (an episode's run dir). limits: what the watchdog and
-    the cell timeout enforce. isolation: "auto" | "namespaces" | "none" (see isolation.py).
-    input_source: the public data, shown read-only at cwd/input under namespaces. env: extra
-    environment variables for the kernel (the rest is built, never inherited).
-    hidden_paths: more paths the kernel must not see under namespaces (e.g. a competition's
-    private/ folder), on top of the data root.
+    the cell timeout enforce. launch: how the kernel is launched (see isolation.LaunchSpec),
+    built once by the caller; without it, the options isolation ("auto" | "namespaces" |
+    "none"), allow_network, input_source (public data, read-only at cwd/input), env (extra
+    variables) and hidden_paths (on top of the data root) build one: `default_launch_spec`.
+    disk_path: the folder the disk limit measures (an episode's working/); default cwd.
     """
 
-    def __init__(self, cwd: str | os.PathLike, limits: Limits = Limits(), *, isolation: str = "auto",
-                 allow_network: bool = False, input_source: str | os.PathLike | None = None,
-                 env: Mapping[str, str] | None = None, startup_timeout: float = 60.0,
-                 log_path: str | os.PathLike | None = None,
+    def __init__(self, cwd: str | os.PathLike, limits: Limits = Limits(), *, launch: LaunchSpec | None = None,
+                 isolation: str = "auto", allow_network: bool = False,
+                 input_source: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
+                 startup_timeout: float = 60.0, log_path: str | os.PathLike | None = None,
                  hidden_paths: Sequence[str | os.PathLike] = (),
+                 disk_path: str | os.PathLike | None = None,
                  _adopt: Callable[["KernelSession"], _Kernel] | None = None) -> None:
         self.cwd = Path(cwd).resolve()
         if not self.cwd.is_dir():
@@ -519,12 +233,22 @@ class KernelSession:
                                        "build one with Limits(memory_gb=..., ...)"))
         if not (isinstance(startup_timeout, (int, float)) and startup_timeout > 0):
             raise ConfigError(expected("a positive number of seconds for startup_timeout", startup_timeout))
+        if launch is None:
+            launch = default_launch_spec(limits, isolation=isolation, allow_network=allow_network,
+                                         input_source=input_source, env=env, hidden_paths=hidden_paths)
+        elif not isinstance(launch, LaunchSpec):
+            raise ConfigError(expected("a dojo_kernel.isolation.LaunchSpec for launch", type(launch).__name__))
+        elif (isolation, allow_network, input_source, env, tuple(hidden_paths)) != ("auto", False, None, None, ()):
+            raise ConfigError(expected("either launch= or the options isolation, allow_network, input_source, "
+                                       "env, hidden_paths", "both", "put those options in the LaunchSpec"))
         self.limits = limits
-        self.isolation = isolation_module.resolve_mode(isolation)
-        self._allow_network = allow_network
-        self._input_source = None if input_source is None else Path(input_source).resolve()
-        self._hidden_paths = tuple(Path(p) for p in hidden_paths)
-        self._extra_env = dict(env or {})
+        self.launch = launch
+        self.isolation = launch.plan
+        # The host-side half of the launch, as before the spec existed: the sandbox needs a
+        # working/ to make writable, and the public data shows through the input/ link.
+        if self.isolation.mode == "namespaces":
+            (self.cwd / "working").mkdir(exist_ok=True)
+        link_input(self.cwd, launch.input_source)
         self._startup_timeout = float(startup_timeout)
         self.runtime_dir = Path(tempfile.mkdtemp(prefix="dk-", dir="/tmp"))
         self.log_path = Path(log_path) if log_path is not None else self.runtime_dir / "kernel.log"
@@ -536,7 +260,8 @@ class KernelSession:
         self._kernel: _Kernel | None = None
         self._pending_notes: list[str] = []  # said at the start of the next cell's output
         self.fork_report: Any = None  # for a fork: what the parent could not carry (fork.ForkReport)
-        self._watchdog = Watchdog(limits, disk_path=self.cwd, on_breach=self._on_breach)
+        disk = Path(disk_path) if disk_path is not None else self.cwd
+        self._watchdog = Watchdog(limits, disk_path=disk, on_breach=self._on_breach)
         self.warnings.extend(self._watchdog.warnings)
         try:
             # A fork adopts the kernel its parent forked instead of launching one (fork.py).
@@ -653,18 +378,16 @@ class KernelSession:
                               key=secrets.token_hex(32).encode(), kernel_name="python3")
         home = kernel_dir / "home"
         home.mkdir()
-        environment = isolation_module.kernel_environment(self.limits, home=home, extra=self._extra_env)
+        environment = kernel_environment(home=home, gpu_device=self.limits.gpu_device, cpus=self.limits.cpus,
+                                         extra=dict(self.launch.env))
         # No history database: it would cost start time and write outside working/.
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file),
                 "--HistoryManager.enabled=False"]
-        command = isolation_module.wrap_command(
-            argv, self.isolation, cwd=self.cwd, runtime_dir=kernel_dir,
-            input_source=self._input_source, allow_network=self._allow_network,
-            hidden_paths=self._hidden_paths, tmp_size_bytes=self._tmp_size_bytes())
+        command = wrap_command(argv, self.launch, cwd=self.cwd, runtime_dir=kernel_dir)
         with open(self.log_path, "ab") as log:
-            process = _SPAWNER.popen(command, cwd=self.cwd, env=environment, stdin=subprocess.DEVNULL,
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                     preexec_fn=_die_with_parent)
+            process = _popen(command, cwd=self.cwd, env=environment, stdin=subprocess.DEVNULL,
+                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                             preexec_fn=_die_with_parent)
         client = BlockingKernelClient(context=zmq.Context.instance())
         client.load_connection_file(str(connection_file))
         # Under namespaces the whole PID namespace dies with the sandbox; without, a watcher must.
@@ -676,11 +399,6 @@ class KernelSession:
             kernel.dispose()
             raise
         return kernel
-
-    def _tmp_size_bytes(self) -> int | None:
-        # The private /tmp and /dev/shm are tmpfs: their files take RAM the watchdog's PSS
-        # does not see, so they get the working directory's disk allowance, not half the RAM.
-        return None if self.limits.disk_gb is None else int(self.limits.disk_gb * 1024**3)
 
     def _wait_ready(self, kernel: _Kernel) -> None:
         """Until the kernel answers kernel_info on shell and publishes on iopub.

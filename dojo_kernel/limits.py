@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -133,35 +132,6 @@ def _pss_bytes(pid: int) -> int:
         return _rss_bytes(pid)
 
 
-def kill_tree(root_pid: int, process_group: int | None = None) -> None:
-    """SIGKILL `root_pid`, every descendant, and `process_group` (if given).
-
-    The tree is frozen with SIGSTOP first and walked again, so that a process forking in a
-    loop cannot slip a new child past the kill. The process group catches descendants that
-    were orphaned earlier (their parent died, so the tree walk no longer reaches them).
-    """
-    seen: set[int] = set()
-    for _ in range(2):
-        for pid in tree_pids(root_pid):
-            if pid not in seen:
-                seen.add(pid)
-                _signal(pid, signal.SIGSTOP)
-    for pid in seen:
-        _signal(pid, signal.SIGKILL)
-    if process_group is not None and process_group > 1 and process_group != os.getpgid(0):
-        try:
-            os.killpg(process_group, signal.SIGKILL)
-        except OSError:  # the group is already empty
-            pass
-
-
-def _signal(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except OSError:
-        pass
-
-
 def _disk_bytes(path: Path) -> int:
     """Bytes on disk under `path` (allocated blocks, so sparse files count what they use)."""
     total = 0
@@ -187,7 +157,9 @@ def _disk_bytes(path: Path) -> int:
 # ---------------------------------------------------------------------------------------------
 
 class _Nvml:
-    """NVML, initialised once per process; `error` says why it cannot be used."""
+    """The one way into NVML (the watchdog, the batch's GPU slots, the benchmarks): initialised
+    once per process, never shut down while the process may still ask; `error` says why it
+    cannot be used."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -214,6 +186,19 @@ class _Nvml:
             return False
         self._handles = [pynvml.nvmlDeviceGetHandleByIndex(index) for index in range(count)]
         return True
+
+    def device_count(self) -> int:
+        return len(self._handles) if self.available() else 0
+
+    def total_memory_bytes(self, index: int) -> int | None:
+        """GPU `index`'s total memory, or None where NVML or that GPU is missing."""
+        if not 0 <= index < self.device_count():
+            return None
+        import pynvml
+        try:
+            return int(pynvml.nvmlDeviceGetMemoryInfo(self._handles[index]).total)
+        except pynvml.NVMLError:
+            return None
 
     def memory_by_pid(self) -> dict[int, int]:
         """GPU bytes per PID, summed over devices (compute and graphics contexts)."""
@@ -436,8 +421,7 @@ class Watchdog:
         now = time.monotonic()
         if limit is None or now < self._next_disk_at:
             return None
-        path = self.disk_path / "working" if (self.disk_path / "working").is_dir() else self.disk_path
-        size = _disk_bytes(path)
+        size = _disk_bytes(self.disk_path)  # the folder the caller named: the agent's writable one
         cost = time.monotonic() - now
         # At least a second apart, and never more than ~5% of a core on a big directory.
         pause = 1.0 if self._in_cell else 5.0
@@ -447,7 +431,7 @@ class Watchdog:
             self._disk_floor = size
         elif size > limit * _GB and size > floor:
             return Breach("disk", limit, size / _GB,
-                          f"the working directory {path} holds {size / _GB:.2f} GB, over the limit "
+                          f"the working directory {self.disk_path} holds {size / _GB:.2f} GB, over the limit "
                           f"of {limit:g} GB (its files outlive a restart: delete the big ones, e.g. "
                           f"os.remove('working/NAME'), to make room)", root)
         return None

@@ -1,4 +1,4 @@
-"""Run dirs and the warm pool: kernels started ahead of need, so `reset()` need not wait.
+"""The warm pool: kernels started ahead of need, so `reset()` need not wait.
 
 A kernel's working directory is its episode's run dir, and a kernel cannot move once
 started, so the pool prepares whole workspaces: a fresh run dir (`input/`, `working/`) with
@@ -8,45 +8,15 @@ thread; `close()` ends every kernel it still holds and removes their unused run 
 
 from __future__ import annotations
 
-import shutil
 import threading
-import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from .errors import ConfigError, expected
+from .rundir import Workspace
 
-
-def new_run_dir(output_dir: Path) -> Path:
-    """A new, empty run dir under `output_dir`: `<UTC timestamp>-<short id>`, sorting by time."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    while True:
-        run_dir = output_dir / f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
-        try:
-            run_dir.mkdir()
-        except FileExistsError:  # two envs sharing an output dir in the same second: draw again
-            continue
-        return run_dir
-
-
-@dataclass
-class Workspace:
-    """A run dir and the ready kernel whose working directory it is."""
-
-    run_dir: Path
-    session: Any  # KernelSession; typed loosely so the pool can be tested with any session-like object
-
-    def discard(self) -> None:
-        """End the kernel and remove the run dir: for workspaces no episode has used."""
-        try:
-            self.session.close()
-        finally:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
+__all__ = ["WarmPool", "Workspace"]  # Workspace lives in rundir.py; imported here for the pool's users
 
 
 class WarmPool:

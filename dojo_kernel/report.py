@@ -7,7 +7,6 @@ A run is any directory holding a `rewards.jsonl` (the env writes one per episode
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, expected
+from .metrics.registry import is_better
+from .rundir import NOTEBOOK_FILE, REWARDS_FILE, RunDir, find_run_dirs, read_run
 
 REPORT_FILE = "report.html"
 
@@ -45,8 +46,7 @@ class RunRecord:
         graded = [score for score in self.scores if score is not None]
         if not graded:
             return None
-        higher = self.summary.get("higher_is_better")
-        return min(graded) if higher is False else max(graded)
+        return _best_of(graded, self.summary.get("higher_is_better"))
 
     @property
     def final_score(self) -> float | None:
@@ -54,7 +54,7 @@ class RunRecord:
 
     @property
     def notebook(self) -> Path | None:
-        notebook = self.path / "trajectory.ipynb"
+        notebook = RunDir(self.path).notebook
         return notebook if notebook.exists() else None
 
     @property
@@ -64,6 +64,14 @@ class RunRecord:
             return "running"
         return str(self.summary.get("end_reason") or self.summary.get("stopped_by")
                    or self.summary.get("reason") or "done")
+
+
+def _best_of(scores: list[float], higher_is_better: bool | None) -> float:
+    best = scores[0]
+    for score in scores[1:]:
+        if is_better(score, best, higher_is_better):
+            best = score
+    return best
 
 
 def _number(value: Any) -> float | None:
@@ -83,25 +91,9 @@ def _score_of(entry: dict[str, Any]) -> float | None:
 
 def load_run(run_dir: str | os.PathLike[str]) -> RunRecord:
     """Read one run dir. Lines of rewards.jsonl that are cut short (a crash mid-write) are skipped."""
-    path = Path(run_dir)
-    rewards_file = path / "rewards.jsonl"
-    if not rewards_file.is_file():
-        raise ConfigError(expected("a run dir with rewards.jsonl", str(path), "pass the folder `dojo run` printed"))
-    record = RunRecord(path=path, name=path.name)
-    summary_file = path / "summary.json"
-    if summary_file.is_file():
-        try:
-            loaded = json.loads(summary_file.read_text())
-            record.summary = loaded if isinstance(loaded, dict) else {}
-        except ValueError:
-            record.summary = {}
-    for number, line in enumerate(rewards_file.read_text().splitlines(), start=1):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(entry, dict):
-            continue
+    run = read_run(run_dir)
+    record = RunRecord(path=run.path, name=run.path.name, summary=run.summary)
+    for number, entry in run.lines:
         record.steps.append(int(entry.get("step", number)) if isinstance(entry.get("step"), int) else number)
         record.rewards.append(_number(entry.get("reward")) or 0.0)
         record.scores.append(_score_of(entry))
@@ -118,8 +110,7 @@ def find_runs(runs_dir: str | os.PathLike[str]) -> list[Path]:
     root = Path(runs_dir)
     if not root.is_dir():
         raise ConfigError(expected("a directory of runs", str(root), "pass the --out folder of `dojo run` or `dojo batch`"))
-    found = {rewards.parent for rewards in root.rglob("rewards.jsonl")}
-    return sorted(found)
+    return find_run_dirs(root)
 
 
 def plot_run(record: RunRecord, png_path: Path) -> Path:
@@ -143,10 +134,10 @@ def plot_run(record: RunRecord, png_path: Path) -> Path:
     graded = [(step, score) for step, score in zip(steps, record.scores) if score is not None]
     if graded:
         xs, ys = zip(*graded)
-        lower_is_better = record.summary.get("higher_is_better") is False
+        higher_is_better = record.summary.get("higher_is_better")
         best, best_curve = None, []
         for score in ys:
-            best = score if best is None else (min(best, score) if lower_is_better else max(best, score))
+            best = score if is_better(score, best, higher_is_better) else best
             best_curve.append(best)
         score_axes.plot(xs, ys, "o", color="#c63", label="score")
         score_axes.step(xs, best_curve, where="post", color="#333", label="best so far")
@@ -183,7 +174,7 @@ def write_report(runs_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
     runs_root = Path(runs_dir)
     runs = find_runs(runs_root)
     if not runs:
-        raise ConfigError(expected(f"run dirs (with rewards.jsonl) under {runs_root}", "none",
+        raise ConfigError(expected(f"run dirs (with {REWARDS_FILE}) under {runs_root}", "none",
                                    "run an episode first: dojo run <competition> --out " + str(runs_root)))
     out = Path(out_dir) if out_dir is not None else runs_root
     out.mkdir(parents=True, exist_ok=True)
@@ -206,7 +197,7 @@ def write_report(runs_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
         used_names.add(label)
         png = plot_run(record, out / f"{label}.png")
         anchor = html.escape(label)
-        notebook = (f"<a href='{html.escape(_relative(record.notebook, out))}'>trajectory.ipynb</a>"
+        notebook = (f"<a href='{html.escape(_relative(record.notebook, out))}'>{NOTEBOOK_FILE}</a>"
                     if record.notebook else "-")
         cells = [f"<td><a href='#{anchor}'>{html.escape(row['run'])}</a></td>"]
         cells += [f"<td>{html.escape(row[column])}</td>" for column in columns[1:]]

@@ -19,6 +19,7 @@ from typing import Any
 
 from .errors import ConfigError, expected
 from .grading import Grade
+from .metrics import is_better
 
 REWARD_MODES = ("improvement", "position", "raw", "final")
 
@@ -55,7 +56,7 @@ class RewardTracker:
         previous = self.best_position if self.best_position is not None else 0.0
         if grade.position is not None and (self.best_position is None or grade.position > self.best_position):
             self.best_position = grade.position
-        if grade.score is not None and self._better(grade.score, self.best_score):
+        if grade.score is not None and is_better(grade.score, self.best_score, self.higher_is_better):
             self.best_score = grade.score
             self.best_step = step
         if self.mode == "improvement":
@@ -71,8 +72,3 @@ class RewardTracker:
         if self.mode != "final" or grade is None or not grade.valid:
             return 0.0
         return float(grade.position or 0.0)
-
-    def _better(self, score: float, best: float | None) -> bool:
-        if best is None:
-            return True
-        return score > best if self.higher_is_better else score < best

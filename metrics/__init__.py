@@ -12,6 +12,6 @@ never the rest of dojo_kernel.
 from __future__ import annotations
 
 from . import classification, ranking, regression  # noqa: F401  (they register their metrics)
-from .registry import KINDS, Metric, UnknownMetric, get_metric, list_metrics, register_metric
+from .registry import KINDS, Metric, UnknownMetric, get_metric, is_better, list_metrics, register_metric
 
-__all__ = ["KINDS", "Metric", "UnknownMetric", "get_metric", "list_metrics", "register_metric"]
+__all__ = ["KINDS", "Metric", "UnknownMetric", "get_metric", "is_better", "list_metrics", "register_metric"]

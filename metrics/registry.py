@@ -51,7 +51,18 @@ class Metric:
 
     def better(self, a: float, b: float) -> bool:
         """Whether score ``a`` is strictly better than score ``b`` for this metric."""
-        return a > b if self.higher_is_better else a < b
+        return is_better(a, b, self.higher_is_better)
+
+
+def is_better(score: float, than: float | None, higher_is_better: bool | None) -> bool:
+    """Whether ``score`` is strictly better than ``than`` (None: nothing yet, so any score is).
+
+    The one place a score's direction is applied. ``higher_is_better`` None (a record that did
+    not say) counts as higher, the way most leaderboards sort.
+    """
+    if than is None:
+        return True
+    return score < than if higher_is_better is False else score > than
 
 
 class UnknownMetric(KeyError):

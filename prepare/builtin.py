@@ -34,6 +34,7 @@ from .common import (
     seeded_split,
     write_competition,
 )
+from .names import BUILTIN_NAMES
 
 BUILD_VERSION = 2
 if TYPE_CHECKING:
@@ -828,7 +829,8 @@ _SPECS = [
     ),
 ]
 BUILTINS: dict[str, BuiltinSpec] = {spec.name: spec for spec in _SPECS}
-BUILTIN_NAMES: tuple[str, ...] = tuple(BUILTINS)
+if tuple(BUILTINS) != BUILTIN_NAMES:  # names.py lists them for a cheap import; the two must agree
+    raise ImportError(f"prepare/names.py lists the built-ins {BUILTIN_NAMES}, builtin.py defines {tuple(BUILTINS)}")
 
 
 def is_current(path: Path) -> bool:

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from ..metrics import get_metric
-from . import kaggle
+from . import kaggle, safe_files
 from .common import SAMPLE_SUBMISSION_NAME, building, default_data_root, write_manifest
 from .recipes import CUSTOM, Prepared, RecipeError, TableRecipe, link_or_copy
 
@@ -45,7 +45,7 @@ class NotInCatalog(KeyError):
 
 
 # Everything prepare_competition raises on purpose; each message is one line to show as is.
-PREPARE_ERRORS: tuple[type[Exception], ...] = (kaggle.KaggleError, RecipeError, NotInCatalog)
+PREPARE_ERRORS: tuple[type[Exception], ...] = (kaggle.KaggleError, RecipeError, NotInCatalog, safe_files.RawFileError)
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,7 @@ def list_catalog(*, data_root: Path | None = None, sets: str | None = None) -> l
     return rows
 
 
+@safe_files.removes_scratch  # a scratch copy of --raw-dir is removed when this returns or fails
 def prepare_competition(
     name: str,
     *,
@@ -175,7 +176,7 @@ def prepare_competition(
 
     description = leaderboard = None
     if raw_dir is not None:
-        raw = _raw_from_folder(Path(raw_dir).expanduser(), root / RAW_FOLDER / name, name, progress)
+        raw = _raw_from_folder(Path(raw_dir).expanduser(), root, name, progress)
         description = _read_description(raw)
         leaderboard = _read_leaderboard(raw, entry.higher_is_better)
         origin = "raw-dir"
@@ -275,18 +276,28 @@ def describe(entry: CatalogEntry, prepared: Prepared, public: Path) -> str:
     )
 
 
-def _raw_from_folder(folder: Path, scratch: Path, name: str, progress: bool) -> Path:
-    """The folder itself when it holds extracted files; a scratch copy where it holds zips."""
+def _raw_from_folder(folder: Path, root: Path, name: str, progress: bool) -> Path:
+    """The folder itself when it holds extracted files; a scratch copy where it holds zips.
+
+    The folder is the user's: it is never changed or deleted, and a link in it that leads
+    out of it is refused (see safe_files). The scratch copy is a fresh folder under
+    ``<root>/.raw``, removed when the preparation ends."""
     if not folder.is_dir():
         raise RecipeError(
             f"expected --raw-dir to be a folder with {name}'s files from "
             f"{kaggle.COMPETITION_URL.format(name=name)}/data, got {folder} which is not a folder"
         )
+    folder = folder.resolve()
+    target = (root / name).resolve()
+    if folder.is_relative_to(target) or target.is_relative_to(folder):
+        raise safe_files.RawFileError(
+            f"expected --raw-dir outside the competition dir it builds ({target}), got {folder}: preparing "
+            "replaces that dir; move the raw files elsewhere first"
+        )
+    safe_files.refuse_links_out(folder)
     if not any(p.suffix == ".zip" for p in folder.iterdir()):
         return folder
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    scratch.mkdir(parents=True)
+    scratch = safe_files.new_scratch(root / RAW_FOLDER, prefix=f".{name}.scratch-")
     for item in folder.iterdir():
         if item.is_dir():
             shutil.copytree(item, scratch / item.name, copy_function=_link_or_copy_str)
@@ -312,7 +323,8 @@ def _read_leaderboard(raw: Path, higher_is_better: bool) -> pd.DataFrame | None:
     found = sorted(raw.glob("*leaderboard*.csv"))
     if not found:
         return None
-    table = pd.read_csv(found[0])
+    with safe_files.reading(found[0]):
+        table = pd.read_csv(found[0])
     if "Score" in table.columns:
         return kaggle.leaderboard_from_kaggle_csv(table, higher_is_better)
     if {"rank", "score"} <= set(table.columns):

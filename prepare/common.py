@@ -27,12 +27,13 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
+from .names import MANIFEST_NAME, default_data_root  # noqa: F401  (their home is names.py)
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-MANIFEST_NAME = "competition.toml"
 ANSWERS_NAME = "test_answer.csv"
 SAMPLE_SUBMISSION_NAME = "sample_submission.csv"
 DESCRIPTION_NAME = "description.md"
@@ -52,26 +53,13 @@ MANIFEST_KEYS = REQUIRED_KEYS + (
     "submission_file",  # default "submission.csv"
     "answers_file",  # default: test_answer.csv, else answers.csv
     "tags",
-    "custom_metric",  # "module:function", optional
+    "custom_metric",  # "module:function", optional; runs code, so loaded only with trust_code=True
     "metric_kind",  # for a custom metric: label | probability | continuous | ranking
     "metric_kwargs",  # table of keyword arguments for the metric, e.g. {k = 5}
     "split",  # table: public_fraction (0.3), usage_column ("Usage")
     "leaderboard",  # table: kind = "kaggle" | "reference-ladder", plus free-form notes
     "source",  # free-form table: where the data came from, licence, citation
 )
-
-
-def default_data_root() -> Path:
-    """Where competitions are built and found: $DOJO_DATA, else a per-user cache folder."""
-    configured = os.environ.get("DOJO_DATA")
-    if configured:
-        return Path(configured).expanduser()
-    try:
-        import platformdirs
-
-        return Path(platformdirs.user_cache_dir("dojo-kernel"))
-    except ImportError:  # platformdirs is a dependency; the XDG rule is the fallback
-        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dojo-kernel"
 
 
 def write_manifest(path: Path, manifest: Mapping[str, Any]) -> Path:

@@ -25,6 +25,8 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
+from . import safe_files
+
 RULES_URL = "https://www.kaggle.com/competitions/{name}/rules"
 COMPETITION_URL = "https://www.kaggle.com/competitions/{name}"
 TOKEN_URL = "https://www.kaggle.com/settings/api"
@@ -267,37 +269,50 @@ def _human(n: int) -> str:
     return f"{n:.1f} TB"
 
 
-def extract_archives(folder: Path, *, bundle: str | None = None, progress: bool = True) -> list[Path]:
+def extract_archives(
+    folder: Path, *, bundle: str | None = None, progress: bool = True, budget: safe_files.Budget | None = None
+) -> list[Path]:
     """Extract every .zip under folder in place, nested ones too, and delete the archives.
 
     ``bundle`` names the archive Kaggle serves for a whole competition (<name>.zip); its
     files go straight into folder. Any other archive holding loose files (train.zip
     with 1.jpg, 2.jpg...) is extracted into a folder named like it (train/), so the
     layout is the same whichever way Kaggle packed it. Returns the archives extracted.
+    Each archive is size-checked first and streamed (see ``safe_files.extract_zip``); the
+    ``budget`` (default ``safe_files.MAX_EXTRACT_BYTES``) is shared by nested archives.
     """
+    budget = budget if budget is not None else safe_files.Budget.default()
     done: list[Path] = []
     while True:
-        archives = sorted(p for p in Path(folder).rglob("*.zip") if p.is_file() and p not in done)
+        archives = sorted(p for p in Path(folder).rglob("*.zip") if p.is_file() and not p.is_symlink() and p not in done)
         if not archives:
             return done
         for archive in archives:
-            _extract_one(archive, into_own_folder=archive.name != bundle, progress=progress)
+            _extract_one(archive, into_own_folder=archive.name != bundle, progress=progress, budget=budget)
             archive.unlink()
             done.append(archive)
 
 
-def _extract_one(archive: Path, *, into_own_folder: bool, progress: bool) -> None:
-    with zipfile.ZipFile(archive) as zf:
-        members = [m for m in zf.infolist() if not m.filename.startswith("__MACOSX/")]
-        tops = {m.filename.split("/", 1)[0] for m in members}
-        target = archive.parent
-        if into_own_folder and len(members) > 1 and tops != {archive.stem}:
-            target = archive.parent / archive.stem
-        total = sum(m.file_size for m in members)
-        with _progress(progress, f"extracting {archive.name}", total) as advance:
-            for member in members:
-                zf.extract(member, target)  # zipfile drops '..' and absolute prefixes
-                advance(member.file_size)
+def _macos_metadata(member: zipfile.ZipInfo) -> bool:
+    return member.filename.startswith("__MACOSX/")
+
+
+def _extract_one(archive: Path, *, into_own_folder: bool, progress: bool, budget: safe_files.Budget) -> None:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = [m for m in zf.infolist() if not _macos_metadata(m)]
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise safe_files.BadArchive(
+            f"expected a valid zip archive, got {archive.name} which is damaged ({safe_files.one_line(exc)}): "
+            "download it again"
+        ) from None
+    tops = {m.filename.split("/", 1)[0] for m in members}
+    target = archive.parent
+    if into_own_folder and len(members) > 1 and tops != {archive.stem}:
+        target = archive.parent / archive.stem
+    total = sum(m.file_size for m in members)
+    with _progress(progress, f"extracting {archive.name}", total) as advance:
+        safe_files.extract_zip(archive, target, budget=budget, advance=advance, skip=_macos_metadata)
 
 
 @contextlib.contextmanager
@@ -346,7 +361,7 @@ def download_competition(
     except OSError as exc:
         mine = translate_error(exc, name)
         raise (mine or exc) from exc
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, safe_files.BadArchive) as exc:
         raise DownloadInterrupted(
             f"the archive of {name!r} in {raw_dir} is damaged ({exc}): delete it and run this again"
         ) from exc

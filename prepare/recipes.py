@@ -25,6 +25,7 @@ import pandas as pd
 
 from .common import ANSWERS_NAME as ANSWERS_FILE
 from .common import horizon_split, sample_submission, seeded_split
+from .safe_files import inside, reading
 
 # What the metric scores (dojo_kernel.metrics' Metric.kind) decides what the sample
 # submission holds and whether the split is stratified.
@@ -59,12 +60,13 @@ def read_table(path: Path, *, id_column: str | None = None, **kwargs: Any) -> pd
             f"{sorted(p.name for p in path.parent.iterdir()) if path.parent.is_dir() else 'no such folder'}; "
             "download the competition's data (kaggle competitions download) into that folder"
         )
-    if path.suffix == ".json":
-        return pd.DataFrame(json.loads(path.read_text()))
-    dtype = {id_column: str} if id_column else None
-    if path.suffix == ".tsv" and "sep" not in kwargs:
-        kwargs["sep"] = "\t"
-    return pd.read_csv(path, dtype=dtype, low_memory=False, **kwargs)
+    with reading(path):  # a malformed raw file is one line that names it, not a traceback
+        if path.suffix == ".json":
+            return pd.DataFrame(json.loads(path.read_text(encoding="utf-8")))
+        dtype = {id_column: str} if id_column else None
+        if path.suffix == ".tsv" and "sep" not in kwargs:
+            kwargs["sep"] = "\t"
+        return pd.read_csv(path, dtype=dtype, low_memory=False, **kwargs)
 
 
 def read_header(path: Path, read_options: Mapping[str, Any]) -> pd.DataFrame:
@@ -118,9 +120,13 @@ def split_rows(
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link where the filesystem allows (images are large), else copy."""
+    """Hard-link where the filesystem allows (images are large), else copy.
+
+    A link in a raw folder is resolved first: os.link would hard-link the link itself, and
+    public/ never holds links (the raw folder was checked for links that lead out of it)."""
+    src = Path(os.path.realpath(src))
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
+    if dst.exists() or dst.is_symlink():
         dst.unlink()
     try:
         os.link(src, dst)
@@ -331,8 +337,9 @@ class TableRecipe:
             return
         for rows, pattern in ((train, self.files.source), (test, self.files.test or self.files.source)):
             for row in rows.to_dict("records"):
-                src = raw / self.files.source.format(**row)
-                dst = public / pattern.format(**row)
+                # the row's values come from a raw CSV: a crafted id must not reach outside either folder
+                src = inside(raw, self.files.source.format(**row), what=f"the file of {self.id_column}={row[self.id_column]!r}")
+                dst = inside(public, pattern.format(**row), what=f"the file of {self.id_column}={row[self.id_column]!r}")
                 if src.is_dir():
                     shutil.copytree(src, dst, dirs_exist_ok=True)
                 elif src.is_file():

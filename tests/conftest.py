@@ -3,6 +3,7 @@ they started is left running afterwards."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -51,3 +52,30 @@ def make_session(tmp_path):
     for session in sessions:
         session.close()
     assert_nothing_left(tmp_path)
+
+
+@pytest.fixture
+def episode(tmp_path, make_session):
+    """A small recorded episode from a real kernel (see recorded_episode.py): (run_dir, records)."""
+    from recorded_episode import LIMITS, record_episode
+
+    return record_episode(tmp_path / "run", make_session(LIMITS))
+
+
+# The reference data (published leaderboards, the MLE-Dojo catalogue's facts) lives beside the
+# repository in ../shared/reference, never inside it; DOJO_REFERENCE points elsewhere.
+REFERENCE_ROOT = Path(os.environ.get("DOJO_REFERENCE") or Path(__file__).resolve().parents[2] / "shared" / "reference")
+
+
+@pytest.fixture
+def reference():
+    """`reference(name)`: the folder `name` of the reference data; the test skips, saying
+    where it looked, when that folder is absent."""
+    def find(name: str) -> Path:
+        path = REFERENCE_ROOT / name
+        if not path.is_dir():
+            pytest.skip(f"the reference data {name}/ is not at {path}: set DOJO_REFERENCE to the folder "
+                        "holding it (../shared/reference beside the repository)")
+        return path
+
+    return find

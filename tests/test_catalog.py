@@ -31,7 +31,6 @@ from dojo_kernel.prepare.catalog import (
 )
 from dojo_kernel.prepare.recipes import RecipeError
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "mle-dojo-catalog"
 
 # Values a generated column can take.
 BIN, FLOAT, POS, INT5, TEXT, DATE, HEX, BOOL = "bin", "float", "pos", "int5", "text", "date", "hex", "bool"
@@ -906,18 +905,18 @@ def test_list_catalog_reports_prepared(tmp_path: Path):
     assert {r["name"] for r in lite} >= {"spooky-author-identification", "leaf-classification"}
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference (the MLE-Dojo catalog facts) is absent")
-def test_catalog_covers_the_floor_of_the_issue():
+def test_catalog_covers_the_floor_of_the_issue(reference):
     """Every MLE-Lite competition whose data is tabular, text or image classification is in
     the catalog; the ones left out are audio or image-to-image, and say so here."""
-    sets = json.loads((REFERENCE / "evaluation-sets.json").read_text())["Evaluation"]
+    facts_dir = reference("mle-dojo-catalog")
+    sets = json.loads((facts_dir / "evaluation-sets.json").read_text())["Evaluation"]
     not_classification = {
         "denoising-dirty-documents",  # image to image
         "mlsp-2013-birds",  # audio
         "the-icml-2013-whale-challenge-right-whale-redux",  # audio
     }
     assert set(sets["MLE-Lite"]) - not_classification <= set(load_catalog())
-    facts = {**json.loads((REFERENCE / "mle.json").read_text()), **json.loads((REFERENCE / "dsbench.json").read_text())}
+    facts = {**json.loads((facts_dir / "mle.json").read_text()), **json.loads((facts_dir / "dsbench.json").read_text())}
     for entry in load_catalog().values():
         assert entry.url == facts[entry.name]["href"]
         assert entry.title == facts[entry.name]["title"]

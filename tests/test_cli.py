@@ -157,6 +157,22 @@ def test_unknown_agent_and_malformed_agent_option(data_root, capsys):
     assert "folds" in one_error_line(capsys.readouterr().err, "run")
 
 
+def test_batch_reports_bad_input_without_a_traceback(capsys, tmp_path):
+    def error_of(*argv: str) -> str:
+        assert main(["batch", *argv, "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("dojo batch: ") and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        return err
+
+    assert "--parallel at most 1" in error_of("alpha", "--out", str(tmp_path), "--gpus", "0", "--per-gpu", "1",
+                                              "--parallel", "2", "--gpu-memory-gb", "8")
+    assert "--out DIR" in error_of("alpha")
+    # `--ray` takes an optional address: written first, it would swallow a competition's name
+    assert "--ray=ADDRESS" in error_of("--ray", "alpha", "beta", "--out", str(tmp_path))
+    assert "expected --set KEY=VALUE, got 'max_steps'" in error_of("alpha", "--out", str(tmp_path), "--set", "max_steps")
+    assert "--gpus as comma-separated indices" in error_of("alpha", "--out", str(tmp_path), "--gpus", "zero")
+
+
 def test_missing_paths(tmp_path, capsys):
     assert main(["replay", str(tmp_path / "nope.ipynb")]) == 2
     assert "does not exist" in one_error_line(capsys.readouterr().err, "replay")

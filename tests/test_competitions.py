@@ -217,7 +217,8 @@ def test_custom_metric(tmp_path, monkeypatch):
     module.write_text("def worst_error(answers, predictions):\n    return float(abs(answers - predictions).max())\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("my_scoring", None)
-    competition = load_competition_dir(_mini(tmp_path, custom_metric="my_scoring:worst_error", higher_is_better=False))
+    path = _mini(tmp_path, custom_metric="my_scoring:worst_error", higher_is_better=False)
+    competition = load_competition_dir(path, trust_code=True)  # code named by a dir runs only when trusted
     submission = tmp_path / "submission.csv"
     pd.DataFrame({"id": [1, 2, 3, 4], "y": [1.0, 2.0, 3.0, 9.0]}).to_csv(submission, index=False)
     assert competition.grade(submission, split="full").score == pytest.approx(5.0)
@@ -225,7 +226,7 @@ def test_custom_metric(tmp_path, monkeypatch):
 
 def test_custom_metric_needs_a_direction(tmp_path):
     with pytest.raises(CompetitionFormatError, match="higher_is_better"):
-        load_competition_dir(_mini(tmp_path, custom_metric="math:dist"))
+        load_competition_dir(_mini(tmp_path, custom_metric="math:dist"), trust_code=True)
 
 
 def _foreign_layout(root: Path, sub: str, answers_name: str) -> Path:

@@ -20,6 +20,7 @@ from dojo_kernel.errors import ConfigError
 from dojo_kernel.spaces import CELL_STATUSES, OBSERVATION_ACTIONS
 
 import tiny_competition as tiny
+from waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -426,10 +427,7 @@ def test_the_recorders_files_after_an_episode(make_env):
 def test_close_ends_every_kernel_and_leaves_no_stray_run_dir(make_env, tmp_path):
     env = make_env(warm_pool=1)
     env.reset()
-    deadline = time.monotonic() + 60
-    while env._pool.ready < 1 and time.monotonic() < deadline:  # the warm kernel has started
-        time.sleep(0.05)
-    assert env._pool.ready == 1
+    wait_until(lambda: env._pool.ready == 1, timeout=60, message="the warm kernel to start")
     pids = [env._episode.session.pid] + [future.result().session.pid for future in env._pool._pending]
     assert all(psutil.pid_exists(pid) for pid in pids)
     run_dir = env.run_dir
@@ -446,9 +444,7 @@ def test_the_warm_pool_serves_the_next_reset(make_env):
     env = make_env(warm_pool=1)
     _, first = env.reset()
     assert first["warm_kernel"] is False  # nothing was warm before the first reset
-    deadline = time.monotonic() + 60
-    while env._pool.ready < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: env._pool.ready == 1, timeout=60, message="the warm kernel to start")
     _, second = env.reset()
     assert second["warm_kernel"] is True and second["run_dir"] != first["run_dir"]
     obs, *_ = step(env, "import os\nprint(os.getcwd())")
@@ -458,9 +454,7 @@ def test_the_warm_pool_serves_the_next_reset(make_env):
 def test_a_warm_kernel_that_died_while_waiting_is_replaced(make_env):
     env = make_env(warm_pool=1)
     env.reset()
-    deadline = time.monotonic() + 60
-    while env._pool.ready < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: env._pool.ready == 1, timeout=60, message="the warm kernel to start")
     waiting = env._pool._pending[0].result()
     psutil.Process(waiting.session.pid).kill()
     psutil.Process(waiting.session.pid).wait(10)

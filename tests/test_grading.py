@@ -21,7 +21,6 @@ from dojo_kernel.grading import (
 )
 from dojo_kernel.prepare.common import assign_usage, leaderboard_frame, write_competition
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "leaderboards"
 N = 100
 IDS = [f"r{i:03d}" for i in range(N)]
 rng = np.random.default_rng(7)
@@ -437,11 +436,10 @@ REAL_BOARDS = {
 }
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"the reference leaderboards are not at {REFERENCE}")
 @pytest.mark.parametrize("name", sorted(REAL_BOARDS))
-def test_real_kaggle_leaderboards(name):
+def test_real_kaggle_leaderboards(name, reference):
     higher, rows, (gold, silver, bronze) = REAL_BOARDS[name]
-    board = pd.read_csv(REFERENCE / name / "private_leaderboard.csv")["score"].to_numpy(dtype=float)
+    board = pd.read_csv(reference("leaderboards") / name / "private_leaderboard.csv")["score"].to_numpy(dtype=float)
     assert len(board) == rows
     assert medal_positions(rows) == (gold, silver, bronze)
     ordered = np.sort(board)[::-1] if higher else np.sort(board)
@@ -468,9 +466,8 @@ def test_real_kaggle_leaderboards(name):
     assert last.position == 0.0 and last.rank == rows + 1 and last.above_median is False
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"the reference leaderboards are not at {REFERENCE}")
-def test_ties_at_the_top_of_a_real_board():
-    board = pd.read_csv(REFERENCE / "random-acts-of-pizza" / "private_leaderboard.csv")["score"].to_numpy()
+def test_ties_at_the_top_of_a_real_board(reference):
+    board = pd.read_csv(reference("leaderboards") / "random-acts-of-pizza" / "private_leaderboard.csv")["score"].to_numpy()
     tied = int(np.sum(board == board.max()))
     assert tied > 1  # several perfect scores share first place
     standing = leaderboard_standing(float(board.max()), board, True)

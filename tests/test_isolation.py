@@ -10,12 +10,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pickle
 import secrets
 import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import psutil
@@ -24,7 +24,10 @@ import pytest
 from dojo_kernel import KernelSession, isolation
 from dojo_kernel.competition import load_competition_dir
 from dojo_kernel.errors import ConfigError, IsolationError
-from dojo_kernel.limits import Limits
+from dojo_kernel.isolation import LaunchSpec
+from dojo_kernel.spawn import prepare_workspace
+
+from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = secrets.token_hex(16)  # the "answers": no file or variable the kernel sees may hold it
@@ -317,11 +320,11 @@ def test_no_process_survives_close(world: World) -> None:
             print('started')
             """))
         assert started.status == "ok", started.text
-        assert _wait_for(lambda: _processes_with(marker)), "the daemon never started, so the test proves nothing"
+        wait_until(lambda: _processes_with(marker), message="the daemon to start (else the test proves nothing)")
         assert_still_works(kernel)
     finally:
         kernel.close()
-    assert _wait_for(lambda: not _processes_with(marker)), _processes_with(marker)
+    wait_until(lambda: not _processes_with(marker), message=f"no daemon left, found {_processes_with(marker)}")
 
 
 def _processes_with(marker: str) -> list[int]:
@@ -330,15 +333,6 @@ def _processes_with(marker: str) -> list[int]:
         if marker in (process.info["cmdline"] or []):
             found.append(process.info["pid"])
     return found
-
-
-def _wait_for(condition, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @needs_namespaces
@@ -356,12 +350,46 @@ def test_hidden_paths_inside_visible_folders_are_covered(tmp_path: Path) -> None
     secret_file = Path("/etc/passwd")
     script = (f"try: print(repr(open({str(secret_file)!r}).read()))\n"
               "except OSError as error: print(type(error).__name__)")
-    argv = isolation.wrap_command([sys.executable, "-c", script], _plan, cwd=run_dir, runtime_dir=runtime_dir,
-                                  input_source=None, allow_network=False, hidden_paths=[secret_file])
+    prepare_workspace(run_dir, None)
+    argv = isolation.wrap_command([sys.executable, "-c", script], LaunchSpec(_plan, hidden_paths=[secret_file]),
+                                  cwd=run_dir, runtime_dir=runtime_dir)
     shown = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() in ("''", "PermissionError")  # /dev/null over it: empty or unopenable
-    assert (run_dir / "working").is_dir()  # wrap_command made the writable folder
+
+
+@needs_namespaces
+def test_the_sandbox_command_changes_no_file_and_says_what_is_missing(tmp_path: Path) -> None:
+    public, run_dir, runtime_dir = tmp_path / "public", tmp_path / "run", tmp_path / "rt"
+    for folder in (public, run_dir, runtime_dir):
+        folder.mkdir()
+    spec = LaunchSpec(_plan, input_source=public)
+    with pytest.raises(ConfigError, match="prepare_workspace"):
+        isolation.wrap_command([sys.executable], spec, cwd=run_dir, runtime_dir=runtime_dir)
+    (run_dir / "working").mkdir()
+    with pytest.raises(ConfigError, match="linking the public data"):
+        isolation.wrap_command([sys.executable], spec, cwd=run_dir, runtime_dir=runtime_dir)
+    prepare_workspace(run_dir, public)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    argv = isolation.wrap_command([sys.executable], spec, cwd=run_dir, runtime_dir=runtime_dir)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert argv[-1] == sys.executable and "--unshare-net" in argv
+    shown = ["--ro-bind", str(public.resolve()), str(public.resolve())]  # at the input/ link's target
+    assert any(argv[i:i + 3] == shown for i in range(len(argv)))
+
+
+def test_a_launch_spec_is_one_checked_value() -> None:
+    spec = LaunchSpec("none", hidden_paths=["relative/x"], env={"B": "2", "A": "1"})
+    assert spec.plan == isolation.IsolationPlan("none")
+    assert spec.hidden_paths == (Path("relative/x").resolve(),)
+    assert spec.env == (("A", "1"), ("B", "2"))  # immutable all the way down, and picklable
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    for bad, says in ((dict(tmp_size_bytes=0), "tmp_size_bytes"), (dict(allow_network="yes"), "allow_network"),
+                      (dict(hidden_paths="/data"), "hidden_paths"), (dict(env={"A": 1}), "LaunchSpec.env")):
+        with pytest.raises(ConfigError, match=says):
+            LaunchSpec("none", **bad)
+    with pytest.raises(ConfigError, match="expected isolation in"):
+        LaunchSpec("docker")
 
 
 @needs_namespaces
@@ -375,9 +403,10 @@ def test_library_folders_are_shown_read_only_even_under_tmp(tmp_path: Path, monk
               "except OSError as error: print(type(error).__name__)")
     runtime_dir = tmp_path / "rt"
     runtime_dir.mkdir()
-    argv = isolation.wrap_command([sys.executable, "-c", script], _plan, cwd=tmp_path / "run",
-                                  runtime_dir=runtime_dir, input_source=None, allow_network=False)
-    env = isolation.kernel_environment(Limits(), home=runtime_dir)
+    prepare_workspace(tmp_path / "run", None)
+    argv = isolation.wrap_command([sys.executable, "-c", script], LaunchSpec(_plan), cwd=tmp_path / "run",
+                                  runtime_dir=runtime_dir)
+    env = isolation.kernel_environment(home=runtime_dir)
     shown = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert shown.stdout.split("\n")[:2] == ["['libfake.so'] True", "OSError"], shown.stderr
 
@@ -396,35 +425,11 @@ def test_private_tmp_and_shm_are_capped(tmp_path: Path) -> None:
             except OSError as error:
                 print(folder, errno.errorcode[error.errno])
         """)
-    argv = isolation.wrap_command([sys.executable, "-c", script], _plan, cwd=tmp_path / "run",
-                                  runtime_dir=tmp_path, input_source=None, allow_network=False,
-                                  tmp_size_bytes=8 << 20)
+    prepare_workspace(tmp_path / "run", None)
+    argv = isolation.wrap_command([sys.executable, "-c", script], LaunchSpec(_plan, tmp_size_bytes=8 << 20),
+                                  cwd=tmp_path / "run", runtime_dir=tmp_path)
     shown = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert shown.stdout.split() == ["/tmp", "ENOSPC", "/dev/shm", "ENOSPC"], shown.stderr
-
-
-def test_prepare_input_links_the_public_data_and_can_be_repeated(tmp_path: Path) -> None:
-    public, run_dir = tmp_path / "public", tmp_path / "run"
-    public.mkdir()
-    run_dir.mkdir()
-    (public / "train.csv").write_text("a\n1\n")
-    for _ in range(2):
-        link = isolation.prepare_input(run_dir, public, _plan)
-        assert link == run_dir / "input" and link.is_symlink()
-        assert (link / "train.csv").read_text() == "a\n1\n"
-    assert isolation.prepare_input(run_dir, None, _plan) is None
-    with pytest.raises(ConfigError, match="public data directory"):
-        isolation.prepare_input(run_dir, tmp_path / "missing", _plan)
-
-
-def test_prepare_input_refuses_to_replace_a_folder_with_content(tmp_path: Path) -> None:
-    public, run_dir = tmp_path / "public", tmp_path / "run"
-    public.mkdir()
-    (run_dir / "input").mkdir(parents=True)
-    (run_dir / "input" / "mine.csv").write_text("x")
-    with pytest.raises(ConfigError, match="fresh output directory"):
-        isolation.prepare_input(run_dir, public, _plan)
-    assert (run_dir / "input" / "mine.csv").read_text() == "x"
 
 
 def test_without_bubblewrap_auto_falls_back_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import resource
-import subprocess
-import sys
 import textwrap
 import threading
-import time
 
 import nbformat
 import psutil
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from conftest import assert_nothing_left, processes_under
+from waiting import wait_until
 
 from dojo_kernel.errors import ConfigError, KernelDeadError, KernelStartError
-from dojo_kernel.kernel import KernelSession, _OutputCollector
+from dojo_kernel.isolation import LaunchSpec
+from dojo_kernel.kernel import KernelSession
 from dojo_kernel.limits import Limits
-
-from conftest import assert_nothing_left, processes_under
 
 GB = 1024**3
 
@@ -123,9 +119,10 @@ def test_input_fails_at_once_with_a_clear_message(make_session):
 def test_background_thread_output_comes_with_the_next_result(make_session, tmp_path):
     session = make_session()
     first = session.run(code("""
-        import sys, threading, time
+        import os, sys, threading, time
         def later():
-            time.sleep(0.3)
+            while not os.path.exists("go"):  # prints only once the test says its cell is over
+                time.sleep(0.01)
             print("printed late")
             sys.stdout.flush()  # returns once the message is on its way
             open("printed", "w").close()
@@ -133,9 +130,8 @@ def test_background_thread_output_comes_with_the_next_result(make_session, tmp_p
         print("printed now")
     """))
     assert first.text == "printed now\n"
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "printed").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    (tmp_path / "go").touch()
+    wait_until((tmp_path / "printed").exists, timeout=30, message="the thread to print")
     second = session.run("print('second cell')")
     assert [o["text"] for o in second.background_outputs] == ["printed late\n"]
     assert second.outputs == [{"output_type": "stream", "name": "stdout", "text": "second cell\n"}]
@@ -221,10 +217,27 @@ def test_cell_that_resists_the_interrupt_is_killed_and_the_kernel_restarted(make
     assert after.status == "ok" and after.text == "False\n"
 
 
-def test_interrupt_from_another_thread(make_session):
+def once_running(marker, action) -> threading.Thread:
+    """A thread that calls `action` once the cell has created `marker`: the cell is running then,
+    so the action never lands on an idle kernel, however loaded the machine."""
+    def wait_then_act() -> None:
+        wait_until(marker.exists, timeout=60, message="the cell to start")
+        action()
+    thread = threading.Thread(target=wait_then_act)
+    thread.start()
+    return thread
+
+
+def marked_sleep(marker) -> str:
+    return f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(60)"
+
+
+def test_interrupt_from_another_thread(make_session, tmp_path):
     session = make_session()
-    threading.Timer(0.5, session.interrupt).start()
-    result = session.run("import time; time.sleep(60)")
+    marker = tmp_path / "running"
+    thread = once_running(marker, session.interrupt)
+    result = session.run(marked_sleep(marker))
+    thread.join()
     assert result.status == "error" and result.error.name == "KeyboardInterrupt"
 
 
@@ -275,9 +288,7 @@ def test_sys_exit_is_an_error_not_a_death(make_session):
 def test_kernel_that_shuts_itself_down_is_replaced_at_the_next_cell(make_session):
     session = make_session()
     session.run("get_ipython().kernel.do_shutdown(False)")
-    deadline = time.monotonic() + 10
-    while session.is_alive and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not session.is_alive, message="the kernel to shut itself down")
     result = session.run("1 + 1")
     assert result.status == "ok" and result.restarted is True
     assert result.text.startswith("2\n") and "fresh kernel" in result.text
@@ -350,7 +361,7 @@ def test_process_count_limit(make_session):
 
 def test_disk_limit_on_the_working_directory(make_session, tmp_path):
     (tmp_path / "working").mkdir()
-    session = make_session(Limits(disk_gb=0.05, cell_timeout_s=60))
+    session = make_session(Limits(disk_gb=0.05, cell_timeout_s=60), disk_path=tmp_path / "working")
     result = session.run(code("""
         import time
         with open("working/big.bin", "wb") as handle:
@@ -419,8 +430,10 @@ def test_close_kills_long_lived_subprocesses(tmp_path, isolation):
 
 def test_close_from_another_thread_ends_a_running_cell(tmp_path):
     session = KernelSession(tmp_path, Limits(cell_timeout_s=60), isolation="none")
-    threading.Timer(0.5, session.close).start()
-    result = session.run("import time; time.sleep(60)")
+    marker = tmp_path / "running"
+    thread = once_running(marker, session.close)
+    result = session.run(marked_sleep(marker))
+    thread.join()
     assert result.status == "died" and "closed" in result.text
     assert_nothing_left(tmp_path)
 
@@ -472,11 +485,29 @@ def test_bad_arguments_say_what_was_expected(tmp_path, make_session):
         KernelSession(tmp_path / "missing")
     with pytest.raises(ConfigError, match="Limits"):
         KernelSession(tmp_path, limits={"memory_gb": 1})
+    with pytest.raises(ConfigError, match="LaunchSpec for launch"):
+        KernelSession(tmp_path, launch="none")
+    with pytest.raises(ConfigError, match="either launch= or the options"):
+        KernelSession(tmp_path, launch=LaunchSpec("none"), isolation="none")
     session = make_session()
     with pytest.raises(ConfigError, match="str of Python code"):
         session.run(b"1")
     with pytest.raises(ConfigError, match="positive number"):
         session.run("1", timeout=0)
+
+
+def test_one_launch_spec_serves_several_kernels(tmp_path):
+    public = tmp_path / "public"
+    public.mkdir()
+    (public / "train.csv").write_text("a\n1\n")
+    spec = LaunchSpec("none", input_source=public, env={"DOJO_TEST_MARK": "spec"})
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        with KernelSession(tmp_path / name, Limits(cell_timeout_s=30), launch=spec) as session:
+            assert session.launch is spec and session.isolation == spec.plan
+            result = session.run("import os; print(os.environ['DOJO_TEST_MARK'], open('input/train.csv').read().split()[1])")
+            assert result.text == "spec 1\n", result.text
+    assert_nothing_left(tmp_path)
 
 
 def test_default_isolation_runs_cells_and_leaves_nothing(make_session, tmp_path):
@@ -485,98 +516,6 @@ def test_default_isolation_runs_cells_and_leaves_nothing(make_session, tmp_path)
     assert session.run("import time; time.sleep(60)").status == "timeout"
     assert session.run("y").text == "2\n"
     assert processes_under(tmp_path)  # the kernel is running in the cwd
-
-
-# -- the end of the parent process -----------------------------------------------------------
-
-PARENT_SCRIPT = """
-import sys, threading
-from dojo_kernel.kernel import KernelSession
-from dojo_kernel.limits import Limits
-sessions = []
-# started from a thread that ends at once: the kernel must outlive that thread
-thread = threading.Thread(target=lambda: sessions.append(KernelSession(sys.argv[1], Limits(), isolation="none")))
-thread.start(); thread.join()
-session = sessions[0]
-result = session.run("import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); child.pid")
-print(session.pid, result.text.strip(), flush=True)
-if sys.argv[2] == "wait":
-    import time; time.sleep(600)
-"""
-
-
-def run_parent(tmp_path, mode: str) -> tuple[subprocess.Popen, int, int]:
-    parent = subprocess.Popen([sys.executable, "-c", PARENT_SCRIPT, str(tmp_path), mode],
-                              stdout=subprocess.PIPE, text=True)
-    kernel_pid, child_pid = (int(word) for word in parent.stdout.readline().split())
-    return parent, kernel_pid, child_pid
-
-
-def test_parent_exit_without_close_leaves_nothing(tmp_path):
-    parent, kernel_pid, child_pid = run_parent(tmp_path, "exit")
-    assert parent.wait(timeout=60) == 0
-    assert_nothing_left(tmp_path)
-
-
-def test_kernel_dies_when_its_parent_is_killed(tmp_path):
-    parent, kernel_pid, child_pid = run_parent(tmp_path, "wait")
-    assert psutil.pid_exists(kernel_pid)
-    parent.kill()
-    parent.wait()
-    try:
-        psutil.Process(kernel_pid).wait(timeout=10)
-    except psutil.NoSuchProcess:
-        pass
-    assert not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == psutil.STATUS_ZOMBIE
-    # The kernel's own child goes too: the group reaper kills the kernel's process group.
-    try:
-        psutil.Process(child_pid).wait(timeout=5)
-    except psutil.NoSuchProcess:
-        pass
-    assert not psutil.pid_exists(child_pid) or psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE
-
-
-# -- the output cap, as a property -----------------------------------------------------------
-
-@settings(max_examples=200, deadline=None)
-@given(chunks=st.lists(st.text(alphabet="ab\n", max_size=40), max_size=30),
-       max_chars=st.integers(min_value=1, max_value=100))
-def test_capped_streams_keep_exactly_the_head_and_the_tail(chunks, max_chars):
-    collector = _OutputCollector(max_chars, None)
-    for chunk in chunks:
-        collector.add({"output_type": "stream", "name": "stdout", "text": chunk})
-    outputs = collector.finish()
-    full = "".join(chunks)
-    kept = "".join(o["text"] for o in outputs)
-    if len(full) <= max_chars:
-        assert kept == full and collector.cut_chars == 0
-    else:
-        head, tail = max_chars - max_chars // 2, max_chars // 2
-        assert collector.cut_chars == len(full) - max_chars
-        assert kept.startswith(full[:head]) and kept.endswith(full[len(full) - tail:])
-        assert f"{collector.cut_chars:,} characters of output cut" in kept
-
-
-def _run_in_forked_child(cwd: str, queue) -> None:
-    with KernelSession(cwd, Limits(), isolation="none") as child_session:
-        queue.put(child_session.run("6 * 7").text)
-
-
-def test_a_process_forked_after_a_kernel_started_can_run_its_own(tmp_path):
-    import multiprocessing
-
-    (tmp_path / "parent").mkdir()
-    (tmp_path / "child").mkdir()
-    with KernelSession(tmp_path / "parent", Limits(), isolation="none") as parent:
-        context = multiprocessing.get_context("fork")
-        queue = context.Queue()
-        child = context.Process(target=_run_in_forked_child, args=(str(tmp_path / "child"), queue))
-        child.start()
-        assert queue.get(timeout=60).strip() == "42"
-        child.join(30)
-        assert child.exitcode == 0
-        # the child's exit must not have closed the parent's kernel
-        assert parent.run("1 + 1").text.strip() == "2"
 
 
 def test_a_cell_that_leaves_the_run_dir_is_told_how_to_go_back(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 import dojo_kernel
 from dojo_kernel.errors import ConfigError
-from dojo_kernel.trajectory import replay
+from dojo_kernel.replay import normalize_text, replay
 
 from conftest import assert_nothing_left
 from tiny_competition import build, submission_code
@@ -123,3 +123,11 @@ def test_env_recorded_notebook_runs_top_to_bottom_with_nbclient_in_its_run_dir(c
               and any(output.output_type == "error" for output in cell.outputs)]
     assert errors == [5]
     assert competition.grade(run_dir / "working" / "submission.csv", split="private").score == 1.0
+
+
+def test_normalize_text_masks_what_varies_and_keeps_what_matters():
+    first = "<Model at 0x7f3a2b1c9d00>\nfit in 1.23s\n 50%|#####     | 5/10 [00:01<00:01, 4.9it/s]\rdone\naccuracy 0.81"
+    second = "<Model at 0x7f00deadbeef>\nfit in 0.98s\n 90%|######### | 9/10 [00:02<00:00, 5.1it/s]\rdone\naccuracy 0.81"
+    assert normalize_text(first) == normalize_text(second)
+    assert normalize_text("accuracy 0.81") != normalize_text("accuracy 0.82")
+    assert normalize_text("saved /runs/a/working/x.csv", paths=["/runs/a"]) == "saved <run_dir>/working/x.csv"

@@ -1,4 +1,4 @@
-"""TrajectoryRecorder: the notebook and reward log of an episode, crash safety, and exports.
+"""TrajectoryRecorder: the notebook and reward log of an episode, and crash safety.
 
 Episodes are recorded from real CellResults of a real kernel session; the crash test kills a
 real recording process with SIGKILL at random moments.
@@ -14,65 +14,25 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from dojo_kernel.errors import ConfigError, RecorderError
-from dojo_kernel.exports import export_chat_jsonl, export_mle_dojo_history
 from dojo_kernel.grading import Grade
 from dojo_kernel.kernel import CellResult
-from dojo_kernel.limits import Limits
+from dojo_kernel.replay import outputs_text
+from dojo_kernel.rundir import read_rewards
 from dojo_kernel.trajectory import (
     StepRecord,
     TrajectoryRecorder,
     load_trajectory,
-    normalize_text,
-    outputs_text,
-    read_rewards,
     step_cells,
 )
 
-LIMITS = Limits(cell_timeout_s=30)
-
-
-def _recorder(run_dir: Path, **options) -> TrajectoryRecorder:
-    options.setdefault("initial_observation", "Predict label from x. Files are in input/.")
-    return TrajectoryRecorder(run_dir, competition="tiny", agent="scripted", limits=LIMITS,
-                              settings={"reward_mode": "improvement"}, **options)
-
-
-def _code_step(session, step: int, code: str, **fields) -> StepRecord:
-    result = session.run(code)
-    return StepRecord(step=step, action=fields.pop("action", "execute_code"), code=code, result=result,
-                      feedback=result.text, elapsed_s=float(step), budget_left={"steps": 10 - step}, **fields)
-
-
-@pytest.fixture
-def episode(tmp_path, make_session):
-    """A small recorded episode from a real kernel: messages, prints, a value, a plot, an
-    error, a request_info, a graded step, an invalid action. Returns (run_dir, records)."""
-    session = make_session(LIMITS)
-    run_dir = tmp_path / "run"
-    recorder = _recorder(run_dir)
-    grade = Grade(valid=True, score=0.9, position=0.8, rank=3, teams=10, split="public",
-                  metric="accuracy", higher_is_better=True)
-    records = [
-        StepRecord(step=1, action="request_info", feedback="## Overview\nPredict label.",
-                   info_markdown="## Overview\nPredict label.", arguments={"info_type": "overview"}),
-        _code_step(session, 2, "x = 41\nprint('x is', x)", message="First, a variable."),
-        _code_step(session, 3, "x + 1"),
-        _code_step(session, 4, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"),
-        _code_step(session, 5, "1 / 0", message="This will fail."),
-        _code_step(session, 6, "print('graded')", grade=grade, reward=0.8,
-                   scores={"score": 0.9, "position": 0.8}, best={"score": 0.9, "position": 0.8, "step": 6}),
-        StepRecord(step=7, action="invalid", feedback="expected an action name, got 'dance'"),
-    ]
-    for record in records:
-        recorder.record(record)
-    recorder.close({"final_score": 0.9, "end_reason": "steps", "steps": len(records)})
-    return run_dir, records
+from recorded_episode import LIMITS
+from recorded_episode import code_step as _code_step
+from recorded_episode import recorder as _recorder
 
 
 def test_recorded_episode_is_a_valid_notebook_with_one_code_cell_per_executed_step(episode):
@@ -270,68 +230,6 @@ def test_notebook_runs_top_to_bottom_in_its_run_dir(tmp_path, make_session):
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
     assert (tmp_path / "working" / "submission.csv").read_text() == "id,label\n1,0\n2,1\n"
     assert outputs_text(notebook.cells[2].outputs).strip() == "[0, 1]"
-
-
-def test_normalize_text_masks_what_varies_and_keeps_what_matters():
-    first = "<Model at 0x7f3a2b1c9d00>\nfit in 1.23s\n 50%|#####     | 5/10 [00:01<00:01, 4.9it/s]\rdone\naccuracy 0.81"
-    second = "<Model at 0x7f00deadbeef>\nfit in 0.98s\n 90%|######### | 9/10 [00:02<00:00, 5.1it/s]\rdone\naccuracy 0.81"
-    assert normalize_text(first) == normalize_text(second)
-    assert normalize_text("accuracy 0.81") != normalize_text("accuracy 0.82")
-    assert normalize_text("saved /runs/a/working/x.csv", paths=["/runs/a"]) == "saved <run_dir>/working/x.csv"
-
-
-def test_mle_dojo_history_export(episode, tmp_path):
-    run_dir, records = episode
-    out = tmp_path / "env_history" / "history.json"
-    history = export_mle_dojo_history(run_dir, out)
-    assert json.loads(out.read_text()) == history
-    assert history["competition"] == "tiny" and history["step_count"] == len(records)
-    assert [action["step"] for action in history["actions"]] == [record.step for record in records]
-    assert history["best_raw_score"] == 0.9 and history["best_position_score"] == 0.8
-    assert history["best_code"] == "print('graded')"
-    assert history["total_reward"] == pytest.approx(0.8)
-    executed = history["actions"][1]["result"]
-    assert executed["status"] == "SUCCESS" and "x is 41" in executed["execution"]["output"]
-    failed = history["actions"][4]["result"]
-    assert failed["status"] == "FAILED" and "ZeroDivisionError" in failed["execution"]["error"]
-    graded = history["actions"][5]["result"]["submission"]
-    assert graded["raw_score"] == 0.9 and graded["position_score"]["public"]["position_score"] == 0.8
-    assert history["actions"][0]["result"]["data"] == {"overview": "## Overview\nPredict label."}
-    assert all(action["feedback"]["base"]["feedback_status"] == "SUCCESS" for action in history["actions"])
-
-
-@pytest.mark.parametrize("style", ["text", "tools"])
-def test_chat_jsonl_export(episode, tmp_path, style):
-    run_dir, records = episode
-    out = tmp_path / "chat.jsonl"
-    assert export_chat_jsonl([run_dir], out, system_prompt="You solve competitions.", style=style) == 1
-    lines = out.read_text().splitlines()
-    sample = json.loads(lines[0])
-    messages = sample["messages"]
-    assert messages[0] == {"role": "system", "content": "You solve competitions."}
-    assert messages[1]["content"].startswith("Predict label from x")
-    replies = [message for message in messages if message["role"] == "assistant"]
-    assert len(replies) == len(records) and messages[-1]["role"] == "assistant"
-    second = replies[1]
-    if style == "text":
-        assert second["content"] == "First, a variable.\n\n```python\nx = 41\nprint('x is', x)\n```"
-    else:
-        call = second["tool_calls"][0]["function"]
-        assert second["content"] == "First, a variable." and call["name"] == "execute_code"
-        assert json.loads(call["arguments"]) == {"code": "x = 41\nprint('x is', x)"}
-        assert messages[messages.index(second) + 1]["role"] == "tool"
-    assert sample["metadata"]["has_messages"] is True and sample["metadata"]["final_score"] == 0.9
-
-
-def test_chat_export_can_skip_episodes_without_messages(tmp_path):
-    recorder = _recorder(tmp_path / "run")
-    recorder.record(StepRecord(step=1, action="get_history", feedback="nothing yet"))
-    recorder.close({})
-    out = tmp_path / "chat.jsonl"
-    assert export_chat_jsonl(tmp_path / "run", out, system_prompt="s", require_messages=True) == 0
-    assert out.read_text() == ""
-    assert export_chat_jsonl(tmp_path / "run", out, system_prompt="s") == 1
-    assert json.loads(out.read_text())["metadata"]["has_messages"] is False
 
 
 def test_context_manager_closes_with_a_summary_even_on_error(tmp_path):

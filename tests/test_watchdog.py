@@ -6,12 +6,14 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import psutil
 import pytest
 
-from dojo_kernel.limits import NVML, Breach, Limits, Watchdog, kill_tree, tree_pids
+from dojo_kernel.limits import NVML, Breach, CellPeaks, Limits, Watchdog, tree_pids
+from dojo_kernel.spawn import kill_tree
+
+from waiting import wait_until
 
 GB = 1024**3
 NO_LIMITS = Limits(memory_gb=None, max_processes=None, disk_gb=None)
@@ -46,10 +48,10 @@ PARENT_OF_TWO = """
 
 
 def wait_for_tree(root: int, size: int) -> list[int]:
-    deadline = time.monotonic() + 20
-    while len(pids := tree_pids(root)) < size and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return pids
+    def whole() -> list[int] | None:
+        pids = tree_pids(root)
+        return pids if len(pids) >= size else None
+    return wait_until(whole, timeout=20, message=f"a process tree of {size}")
 
 
 def test_tree_pids_finds_grandchildren(processes):
@@ -65,19 +67,6 @@ def test_tree_pids_of_a_missing_process_is_empty():
     assert tree_pids(process.pid) == []
 
 
-def test_kill_tree_kills_every_descendant(processes):
-    parent = processes(PARENT_OF_TWO)
-    pids = wait_for_tree(parent.pid, 3)
-    kill_tree(parent.pid)
-    parent.wait(timeout=10)
-    deadline = time.monotonic() + 5
-    while any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-              for pid in pids[1:]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-                   for pid in pids[1:])
-
-
 class Recorder:
     def __init__(self) -> None:
         self.breaches: list[Breach] = []
@@ -88,8 +77,18 @@ class Recorder:
         self.seen.set()
 
 
-def watch(limits: Limits, root: int, tmp_path, recorder: Recorder) -> Watchdog:
-    dog = Watchdog(limits, disk_path=tmp_path, on_breach=recorder)
+def sampled_peaks(dog: Watchdog, above: int = 0) -> CellPeaks | None:
+    """The peaks of a cell that ends now, if the watchdog measured more than `above` bytes by
+    then; else None, and a new cell begins (for wait_until to ask again)."""
+    peaks = dog.end_cell()
+    if peaks.rss_bytes > above:
+        return peaks
+    dog.begin_cell()
+    return None
+
+
+def watch(limits: Limits, root: int, disk_path, recorder: Recorder) -> Watchdog:
+    dog = Watchdog(limits, disk_path=disk_path, on_breach=recorder)
     dog.attach(root)
     dog.begin_cell()
     return dog
@@ -131,9 +130,9 @@ def test_shared_pages_of_forked_children_count_once(processes, tmp_path):
     recorder = Recorder()
     dog = watch(Limits(memory_gb=0.75, max_processes=None, disk_gb=None), forker.pid, tmp_path, recorder)
     try:
-        time.sleep(1.0)
+        peaks = wait_until(lambda: sampled_peaks(dog), timeout=20, message="the watchdog to sample the tree")
+        assert dog.sample(forker.pid) is None  # one more measurement, in this thread
         rss_sum = sum(psutil.Process(pid).memory_info().rss for pid in tree_pids(forker.pid))
-        peaks = dog.end_cell()
     finally:
         dog.stop()
     assert rss_sum > 1.2 * GB  # summed RSS would have crossed the limit ...
@@ -153,12 +152,13 @@ def test_process_count_breach(processes, tmp_path):
     assert recorder.breaches[0].kind == "processes" and recorder.breaches[0].peak == 3
 
 
-def test_disk_breach_measures_working_dir(processes, tmp_path):
+def test_disk_breach_measures_the_folder_it_is_given(processes, tmp_path):
     (tmp_path / "working").mkdir()
     (tmp_path / "outside.bin").write_bytes(b"x" * (3 * 2**20))  # not in working/: not counted
     sleeper = processes("import time; time.sleep(60)")
     recorder = Recorder()
-    dog = watch(Limits(memory_gb=None, max_processes=None, disk_gb=0.002), sleeper.pid, tmp_path, recorder)
+    dog = watch(Limits(memory_gb=None, max_processes=None, disk_gb=0.002), sleeper.pid, tmp_path / "working",
+                recorder)
     try:
         assert not recorder.seen.wait(1.5)
         (tmp_path / "working" / "inside.bin").write_bytes(b"x" * (3 * 2**20))
@@ -173,9 +173,9 @@ def test_idle_peaks_are_the_last_sample(processes, tmp_path):
     dog = Watchdog(NO_LIMITS, disk_path=tmp_path, on_breach=Recorder())
     dog.attach(sleeper.pid)
     try:
-        time.sleep(1.5)
-        dog.begin_cell()
-        peaks = dog.end_cell()
+        # A cell that begins and ends at once reports the last idle sample as its peak.
+        peaks = wait_until(lambda: sampled_peaks(dog, above=100 * 2**20), timeout=20,
+                           message="an idle sample of the sleeper's 100 MB")
     finally:
         dog.stop()
     assert peaks.rss_bytes > 100 * 2**20
@@ -221,3 +221,13 @@ def test_gpu_memory_breach_from_torch(processes, tmp_path):
     finally:
         dog.stop()
     assert recorder.breaches[0].kind == "gpu_memory" and recorder.breaches[0].peak > 1
+
+
+def test_nvml_total_memory_is_none_for_a_gpu_it_cannot_see():
+    """The batch's GPU slots ask the same NVML layer as the watchdog for a GPU's memory."""
+    assert NVML.total_memory_bytes(NVML.device_count()) is None  # one past the last GPU
+    assert NVML.total_memory_bytes(-1) is None
+    if NVML.available():
+        assert NVML.total_memory_bytes(0) > 0
+    else:
+        assert NVML.device_count() == 0 and NVML.error

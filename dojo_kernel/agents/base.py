@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError, DojoError, expected
+from ..rundir import RunDir
 
 Action = dict[str, Any] | str
 Observation = dict[str, Any]
@@ -250,14 +250,10 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
     run_dir = _run_dir(env)
     if run_dir is not None:
         summary.run_dir = str(run_dir)
-        notebook = run_dir / "trajectory.ipynb"
-        summary.notebook = str(notebook) if notebook.exists() else None
-        summary_file = run_dir / "summary.json"
-        if summary_file.exists():
-            try:
-                summary.env_summary = json.loads(summary_file.read_text())
-            except (OSError, ValueError):
-                summary.env_summary = {}
+        layout = RunDir(run_dir)
+        summary.notebook = str(layout.notebook) if layout.notebook.exists() else None
+        if layout.is_finished:
+            summary.env_summary = layout.read_summary()
             env_best = _number(summary.env_summary.get("best_score"))
             env_final = _number(summary.env_summary.get("final_score"))
             summary.best_score = env_best if env_best is not None else summary.best_score

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..actions import INFO_TYPES
 from ..errors import ConfigError, expected
+from ..outputs import clip
 from .base import Action, AgentError, Observation
 
 SYSTEM_PROMPT = """You are a data scientist solving a Kaggle-style competition in a Jupyter notebook, \
@@ -190,11 +191,7 @@ class LLMAgent:
     def _feedback(self, observation: Observation) -> str:
         text = observation.get("feedback") if isinstance(observation, dict) else None
         text = str(text if text is not None else observation)
-        limit = self.max_observation_chars
-        if len(text) > limit:
-            head, tail = text[: limit // 2], text[-limit // 2:]
-            text = f"{head}\n... [{len(text) - limit} characters cut] ...\n{tail}"
-        return text
+        return clip(text, self.max_observation_chars)
 
     def _add_observation(self, observation: Observation) -> None:
         content = self._feedback(observation)

@@ -18,6 +18,8 @@ import pytest
 
 from dojo_kernel.isolation import resolve_mode
 
+from waiting import wait_until
+
 from .support import check_record, describe, kill_strays, wait_until_gone
 
 DRIVER = Path(__file__).resolve().parent / "crash_driver.py"
@@ -52,15 +54,17 @@ def _read_side(side_file: Path) -> tuple[Path | None, list[int]]:
 
 
 def _wait_for_ready(process: subprocess.Popen, side_file: Path, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while _read_side(side_file)[0] is None:
+    def ready() -> bool:
         if process.poll() is not None:
             pytest.fail(f"the driver exited with {process.returncode} before its episode began: "
                         f"{process.stderr.read().decode(errors='replace')[-2000:]}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the driver's episode did not begin within {timeout_s:g} s")
-        time.sleep(0.02)
+        return _read_side(side_file)[0] is not None
+
+    try:
+        wait_until(ready, timeout=timeout_s, message="the driver's episode to begin")
+    except AssertionError:
+        process.kill()
+        raise
 
 
 def _kill_driver_at(delay_s: float, *, early: bool, competition_dir: Path, tmp_path: Path, isolation: str,

@@ -1,10 +1,12 @@
-"""Tiny scripted agents for the batch runner's tests, given to `dojo batch` as
-"runner_agents:Class" (pytest puts tests/ on the import path; worker processes inherit it)."""
+"""Tiny scripted agents for the batch's tests, given to a batch as "batch.agents:Class"
+(pytest puts tests/ on the import path, as tests/batch is a package; workers inherit it)."""
 
 from __future__ import annotations
 
 import os
 import time
+
+from dojo_kernel.batch.progress import _POLL_S
 
 # The first cell copies the sample submission into place and notes what the kernel was given,
 # so a test can check the GPU index and CPU share each episode received.
@@ -52,7 +54,9 @@ class DyingAgent:
         self._steps += 1
         if self._steps == 1:
             return {"action": "execute_code", "code": _LEAVE_A_PROCESS}
-        time.sleep(2)  # long enough for the batch to notice the kernel's child
+        # Not a synchronisation: the batch notes a worker's processes each time it polls, and
+        # this agent must leave it a few polls to see the kernel's child before the worker dies.
+        time.sleep(4 * _POLL_S)
         os._exit(3)
 
 
