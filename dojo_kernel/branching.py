@@ -48,7 +48,7 @@ _LINKED_WORKING: set[Path] = set()  # branch run dirs whose working/ is a link i
 _TREE_FORMAT = 1
 
 
-def fork_env(env: "DojoEnv", n: int | None = None) -> "DojoEnv | list[DojoEnv]":
+def fork_env(env: DojoEnv, n: int | None = None) -> DojoEnv | list[DojoEnv]:
     """`n` None: one branch; an int: a list of `n` branches (for group rollouts)."""
     count = 1 if n is None else n
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -70,7 +70,7 @@ def fork_env(env: "DojoEnv", n: int | None = None) -> "DojoEnv | list[DojoEnv]":
     return branches[0] if n is None else branches
 
 
-def _branch(env: "DojoEnv", episode: "Episode") -> "DojoEnv":
+def _branch(env: DojoEnv, episode: Episode) -> DojoEnv:
     from .env import DojoEnv
     from .episode_state import Episode
     from .fork import fork_session, sandbox_scratch
@@ -161,13 +161,13 @@ def _replace_link(link: Path, target: Path) -> None:
 # tree.json
 # ---------------------------------------------------------------------------------------------
 
-def _node(episode: "Episode") -> dict[str, Any]:
+def _node(episode: Episode) -> dict[str, Any]:
     rewards = episode.rewards
     return {"steps": episode.steps, "best_score": rewards.best_score, "best_position": rewards.best_position,
             "best_step": rewards.best_step}
 
 
-def _note_fork(env: "DojoEnv", episode: "Episode", branches: list["DojoEnv"]) -> None:
+def _note_fork(env: DojoEnv, episode: Episode, branches: list[DojoEnv]) -> None:
     def change(nodes: dict[str, Any]) -> None:
         parent = nodes.setdefault(episode.run_dir.name, {"parent": None, "fork_step": None})
         parent.update(_node(episode))

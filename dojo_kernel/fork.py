@@ -70,7 +70,7 @@ class AdoptedProcess:
     recycled PID is never taken for it.
     """
 
-    def __init__(self, pid: int, *, sandbox: "SharedSandbox | None" = None) -> None:
+    def __init__(self, pid: int, *, sandbox: SharedSandbox | None = None) -> None:
         self.pid = pid
         self.sandbox = sandbox
         self.returncode: int | None = None
@@ -221,7 +221,7 @@ class SharedSandbox:
         pids.discard(own)  # type: ignore[arg-type]
         return pids
 
-    def spare_branches(self, kernel: "_Kernel") -> bool:
+    def spare_branches(self, kernel: _Kernel) -> bool:
         """For _Kernel.kill: retire the root instead of killing it while branches live (True)."""
         if kernel.process is not self.launcher or not self.live_branches():
             return False
@@ -229,7 +229,7 @@ class SharedSandbox:
         kernel.retired = True
         return True
 
-    def release(self, kernel: "_Kernel") -> bool:
+    def release(self, kernel: _Kernel) -> bool:
         """A branch (or the root) is being disposed. True if handled here; False: the caller
         kills the whole sandbox as for an unforked kernel (the root, with no branch alive)."""
         if kernel.process is self.launcher:
@@ -374,7 +374,7 @@ class ForkReport:
                 + "; ".join(lines) + "."]
 
 
-def fork_session(parent: "KernelSession", *, cwd: str | os.PathLike | None = None) -> "KernelSession":
+def fork_session(parent: KernelSession, *, cwd: str | os.PathLike | None = None) -> KernelSession:
     """A new KernelSession whose kernel is a copy-on-write fork of `parent`'s."""
     from .kernel import KernelSession
 
@@ -394,7 +394,7 @@ def fork_session(parent: "KernelSession", *, cwd: str | os.PathLike | None = Non
             raise ForkError(expected("an existing directory for the fork's cwd", str(target_cwd)))
         _refuse_gpu(parent, kernel)
 
-        def adopt(child: KernelSession) -> "_Kernel":
+        def adopt(child: KernelSession) -> _Kernel:
             return _fork_kernel(parent, kernel, child, target_cwd)
 
         # The same launch spec (sandbox, hidden paths, network, environment): a fork that dies
@@ -408,7 +408,7 @@ def fork_session(parent: "KernelSession", *, cwd: str | os.PathLike | None = Non
     return child
 
 
-def sandbox_scratch(session: "KernelSession") -> Path | None:
+def sandbox_scratch(session: KernelSession) -> Path | None:
     """A new host folder that `session`'s sandbox can write at the same path (a forked
     episode's working directory), or None without a sandbox. It stays, even after the
     sandbox ends, until release_scratch(folder)."""
@@ -422,7 +422,7 @@ def sandbox_scratch(session: "KernelSession") -> Path | None:
         return sandbox.new_dir(scratch=True)
 
 
-def _disk_path(parent: "KernelSession", cwd: Path) -> Path:
+def _disk_path(parent: KernelSession, cwd: Path) -> Path:
     """The folder the fork's disk limit measures: where the parent's is, relative to its cwd."""
     measured = Path(parent._watchdog.disk_path).resolve()
     if measured.is_relative_to(parent.cwd):
@@ -430,7 +430,7 @@ def _disk_path(parent: "KernelSession", cwd: Path) -> Path:
     return measured
 
 
-def _refuse_gpu(parent: "KernelSession", kernel: "_Kernel") -> None:
+def _refuse_gpu(parent: KernelSession, kernel: _Kernel) -> None:
     """The host's own check, which agent code cannot fool: NVML's per-PID GPU memory."""
     if not NVML.available():
         return
@@ -446,7 +446,7 @@ def _refuse_gpu(parent: "KernelSession", kernel: "_Kernel") -> None:
                         f"models, fork, then use the GPU in each branch), or free it by restarting")
 
 
-def _fork_kernel(parent: "KernelSession", kernel: "_Kernel", child: "KernelSession", cwd: Path) -> "_Kernel":
+def _fork_kernel(parent: KernelSession, kernel: _Kernel, child: KernelSession, cwd: Path) -> _Kernel:
     from .kernel import _Kernel
 
     sandboxed = parent.isolation.mode == "namespaces"
@@ -495,7 +495,7 @@ def _fork_kernel(parent: "KernelSession", kernel: "_Kernel", child: "KernelSessi
     return adopted
 
 
-def _share(parent: "KernelSession", kernel: "_Kernel") -> SharedSandbox:
+def _share(parent: KernelSession, kernel: _Kernel) -> SharedSandbox:
     """Turn the root kernel's sandbox into one that branches share (on its first fork)."""
     root_pid = _host_pid(2, kernel.process.pid)  # bubblewrap's init is 1; what it runs is 2
     if root_pid is None:
@@ -517,7 +517,7 @@ def _check_fresh_session_leader(pid: int, since: float) -> None:
         raise ForkError(f"the kernel said it forked process {pid}, which is not a kernel it just forked")
 
 
-def _ask_to_fork(parent: "KernelSession", kernel: "_Kernel", connection_file: Path, home: Path,
+def _ask_to_fork(parent: KernelSession, kernel: _Kernel, connection_file: Path, home: Path,
                  cwd: Path | None) -> ForkReport:
     """Run the fork in the parent, silently (no history, no execution count), and read its answer."""
     call = (f"fork({str(connection_file)!r}, home={str(home)!r}, cwd={None if cwd is None else str(cwd)!r}, "
