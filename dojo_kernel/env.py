@@ -32,6 +32,7 @@ import gymnasium
 import numpy as np
 from gymnasium.error import ResetNeeded
 
+from . import branching
 from . import feedback as text
 from .actions import ACTION_NAMES, Action, ActionError, parse_action
 from .competition import Competition, get_competition, list_competitions
@@ -173,6 +174,13 @@ class DojoEnv(gymnasium.Env):
             self._close_episode(episode)
         return obs, float(outcome.reward), terminated, truncated, compact(info)
 
+    def fork(self, n: int | None = None) -> DojoEnv | list[DojoEnv]:
+        """Independent envs at this step of this episode (history, budget, rewards, best score,
+        and a copy-on-write fork of the kernel), each in its own run dir whose notebook starts
+        with this episode's cells marked inherited; recorded in <output_dir>/tree.json.
+        fork() gives one env; fork(n) a list of n. Raises ForkError if the kernel holds a GPU."""
+        return branching.fork_env(self, n)
+
     def render(self) -> str | None:
         return self._last_feedback if self.render_mode == "ansi" else None
 
@@ -302,9 +310,10 @@ class DojoEnv(gymnasium.Env):
         self._episode = None
 
     def _close_episode(self, episode: Episode) -> None:
-        episode.recorder.close(self._summary(episode))
-        session = episode.session
-        self._closer.submit(session.close)
+        summary = self._summary(episode)
+        episode.recorder.close(summary)
+        branching.note_closed(self.output_dir, episode.run_dir, summary)
+        self._closer.submit(branching.close_session, episode.session, episode.run_dir)
 
     def _summary(self, episode: Episode) -> dict[str, Any]:
         final = episode.final_grade

@@ -54,7 +54,7 @@ import nbformat
 from . import __version__
 from .errors import ConfigError, RecorderError, expected
 from .grading import Grade
-from .rundir import NOTEBOOK_FILE, REWARDS_FILE, SUMMARY_FILE, atomic_write, notebook_path_of
+from .rundir import NOTEBOOK_FILE, REWARDS_FILE, SUMMARY_FILE, atomic_write, notebook_path_of, read_rewards
 
 FORMAT_VERSION = 1
 
@@ -494,6 +494,31 @@ class TrajectoryRecorder:
         self._append_reward(step, finished_at)
         self._steps += 1
         self._last_step = step.step
+
+    def inherit(self, parent: "TrajectoryRecorder", branch: dict[str, Any]) -> None:
+        """Begin this new trajectory with every step `parent` recorded (a fork of its episode):
+        its cells, each marked `dojo.inherited: true`, and its reward lines, each marked
+        `"inherited": true`; `branch` (parent run dir, fork step) goes into the metadata.
+        The branch's own steps then continue the parent's numbering."""
+        if self._steps or self._closed:
+            raise RecorderError(f"inherit() on a trajectory that already has steps ({self.run_dir})")
+        cells = json.loads(b"[" + bytes(parent._body) + b"]")[1:]  # the env's own copy, not the file
+        for cell in cells:
+            if cell.get("metadata", {}).get("dojo", {}).get("kind") == "summary":
+                continue
+            cell.setdefault("metadata", {}).setdefault("dojo", {})["inherited"] = True
+            self._add_cell(cell)
+        self._metadata["dojo"]["branch"] = _jsonable(branch)
+        self._write_notebook()
+        lines = []
+        for entry in read_rewards(parent.rewards_path) if parent.rewards_path.exists() else []:
+            entry["inherited"] = True
+            lines.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n")
+        if lines:
+            os.write(self._rewards_fd, "".join(lines).encode())
+            os.fsync(self._rewards_fd)
+        self._steps = parent._steps
+        self._last_step = parent._last_step
 
     def close(self, summary: dict[str, Any]) -> None:
         """Finish the episode: the summary goes into the notebook metadata and summary.json."""
