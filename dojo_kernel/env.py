@@ -42,6 +42,7 @@ from .isolation import prepare_input, resolve_mode
 from .kernel import CellResult, KernelSession
 from .limits import Limits
 from .pool import WarmPool, Workspace, new_run_dir
+from .usage import add_usage, check_usage
 from .rewards import RewardTracker, check_reward_mode
 from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation_space
 from .trajectory import StepRecord, TrajectoryRecorder
@@ -168,6 +169,8 @@ class _Episode:
     limit_events: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # one line per step, for get_history
     last_grade: Grade | None = None
+    pending_usage: dict[str, Any] = field(default_factory=dict)  # what the next step's action cost
+    usage: dict[str, Any] = field(default_factory=dict)  # token and cost totals so far
 
     @property
     def over(self) -> bool:
@@ -294,6 +297,14 @@ class DojoEnv(gymnasium.Env):
         if terminated or truncated:
             self._close_episode(episode)
         return obs, float(outcome.reward), terminated, truncated, _compact(info)
+
+    def record_usage(self, **usage: Any) -> None:
+        """Tokens and cost of producing the next action (prompt_tokens, completion_tokens,
+        total_tokens, cost_usd, requests): kept in that step's rewards.jsonl line, summed in
+        summary.json. Calls before one step add up."""
+        if self._episode is None:
+            raise ResetNeeded("expected reset() before record_usage(), got record_usage() first: call env.reset()")
+        add_usage(self._episode.pending_usage, check_usage(usage))
 
     def render(self) -> str | None:
         return self._last_feedback if self.render_mode == "ansi" else None
@@ -465,6 +476,7 @@ class DojoEnv(gymnasium.Env):
             "episode_time_s": limits.episode_time_s,
             "limit_events": list(episode.limit_events),
             "kernel_restarts": episode.kernel_restarts,
+            "usage": dict(episode.usage),
             "isolation": self.isolation_plan.mode,
             "isolation_warning": self.isolation_plan.warning,
             "limits": limits.to_dict(),
@@ -671,7 +683,10 @@ class DojoEnv(gymnasium.Env):
             feedback=obs["feedback"],
             arguments=outcome.arguments if outcome.action != "invalid" else {"received": safe_repr(raw_action)[:300]},
             started_at=outcome.started_at,
+            usage=episode.pending_usage or None,
         ))
+        add_usage(episode.usage, episode.pending_usage)
+        episode.pending_usage = {}
 
 
 @dataclass

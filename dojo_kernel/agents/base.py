@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError, DojoError, expected
+from ..usage import stats_snapshot, usage_delta
 
 Action = dict[str, Any] | str
 Observation = dict[str, Any]
@@ -198,6 +199,13 @@ def _run_dir(env: Any) -> Path | None:
     return None
 
 
+def _record_usage(env: Any, usage: dict[str, Any]) -> None:
+    """Hand the env what the agent's last act() cost, where the env keeps such a record."""
+    record = getattr(getattr(env, "unwrapped", env), "record_usage", None)
+    if usage and callable(record):
+        record(**usage)
+
+
 def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] | None = None,
                 seed: int | None = None, options: dict[str, Any] | None = None,
                 close: bool = True) -> dict[str, Any]:
@@ -215,11 +223,13 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
     try:
         agent.reset(observation)
         while True:
+            before = stats_snapshot(getattr(agent, "stats", None))
             try:
                 action = agent.act(observation)
             except StopEpisode:
                 summary.stopped_by = "agent_quit"
                 break
+            _record_usage(env, usage_delta(before, stats_snapshot(getattr(agent, "stats", None))))
             observation, reward, terminated, truncated, info = env.step(action)
             summary.steps += 1
             summary.total_reward += float(reward or 0.0)
