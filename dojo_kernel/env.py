@@ -19,6 +19,7 @@ live in Gymnasium's shared memory) and prefer `context="spawn"`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -42,10 +43,10 @@ from .isolation import prepare_input, resolve_mode
 from .kernel import CellResult, KernelSession
 from .limits import Limits
 from .pool import WarmPool, Workspace, new_run_dir
-from .usage import add_usage, check_usage
 from .rewards import RewardTracker, check_reward_mode
 from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation_space
 from .trajectory import StepRecord, TrajectoryRecorder
+from .usage import add_usage, check_usage
 
 GRADE_SPLITS = ("public", "full", "private")
 _LIMIT_FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
@@ -298,6 +299,11 @@ class DojoEnv(gymnasium.Env):
             self._close_episode(episode)
         return obs, float(outcome.reward), terminated, truncated, _compact(info)
 
+    @property
+    def session(self) -> KernelSession | None:
+        """The running episode's kernel session (None between episodes), e.g. for a live view."""
+        return self._episode.session if self._episode is not None else None
+
     def record_usage(self, **usage: Any) -> None:
         """Tokens and cost of producing the next action (prompt_tokens, completion_tokens,
         total_tokens, cost_usd, requests): kept in that step's rewards.jsonl line, summed in
@@ -431,13 +437,15 @@ class DojoEnv(gymnasium.Env):
             episode.end_reason = reason
             episode.truncated = True
             self._grade_final(episode)
-            self._close_episode(episode)
+            self._close_episode(episode, keep=episode.steps > 0)
         self._episode = None
 
-    def _close_episode(self, episode: _Episode) -> None:
+    def _close_episode(self, episode: _Episode, keep: bool = True) -> None:
+        """Write the summary and end the kernel. An episode that took no step (check_env's
+        resets, a reset followed by close) records nothing: its run dir goes with the kernel."""
         episode.recorder.close(self._summary(episode))
         session = episode.session
-        self._closer.submit(session.close)
+        self._closer.submit(session.close if keep else functools.partial(_close_and_remove, session, episode.run_dir))
 
     def _summary(self, episode: _Episode) -> dict[str, Any]:
         final = episode.final_grade
@@ -708,6 +716,11 @@ class _Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     arguments: dict[str, Any] = field(default_factory=dict)  # the action's other fields, for the record
     started_at: float = field(default_factory=time.time)
+
+
+def _close_and_remove(session: KernelSession, run_dir: Path) -> None:
+    session.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _compact(info: dict[str, Any]) -> dict[str, Any]:

@@ -618,8 +618,14 @@ def notebook_path_of(source: str | os.PathLike[str]) -> Path:
 def load_trajectory(source: str | os.PathLike[str]) -> nbformat.NotebookNode:
     """Read (and validate) a recorded notebook from a run dir or a path."""
     path = notebook_path_of(source)
-    notebook = nbformat.read(path, as_version=4)
-    nbformat.validate(notebook)
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+    except (OSError, ValueError, UnicodeDecodeError, nbformat.ValidationError) as error:
+        # A file that is not a notebook is a user's mistake: one line, not a traceback.
+        reason = " ".join(str(error).split())[:200]
+        raise ConfigError(expected("a Jupyter notebook (trajectory.ipynb of a run dir)", str(path),
+                                   f"it cannot be read as one: {reason}")) from None
     return notebook
 
 

@@ -119,10 +119,14 @@ def test_attach_prints_the_live_kernel_and_it_shares_the_agents_state(data_root,
         client.start_channels()
         try:
             reply = client.execute_interactive("print(answer)", timeout=30, output_hook=lambda msg: outputs.append(msg))
+            client.execute_interactive("print('typed at the console')", timeout=30, output_hook=outputs.append)
         finally:
             client.stop_channels()
         assert reply["content"]["status"] == "ok"
         assert any(msg["content"].get("text", "").strip() == "42" for msg in outputs)
+        # What a person runs in the attached console is theirs: not shown to the agent as its output
+        obs, *_ = env.step("print('the agent cell')")
+        assert "the agent cell" in obs["feedback"] and "typed at the console" not in obs["feedback"]
     finally:
         env.close()
     assert main(["attach", str(env.run_dir)]) == 2
