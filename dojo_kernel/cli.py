@@ -1,4 +1,4 @@
-"""The `dojo` command: list, prepare, run, batch, replay, report and attach.
+"""The `dojo` command: list, prepare, run, batch, replay, report, leaderboard and attach.
 
 Every failure a user can fix ends as one line on stderr ("dojo run: error: ...") and exit
 code 2; no traceback. Exit 1 means the command ran but its result is bad (a replay that
@@ -389,6 +389,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .leaderboard import AGENT_COLUMNS, RUN_COLUMNS, agent_table, read_runs, text_cell, to_csv
+
+    runs = read_runs(args.runs_dirs)
+    rows = agent_table(runs)
+    table = Table(title=f"{len(runs)} run(s) in {', '.join(map(str, args.runs_dirs))}")
+    for column in AGENT_COLUMNS:
+        table.add_column(column.replace("_", " "), justify="left" if column == "agent" else "right")
+    for row in rows:
+        table.add_row(*(escape(text_cell(column, row[column])) for column in AGENT_COLUMNS))
+    _console().print(table)
+    target = args.csv if args.csv is not None else Path(args.runs_dirs[0]) / "leaderboard.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(to_csv(rows, AGENT_COLUMNS), encoding="utf-8")
+    print(f"per agent: {target}")
+    if args.runs_csv is not None:
+        args.runs_csv.write_text(to_csv((run.row() for run in runs), RUN_COLUMNS), encoding="utf-8")
+        print(f"per run:   {args.runs_csv}")
+    return 0
+
+
 def read_kernel_pointer(run_dir: Path) -> dict[str, Any] | None:
     """What the env recorded in run_dir/kernel.json: the kernel's connection file and pid."""
     pointer = run_dir / "kernel.json"
@@ -495,6 +519,16 @@ def build_parser() -> _Parser:
     report.add_argument("runs_dir", metavar="RUNS_DIR", type=Path)
     report.add_argument("--out", type=Path, help="where the report goes (default RUNS_DIR)")
 
+    leaderboard = commands.add_parser(
+        "leaderboard", help="per-agent totals across runs (medals, rank, Elo)",
+        description="Per-agent totals across the runs under RUNS_DIR...: medal rate, above-median rate, valid "
+                    "submissions, mean rank, HumanRank-style position and Elo from head-to-head results.")
+    leaderboard.add_argument("runs_dirs", nargs="+", metavar="RUNS_DIR", type=Path)
+    leaderboard.add_argument("--csv", type=Path, metavar="FILE",
+                             help="where the per-agent CSV goes (default RUNS_DIR/leaderboard.csv, the first one)")
+    leaderboard.add_argument("--runs-csv", type=Path, metavar="FILE",
+                             help="also write one CSV row per run (default: not written)")
+
     attach = commands.add_parser("attach", help="open a running episode's kernel",
                                  description="Print how to open a running episode's kernel with jupyter console.")
     attach.add_argument("run_dir", metavar="RUN_DIR")
@@ -503,7 +537,7 @@ def build_parser() -> _Parser:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list, "prepare": cmd_prepare, "run": cmd_run, "batch": cmd_batch, "replay": cmd_replay,
-    "report": cmd_report, "attach": cmd_attach,
+    "report": cmd_report, "leaderboard": cmd_leaderboard, "attach": cmd_attach,
 }
 
 

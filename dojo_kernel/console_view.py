@@ -21,7 +21,8 @@ def isolation_line(plan: Any) -> str | None:
     "auto" that fell back carries its warning; "none" was asked for)."""
     if plan.mode != "none":
         return None
-    return f"dojo run: {plan.warning or 'the kernel is NOT isolated (--isolation none): agent code can read any file this process can, including private answers, and reach the network.'}"
+    return "dojo run: " + (plan.warning or "the kernel is NOT isolated (--isolation none): agent code can read any "
+                           "file this process can, including private answers, and reach the network.")
 
 
 class LiveSteps:

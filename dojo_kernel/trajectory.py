@@ -568,6 +568,7 @@ class TrajectoryRecorder:
             "budget_left": step.budget_left,
             "limit_event": step.limit_event or (step.result.limit_event if step.result is not None else None),
             "duration_s": step.result.duration_s if step.result is not None else None,
+            "peak_rss_bytes": step.result.peak_rss_bytes if step.result is not None else None,
             "grade": grade,
             "usage": step.usage,
             "competition": self.competition,

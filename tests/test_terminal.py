@@ -21,7 +21,7 @@ from waiting import wait_until  # noqa: E402
 
 from dojo_kernel.cli import build_parser, main  # noqa: E402
 
-SUBCOMMANDS = ("list", "prepare", "run", "batch", "replay", "report", "attach")
+SUBCOMMANDS = ("list", "prepare", "run", "batch", "replay", "report", "attach", "leaderboard")
 
 
 def one_line(text: str, command: str) -> str:
@@ -56,6 +56,7 @@ def wrong_inputs(tmp_path):
                    ["replay", str(empty)]],
         "report": [["report", missing], ["report", str(empty)], ["report", str(text_file)]],
         "attach": [["attach", missing], ["attach", str(empty)]],
+        "leaderboard": [["leaderboard", missing], ["leaderboard", str(empty)], ["leaderboard"]],
     }
 
 
