@@ -210,18 +210,6 @@ def test_list_shows_builtins_with_their_metric_and_build_state(data_root, capsys
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-@pytest.mark.slow
-def test_quickstart_notebook_runs_top_to_bottom(data_root, tmp_path):
-    from nbclient import NotebookClient
-
-    notebook = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    texts = "\n".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                      for output in cell.outputs)
-    assert "replay AGREES" in texts
-    assert (tmp_path / "runs" / "report.html").is_file()
-
-
 def test_example_episode_is_a_recorded_baseline_episode():
     notebook = nbformat.read(NOTEBOOKS / "example-episode.ipynb", as_version=4)
     nbformat.validate(notebook)
