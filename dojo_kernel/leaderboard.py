@@ -93,7 +93,7 @@ def read_run(path: Path) -> RunResult:
                        steps=len(record.steps), finished=bool(summary))
     result.seed = _int(summary.get("seed"))
     result.time_s = _number(summary.get("elapsed_s"))
-    usage = summary.get("usage") if isinstance(summary.get("usage"), dict) else {}
+    usage = _dict(summary.get("usage"))
     result.tokens = _int(usage.get("total_tokens"))
     result.cost_usd = _number(usage.get("cost_usd"))
     result.final_score = _number(summary.get("final_score"))
@@ -103,10 +103,9 @@ def read_run(path: Path) -> RunResult:
     result.valid = summary.get("final_valid") is True
     result.higher_is_better = summary.get("higher_is_better") if isinstance(summary.get("higher_is_better"), bool) else None
     result.metric = str(summary["metric"]) if summary.get("metric") else None
-    grade = summary.get("final_grade") if isinstance(summary.get("final_grade"), dict) else {}
+    grade = _dict(summary.get("final_grade"))
     result.rank, result.teams = _int(grade.get("rank")), _int(grade.get("teams"))
-    details = grade.get("details") if isinstance(grade.get("details"), dict) else {}
-    thresholds = details.get("thresholds") if isinstance(details.get("thresholds"), dict) else {}
+    thresholds = _dict(_dict(grade.get("details")).get("thresholds"))
     result.thresholds = {key: value for key, value in thresholds.items()
                          if key in ("gold", "silver", "bronze", "median") and _number(value) is not None}
     result.timeline = [_timeline_entry(entry) for entry in _entries(path)]
@@ -274,6 +273,10 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _number(value: Any) -> float | None:
