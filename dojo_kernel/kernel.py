@@ -282,6 +282,11 @@ class KernelSession:
         return None if self._kernel is None else self._kernel.process.pid
 
     @property
+    def cell_peak_rss_bytes(self) -> int:
+        """Peak memory of the kernel's tree during the cell running now (0 when idle)."""
+        return self._watchdog.cell_peak_rss()
+
+    @property
     def connection_file(self) -> Path | None:
         return None if self._kernel is None else self._kernel.connection_file
 
@@ -535,7 +540,17 @@ class KernelSession:
     def _route_background(self, channel: str, message: dict[str, Any], background: _OutputCollector) -> None:
         if channel == "iopub" and message["header"]["msg_type"] in ("stream", "display_data",
                                                                      "execute_result", "error"):
+            if self._from_another_client(message):
+                return  # a person's `jupyter console --existing`: their output, not the agent's
             background.add(output_from_msg(message))
+
+    def _from_another_client(self, message: dict[str, Any]) -> bool:
+        """Whether the message answers a request of another client session (an attached
+        console). Output of the agent's own earlier cells (threads) carries our session."""
+        parent = message.get("parent_header")
+        session = parent.get("session") if isinstance(parent, dict) else None
+        kernel = self._kernel
+        return bool(session) and kernel is not None and session != kernel.client.session.session
 
     def _complete(self, result: CellResult, reply: dict[str, Any] | None, interrupted: bool,
                   timeout: float | None, notes: list[str]) -> None:

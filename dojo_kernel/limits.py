@@ -323,6 +323,11 @@ class Watchdog:
             self._disk_floor = None
         self._wake.set()
 
+    def cell_peak_rss(self) -> int:
+        """The running cell's peak so far (bytes), for a live display; 0 between cells."""
+        with self._lock:
+            return self._peak_rss if self._in_cell else 0
+
     def end_cell(self) -> CellPeaks:
         with self._lock:
             self._in_cell = False

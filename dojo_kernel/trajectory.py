@@ -101,6 +101,7 @@ class StepRecord:
     info_markdown: the request_info answer as markdown, where it differs from `feedback`.
     arguments:     the action's other arguments, e.g. {"info_type": "overview"} or {"final": True}.
     started_at:    when the step began (epoch seconds); default: its end minus the cell's duration.
+    usage:         tokens and cost of producing the action (see dojo_kernel.usage), where known.
     """
 
     step: int
@@ -119,6 +120,7 @@ class StepRecord:
     info_markdown: str | None = None
     arguments: dict[str, Any] = field(default_factory=dict)
     started_at: float | None = None
+    usage: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -578,7 +580,9 @@ class TrajectoryRecorder:
             "budget_left": step.budget_left,
             "limit_event": step.limit_event or (step.result.limit_event if step.result is not None else None),
             "duration_s": step.result.duration_s if step.result is not None else None,
+            "peak_rss_bytes": step.result.peak_rss_bytes if step.result is not None else None,
             "grade": grade,
+            "usage": step.usage,
             "competition": self.competition,
             "agent": self.agent,
             "time": _iso(finished_at),
@@ -601,8 +605,14 @@ class TrajectoryRecorder:
 def load_trajectory(source: str | os.PathLike[str]) -> nbformat.NotebookNode:
     """Read (and validate) a recorded notebook from a run dir or a path."""
     path = notebook_path_of(source)
-    notebook = nbformat.read(path, as_version=4)
-    nbformat.validate(notebook)
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+    except (OSError, ValueError, UnicodeDecodeError, nbformat.ValidationError) as error:
+        # A file that is not a notebook is a user's mistake: one line, not a traceback.
+        reason = " ".join(str(error).split())[:200]
+        raise ConfigError(expected("a Jupyter notebook (trajectory.ipynb of a run dir)", str(path),
+                                   f"it cannot be read as one: {reason}")) from None
     return notebook
 
 
