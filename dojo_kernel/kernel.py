@@ -37,6 +37,7 @@ from .limits import Breach, Limits, Watchdog
 from .outputs import _OutputCollector, render_text, strip_ansi
 from .prepare.names import default_data_root
 from .spawn import _describe_exit, _die_with_parent, _log_tail, _start_group_reaper, kill_tree, link_input
+from .spawn import seccomp_descriptor
 from .spawn import popen as _popen
 
 CellStatus = Literal["ok", "error", "timeout", "killed", "died"]
@@ -359,11 +360,11 @@ class KernelSession:
         # No history database: it would cost start time and write outside working/.
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file),
                 "--HistoryManager.enabled=False"]
-        command = wrap_command(argv, self.launch, cwd=self.cwd, runtime_dir=kernel_dir)
-        with open(self.log_path, "ab") as log:
+        with open(self.log_path, "ab") as log, seccomp_descriptor(self.isolation.mode == "namespaces") as rules:
+            command = wrap_command(argv, self.launch, cwd=self.cwd, runtime_dir=kernel_dir, seccomp_fd=rules)
             process = _popen(command, cwd=self.cwd, env=environment, stdin=subprocess.DEVNULL,
                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                             preexec_fn=_die_with_parent)
+                             preexec_fn=_die_with_parent, pass_fds=() if rules is None else (rules,))
         client = BlockingKernelClient(context=zmq.Context.instance())
         client.load_connection_file(str(connection_file))
         # Under namespaces the whole PID namespace dies with the sandbox; without, a watcher must.

@@ -14,10 +14,13 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, expected
+from . import seccomp
 from .limits import tree_pids
 
 _PR_SET_PDEATHSIG = 1
@@ -128,6 +131,25 @@ def _start_group_reaper(kernel_pid: int) -> subprocess.Popen:
     return _SPAWNER.popen([sys.executable, "-S", "-c", _GROUP_REAPER, str(os.getpid()), str(kernel_pid)],
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           start_new_session=True, env={}, cwd="/")
+
+
+@contextmanager
+def seccomp_descriptor(sandboxed: bool) -> Iterator[int | None]:
+    """A descriptor holding the sandbox's seccomp filter for bwrap to read (`--seccomp FD`,
+    pass it in pass_fds); None without a sandbox or on an architecture the filter does not know.
+    The child inherits its own copy of the descriptor (bwrap reads it after exec), so the
+    parent closes its copy as soon as Popen has returned."""
+    program = seccomp.program() if sandboxed else None
+    if program is None:
+        yield None
+        return
+    fd = os.memfd_create("dojo-seccomp", 0)  # no file on disk, gone with its last descriptor
+    try:
+        os.write(fd, program)
+        os.lseek(fd, 0, os.SEEK_SET)
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def kill_tree(root_pid: int, process_group: int | None = None) -> None:
