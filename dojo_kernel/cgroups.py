@@ -141,6 +141,7 @@ class KernelCgroup:
         made: list[tuple[Hierarchy, Path]] = []
         try:
             for hierarchy in _usable(memory_bytes is not None, cpus is not None):
+                _remove_stale(hierarchy.own)
                 folder = hierarchy.own / name
                 folder.mkdir()
                 made.append((hierarchy, folder))
@@ -223,6 +224,18 @@ class KernelCgroup:
                     time.sleep(0.02)
 
 
+def _remove_stale(parent: Path) -> None:
+    """Remove empty cgroups an env that died left here (killed between making a kernel's
+    cgroups and starting its reaper): ours by name, dojo-<pid>-<n>, with that pid gone."""
+    for folder in parent.glob("dojo-*-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            try:
+                folder.rmdir()  # only succeeds where no task is left in it
+            except OSError:
+                pass
+
+
 def _configure(hierarchy: Hierarchy, folder: Path, memory_bytes: int | None, max_tasks: int | None,
                cpus: int | None) -> None:
     if hierarchy.version == 2:
@@ -276,7 +289,9 @@ def for_kernel(limits) -> tuple[KernelCgroup | None, list[int] | None]:
     # the pids controller stops the task after that one.
     tasks = None if limits.max_processes is None else limits.max_processes + 1
     cgroup = KernelCgroup.create(memory, tasks, limits.cpus)
-    pinned = cgroup is not None and any(h.controller == "cpuset" or h.version == 2 for h, _ in cgroup.folders)
+    pinned = cgroup is not None and any(
+        h.controller == "cpuset" or (h.version == 2 and "cpuset" in _read(h.own / "cgroup.subtree_control").split())
+        for h, _ in cgroup.folders)
     if limits.cpus is None or pinned:
         return cgroup, None
     return cgroup, pick_cpus(limits.cpus, sorted(os.sched_getaffinity(0)))

@@ -36,10 +36,9 @@ from .isolation import IsolationPlan, LaunchSpec, kernel_environment, resolve_mo
 from .limits import NVML, Breach, Limits, Watchdog
 from .outputs import _OutputCollector, render_text, strip_ansi
 from .prepare.names import default_data_root
-from .spawn import _describe_exit, _die_with_parent, _log_tail, _start_group_reaper, kill_tree, link_input
-from .spawn import child_setup, seccomp_descriptor
 from . import cgroups
-from .spawn import popen as _popen
+from .spawn import _describe_exit, _log_tail, _start_group_reaper, kill_tree, link_input, popen_kernel
+from .spawn import seccomp_descriptor
 
 CellStatus = Literal["ok", "error", "timeout", "killed", "died"]
 
@@ -368,14 +367,8 @@ class KernelSession:
         cgroup, cores = cgroups.for_kernel(self.limits)
         with open(self.log_path, "ab") as log, seccomp_descriptor(self.isolation.mode == "namespaces") as rules:
             command = wrap_command(argv, self.launch, cwd=self.cwd, runtime_dir=kernel_dir, seccomp_fd=rules)
-            try:
-                process = _popen(command, cwd=self.cwd, env=environment, stdin=subprocess.DEVNULL,
-                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                 preexec_fn=child_setup(cgroup, cores), pass_fds=() if rules is None else (rules,))
-            except BaseException:
-                if cgroup is not None:
-                    cgroup.remove()
-                raise
+            process = popen_kernel(command, cgroup=cgroup, cores=cores, seccomp_fd=rules, cwd=self.cwd,
+                                   env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         client = BlockingKernelClient(context=zmq.Context.instance())
         client.load_connection_file(str(connection_file))
         # A watcher on the host kills the kernel's group, sandbox and cgroups if the env dies.

@@ -179,6 +179,19 @@ def _start_group_reaper(kernel_pid: int, cgroup_folders: tuple[Path, ...] = ()) 
                           start_new_session=True, env={}, cwd="/")
 
 
+def popen_kernel(argv: list[str], *, cgroup: Any = None, cores: list[int] | None = None,
+                 seccomp_fd: int | None = None, **kwargs: Any) -> subprocess.Popen:
+    """Launch a kernel (or its sandbox) in a session of its own, dying with this process, in
+    `cgroup` (removed again if the launch fails), pinned to `cores`, handing bwrap seccomp_fd."""
+    try:
+        return popen(argv, start_new_session=True, preexec_fn=child_setup(cgroup, cores),
+                     pass_fds=() if seccomp_fd is None else (seccomp_fd,), **kwargs)
+    except BaseException:
+        if cgroup is not None:
+            cgroup.remove()
+        raise
+
+
 def child_setup(cgroup: Any = None, cores: list[int] | None = None) -> Callable[[], None]:
     """What the launched process does between fork and exec: die with its parent, join the
     kernel's cgroups (a cgroups.KernelCgroup; before exec, so nothing it starts escapes them)
