@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import psutil
@@ -250,6 +251,71 @@ def test_cpus_pin_cores_agent_code_cannot_widen(sandboxed) -> None:
     assert len(_our_cgroups() - before) >= 2  # memory, pids, cpuset of this kernel
     session.close()
     assert _our_cgroups() <= before  # removed with the kernel, others untouched
+
+
+# -- 12: a slow disk scan does not blind the memory watchdog -------------------------------------
+
+_BURST_ON_SIGNAL = """
+import mmap, os, sys, time
+# 600 MB of RAM prepared outside any process's memory (a deleted shared-memory file), so that
+# the burst itself takes only the time to map it.
+fd = os.open("/dev/shm/dojo-burst-%d" % os.getpid(), os.O_CREAT | os.O_RDWR, 0o600)
+os.unlink("/dev/shm/dojo-burst-%d" % os.getpid())
+for _ in range(60):
+    os.write(fd, b"x" * (10 * 2**20))
+print("ready", flush=True)
+sys.stdin.readline()
+if os.fork() == 0:  # a child of the watched tree maps all of it for 0.3 s, then is gone
+    view = mmap.mmap(fd, 600 * 2**20, mmap.MAP_SHARED | mmap.MAP_POPULATE, mmap.PROT_READ)
+    time.sleep(0.3)
+    os._exit(0)
+os.wait()
+print("done", flush=True)
+time.sleep(60)
+"""
+
+
+def _slow_folder(folder: Path, at_least_s: float) -> float:
+    """Fill `folder` with hard links until one disk scan takes at_least_s; the scan's cost."""
+    folder.mkdir()
+    count, cost = 0, 0.0
+    while cost < at_least_s and count < 200_000:
+        sub = folder / str(count)
+        sub.mkdir()
+        seed = sub / "seed"  # one per folder: a file takes at most 65,000 links on ext4
+        seed.write_bytes(b"x")
+        for index in range(5_000):
+            os.link(seed, sub / str(index))
+        count += 5_000
+        started = time.monotonic()
+        limits_module._disk_bytes(folder)
+        cost = time.monotonic() - started
+    return cost
+
+
+def test_a_slow_disk_scan_does_not_blind_the_memory_watchdog(tmp_path) -> None:
+    # The burst lasts well under one scan and starts as the scans of attach() and begin_cell()
+    # begin: a sampler that waits on the scan never sees it.
+    scan_s = _slow_folder(tmp_path / "working", at_least_s=1.0)
+    if scan_s < 1.0:
+        pytest.skip(f"could not make a disk scan slow enough here ({scan_s:.2f} s)")
+    parent = subprocess.Popen([sys.executable, "-c", _BURST_ON_SIGNAL], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    seen: list = []
+    assert parent.stdout.readline() == "ready\n"
+    dog = Watchdog(Limits(memory_gb=0.4, disk_gb=100, max_processes=None), disk_path=tmp_path / "working",
+                   on_breach=seen.append)
+    try:
+        dog.attach(parent.pid)
+        dog.begin_cell()
+        parent.stdin.write("go\n")
+        parent.stdin.flush()
+        assert parent.stdout.readline() == "done\n"
+    finally:
+        dog.stop()
+        parent.kill()
+        parent.wait()
+    assert [breach.kind for breach in seen] == ["memory"], (seen, scan_s)
 
 
 # -- 17: only the assigned GPU's device file; NVML failures fail closed ----------------------------
