@@ -27,8 +27,10 @@ Mode "namespaces" runs the kernel under bubblewrap (`bwrap`, Debian/Ubuntu packa
               sockets are files, so the env still talks to the kernel.
 
 The kernel runs as uid/gid 65534 inside a user namespace, with no capabilities, with
-`no_new_privs` set and (bubblewrap 0.8+) without the right to create further user
-namespaces. The user namespace maps it to the uid of whoever runs the env, so files it
+`no_new_privs` set, (bubblewrap 0.8+) without the right to create further user
+namespaces, and under the seccomp filter of seccomp.py where the caller passes seccomp_fd
+(no ptrace or other process-control calls). Of the GPUs only the spec's gpu_minor device
+file is bound (gpu_device_plan). The user namespace maps it to the uid of whoever runs the env, so files it
 writes in `working/` belong to that user outside, and the env can read and delete them.
 (When the env runs as root the kernel's files are root's outside, but the kernel holds no
 capability and can write only the places above.) Its parent is the sandbox's init, so it
