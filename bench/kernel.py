@@ -39,14 +39,16 @@ def thread_cpu_s(native_id: int) -> float:
 
 
 def watchdog_cpu_percent(session: KernelSession, period_s: float, cell: str | None) -> float:
-    native_id = session._watchdog._thread.native_id
-    before = thread_cpu_s(native_id)
+    """CPU of the watchdog's threads (the sampler and, with a disk limit, the disk scanner)."""
+    dog = session._watchdog
+    ids = [thread.native_id for thread in (dog._thread, dog._disk_thread) if thread is not None]
+    before = sum(thread_cpu_s(native_id) for native_id in ids)
     started = time.monotonic()
     if cell is None:
         time.sleep(period_s)
     else:
         session.run(cell)
-    return 100 * (thread_cpu_s(native_id) - before) / (time.monotonic() - started)
+    return 100 * (sum(thread_cpu_s(native_id) for native_id in ids) - before) / (time.monotonic() - started)
 
 
 def breach_to_kill_s(workdir: Path, isolation: str) -> tuple[float, str]:

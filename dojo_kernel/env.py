@@ -40,6 +40,7 @@ from .competition import Competition, get_competition, list_competitions
 from .episode_state import Episode, Outcome, compact, file_stamp, finite
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .grading import Grade
+from .cgroups import mode as enforcement_mode
 from .kernel import KernelSession, default_launch_spec
 from .outputs import clip
 from .pool import WarmPool
@@ -375,6 +376,7 @@ class DojoEnv(gymnasium.Env):
             "usage": dict(episode.usage),
             "isolation": self.isolation_plan.mode,
             "isolation_warning": self.isolation_plan.warning,
+            "limits_enforced_by": enforcement_mode(),  # "cgroup v1" | "cgroup v2" | "watchdog"
             "limits": limits.to_dict(),
             "seed": episode.seed,
             "started_at": episode.started_at,

@@ -27,8 +27,10 @@ Mode "namespaces" runs the kernel under bubblewrap (`bwrap`, Debian/Ubuntu packa
               sockets are files, so the env still talks to the kernel.
 
 The kernel runs as uid/gid 65534 inside a user namespace, with no capabilities, with
-`no_new_privs` set and (bubblewrap 0.8+) without the right to create further user
-namespaces. The user namespace maps it to the uid of whoever runs the env, so files it
+`no_new_privs` set, (bubblewrap 0.8+) without the right to create further user
+namespaces, and under the seccomp filter of seccomp.py where the caller passes seccomp_fd
+(no ptrace or other process-control calls). Of the GPUs only the spec's gpu_minor device
+file is bound (gpu_device_plan). The user namespace maps it to the uid of whoever runs the env, so files it
 writes in `working/` belong to that user outside, and the env can read and delete them.
 (When the env runs as root the kernel's files are root's outside, but the kernel holds no
 capability and can write only the places above.) Its parent is the sandbox's init, so it
@@ -41,6 +43,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -157,8 +160,9 @@ class LaunchSpec:
                     the data root with every competition's private answers, private/ folders.
     tmp_size_bytes: cap of each of the private /tmp and /dev/shm (tmpfs: their files take RAM
                     that the kernel's PSS does not show); None leaves the OS default, half the RAM.
-    expose_gpus:    let the kernel open the NVIDIA device files (which GPU it uses is steered by
-                    CUDA_VISIBLE_DEVICES).
+    expose_gpus:    let the kernel open the NVIDIA device files.
+    gpu_minor:      the one GPU whose device file (/dev/nvidia<gpu_minor>, NVML's minor number of
+                    the assigned GPU) is bound, beside the control devices; None binds every GPU.
     env:            extra environment variables for the kernel (the rest is built, never inherited),
                     given as a mapping, held as sorted (name, value) pairs so the spec stays
                     immutable and picklable: dict(spec.env) reads them.
@@ -170,6 +174,7 @@ class LaunchSpec:
     hidden_paths: tuple[Path, ...] = ()
     tmp_size_bytes: int | None = None
     expose_gpus: bool = True
+    gpu_minor: int | None = None
     env: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -180,6 +185,9 @@ class LaunchSpec:
         for name in ("allow_network", "expose_gpus"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(expected(f"True or False for LaunchSpec.{name}", getattr(self, name)))
+        minor = self.gpu_minor
+        if minor is not None and (isinstance(minor, bool) or not isinstance(minor, int) or minor < 0):
+            raise ConfigError(expected("a device minor number >= 0 (or None) for LaunchSpec.gpu_minor", minor))
         size = self.tmp_size_bytes
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
             raise ConfigError(expected("a positive int of bytes (or None) for LaunchSpec.tmp_size_bytes", size))
@@ -241,8 +249,12 @@ def _probe_env() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", os.defpath), "LANG": os.environ.get("LANG", "C.UTF-8")}
 
 
-def wrap_command(argv: list[str], spec: LaunchSpec, *, cwd: Path, runtime_dir: Path) -> list[str]:
+def wrap_command(argv: list[str], spec: LaunchSpec, *, cwd: Path, runtime_dir: Path,
+                 seccomp_fd: int | None = None) -> list[str]:
     """The command that launches the kernel `argv` as `spec` says.
+
+    seccomp_fd: a descriptor the launched bwrap inherits holding `seccomp.program()` (the
+    caller opens it: spawn.seccomp_descriptor); bwrap installs it for the kernel.
 
     cwd: the run dir (the kernel's working directory); its writable part cwd/working and, with
     an input_source, the link cwd/input must exist (spawn.prepare_workspace makes them).
@@ -279,13 +291,14 @@ def wrap_command(argv: list[str], spec: LaunchSpec, *, cwd: Path, runtime_dir: P
         args.append("--disable-userns")
     if not spec.allow_network:
         args.append("--unshare-net")
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
 
     # Private /proc, /dev, /tmp first: folders shown below may lie inside /tmp (a venv there).
     args += ["--proc", "/proc", "--dev", "/dev"]
     if spec.expose_gpus:
-        for device in sorted(Path("/dev").glob("nvidia*")):  # nvidia0.., nvidiactl, nvidia-uvm, nvidia-caps/
-            if device.is_char_device() or device.is_dir():
-                args += ["--dev-bind", str(device), str(device)]
+        for device in gpu_device_plan(spec, _nvidia_device_files()):
+            args += ["--dev-bind", str(device), str(device)]
     for scratch in ("/tmp", "/dev/shm"):  # private to the kernel, gone with it
         if spec.tmp_size_bytes is not None and version >= (0, 7):
             args += ["--size", str(spec.tmp_size_bytes)]
@@ -320,6 +333,29 @@ def wrap_command(argv: list[str], spec: LaunchSpec, *, cwd: Path, runtime_dir: P
             args += ["--remount-ro", str(secret)]
     args += ["--remount-ro", "/", "--chdir", str(run_dir), "--"]
     return args + list(argv)
+
+
+_GPU_DEVICE = re.compile(r"nvidia(\d+)$")
+
+
+def _nvidia_device_files() -> list[Path]:
+    """The NVIDIA device files here: nvidia0.., nvidiactl, nvidia-uvm(-tools), nvidia-modeset, nvidia-caps/."""
+    return sorted(d for d in Path("/dev").glob("nvidia*") if d.is_char_device() or d.is_dir())
+
+
+def gpu_device_plan(spec: LaunchSpec, present: Iterable[Path]) -> list[Path]:
+    """Which of the device files `present` the kernel of `spec` may open: none without
+    expose_gpus; else the control devices (every name but nvidiaN) and, of the GPUs, only
+    /dev/nvidia<spec.gpu_minor> (all of them where gpu_minor is None). With one GPU file in
+    its view, CUDA_VISIBLE_DEVICES cannot steer the kernel to another GPU."""
+    if not spec.expose_gpus:
+        return []
+    plan = []
+    for path in present:
+        match = _GPU_DEVICE.match(Path(path).name)
+        if match is None or spec.gpu_minor is None or int(match.group(1)) == spec.gpu_minor:
+            plan.append(Path(path))
+    return sorted(plan)
 
 
 @functools.lru_cache(maxsize=None)

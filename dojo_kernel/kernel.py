@@ -33,11 +33,12 @@ from nbformat.v4 import output_from_msg
 
 from .errors import ConfigError, KernelDeadError, KernelStartError, expected
 from .isolation import IsolationPlan, LaunchSpec, kernel_environment, resolve_mode, wrap_command
-from .limits import Breach, Limits, Watchdog
+from .limits import NVML, Breach, Limits, Watchdog
 from .outputs import _OutputCollector, render_text, strip_ansi
 from .prepare.names import default_data_root
-from .spawn import _describe_exit, _die_with_parent, _log_tail, _start_group_reaper, kill_tree, link_input
-from .spawn import popen as _popen
+from . import cgroups
+from .spawn import _describe_exit, _log_tail, _start_group_reaper, kill_tree, link_input, popen_kernel
+from .spawn import seccomp_descriptor
 
 CellStatus = Literal["ok", "error", "timeout", "killed", "died"]
 
@@ -116,10 +117,11 @@ class _Kernel:
     client: BlockingKernelClient
     connection_file: Path
     socket_prefix: Path
-    reaper: subprocess.Popen | None = None  # see _GROUP_REAPER; None inside the sandbox
+    reaper: subprocess.Popen | None = None  # see _GROUP_REAPER
     sandbox: Any = None  # a fork.SharedSandbox once branches share this kernel's sandbox
     retired: bool = False  # a root kernel stopped, not killed, because branches live in its sandbox
     held: list = field(default_factory=list)  # (channel, message) received between cells (a fork), kept
+    cgroup: cgroups.KernelCgroup | None = None  # where cgroups are writable
 
     def __post_init__(self) -> None:
         self.shell = self.client.shell_channel.socket
@@ -164,6 +166,8 @@ class _Kernel:
         if self.reaper is not None:
             self.reaper.kill()
             self.reaper.wait()
+        if self.cgroup is not None:
+            self.cgroup.remove()
         self.client.stop_channels()
         # The kernel's own folder: sockets, connection file, HOME (rmtree never follows links).
         shutil.rmtree(self.socket_prefix.parent, ignore_errors=True)
@@ -202,7 +206,8 @@ def default_launch_spec(limits: Limits, *, isolation: str | IsolationPlan = "aut
     along with `hidden_paths`, and the private /tmp is sized by `tmpfs_size_bytes`."""
     hidden = (default_data_root().resolve(), *(Path(p) for p in hidden_paths))
     plan = resolve_mode(isolation) if isinstance(isolation, str) else isolation
-    return LaunchSpec(plan, allow_network=allow_network,
+    gpu_minor = None if limits.gpu_device is None else NVML.minor_number(limits.gpu_device)
+    return LaunchSpec(plan, allow_network=allow_network, gpu_minor=gpu_minor,
                       input_source=None if input_source is None else Path(input_source),
                       hidden_paths=hidden, tmp_size_bytes=tmpfs_size_bytes(limits), env=tuple((env or {}).items()))
 
@@ -272,7 +277,7 @@ class KernelSession:
                 shutil.rmtree(self.runtime_dir, ignore_errors=True)
             # else only the log is left there, kept for the error message that names it
             raise
-        self._watchdog.attach(self._kernel.process.pid)
+        self._watchdog.attach(self._kernel.process.pid, **self._watch_options(self._kernel))
         _LIVE_SESSIONS.add(self)
 
     # -- public surface -----------------------------------------------------------------------
@@ -388,16 +393,16 @@ class KernelSession:
         # No history database: it would cost start time and write outside working/.
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file),
                 "--HistoryManager.enabled=False"]
-        command = wrap_command(argv, self.launch, cwd=self.cwd, runtime_dir=kernel_dir)
-        with open(self.log_path, "ab") as log:
-            process = _popen(command, cwd=self.cwd, env=environment, stdin=subprocess.DEVNULL,
-                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                             preexec_fn=_die_with_parent)
+        cgroup, cores = cgroups.for_kernel(self.limits)
+        with open(self.log_path, "ab") as log, seccomp_descriptor(self.isolation.mode == "namespaces") as rules:
+            command = wrap_command(argv, self.launch, cwd=self.cwd, runtime_dir=kernel_dir, seccomp_fd=rules)
+            process = popen_kernel(command, cgroup=cgroup, cores=cores, seccomp_fd=rules, cwd=self.cwd,
+                                   env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         client = BlockingKernelClient(context=zmq.Context.instance())
         client.load_connection_file(str(connection_file))
-        # Under namespaces the whole PID namespace dies with the sandbox; without, a watcher must.
-        reaper = _start_group_reaper(process.pid) if self.isolation.mode == "none" else None
-        kernel = _Kernel(process, client, connection_file, socket_prefix, reaper)
+        # A watcher on the host kills the kernel's group, sandbox and cgroups if the env dies.
+        reaper = _start_group_reaper(process.pid, tuple(f for _, f in cgroup.folders) if cgroup else ())
+        kernel = _Kernel(process, client, connection_file, socket_prefix, reaper, cgroup)
         try:
             self._wait_ready(kernel)
         except BaseException:
@@ -434,6 +439,10 @@ class KernelSession:
                 elif message["header"]["msg_type"] == "kernel_info_reply":
                     replied = True
 
+    def _watch_options(self, kernel: _Kernel) -> dict[str, Any]:
+        return {"cgroup": kernel.cgroup, "sandboxed": self.isolation.mode == "namespaces",
+                "writable": (kernel.socket_prefix.parent,)}
+
     def _replace_kernel(self) -> None:
         old = self._kernel
         self._watchdog.attach(None)
@@ -441,7 +450,7 @@ class KernelSession:
             old.dispose()
         self._kernel = None
         self._kernel = self._launch()
-        self._watchdog.attach(self._kernel.process.pid)
+        self._watchdog.attach(self._kernel.process.pid, **self._watch_options(self._kernel))
 
     def _check_open(self) -> None:
         if self._closed:
@@ -604,7 +613,7 @@ class KernelSession:
         if not kernel.retired:  # a retired root's sandbox runs on for its forks (fork.py)
             kernel.process.wait()
         result.exit_code = self._exit_code(kernel)
-        breach = self._watchdog.breach
+        breach = self._watchdog.check_exit(kernel.process.pid)
         if breach is not None and breach.root_pid == kernel.process.pid:
             result.status = "killed"
             result.limit_event = LimitEvent(breach.kind, breach.limit, breach.peak,  # type: ignore[arg-type]

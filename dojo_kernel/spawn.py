@@ -14,10 +14,13 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, expected
+from . import seccomp
 from .limits import tree_pids
 
 _PR_SET_PDEATHSIG = 1
@@ -104,30 +107,121 @@ def _describe_exit(code: int | None) -> str:
 
 
 
-# Without the sandbox's PID namespace, PR_SET_PDEATHSIG takes the kernel down with its parent
-# but not the kernel's own children (joblib workers, subprocesses). This watcher, a separate
-# tiny process outside the kernel's group, kills the kernel's whole process group once the
-# parent is gone (it is then re-parented, so getppid() changes), and exits by itself once the
-# group is empty, so it can never hit a recycled group id.
+# PR_SET_PDEATHSIG takes the launched process down with its parent, but not what it started:
+# without a sandbox, the kernel's children (joblib workers, subprocesses); with one, the
+# sandbox's init, whose own parent-death signal is all that ends the sandbox. This watcher, a
+# separate tiny process on the host (no sandboxed code can see, signal or trace it; the
+# seccomp filter refuses ptrace anyway), kills once the parent is gone (it is then
+# re-parented, so getppid() changes): the launched process's group, its tree as last seen
+# (the sandbox's init: killing it ends its whole PID namespace), and everything in the
+# kernel's cgroups, which it then removes. It exits by itself once the group is empty, so it
+# can never hit a recycled group id.
 _GROUP_REAPER = """
 import os, sys, time
-parent, group = int(sys.argv[1]), int(sys.argv[2])
+parent, group, cgroups = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+def tree(root):
+    pids, index = [root], 0
+    while index < len(pids):
+        try:
+            for tid in os.listdir("/proc/%d/task" % pids[index]):
+                with open("/proc/%d/task/%s/children" % (pids[index], tid)) as handle:
+                    pids.extend(int(pid) for pid in handle.read().split())
+        except (OSError, ValueError):
+            pass
+        index += 1
+    return pids
+def kill(pids):
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+def in_cgroups():
+    found = []
+    for folder in cgroups:
+        try:
+            found += [int(pid) for pid in open(folder + "/cgroup.procs").read().split()]
+        except (OSError, ValueError):
+            pass
+    return found
+seen = [group]
 while True:
     try:
         os.killpg(group, 0)
     except ProcessLookupError:
         break
     if os.getppid() != parent:
-        os.killpg(group, 9)
+        kill(seen + tree(group))
+        try:
+            os.killpg(group, 9)
+        except OSError:
+            pass
         break
+    seen = tree(group)
     time.sleep(0.5)
+for attempt in range(100):
+    kill(in_cgroups())
+    for folder in reversed(cgroups):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
+    if not any(os.path.isdir(folder) for folder in cgroups) or os.getppid() == parent:
+        break  # done, or the env lives on and removes its cgroups itself
+    time.sleep(0.1)
 """
 
 
-def _start_group_reaper(kernel_pid: int) -> subprocess.Popen:
-    return _SPAWNER.popen([sys.executable, "-S", "-c", _GROUP_REAPER, str(os.getpid()), str(kernel_pid)],
+def _start_group_reaper(kernel_pid: int, cgroup_folders: tuple[Path, ...] = ()) -> subprocess.Popen:
+    return _SPAWNER.popen([sys.executable, "-S", "-c", _GROUP_REAPER, str(os.getpid()), str(kernel_pid),
+                           *map(str, cgroup_folders)],
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           start_new_session=True, env={}, cwd="/")
+
+
+def popen_kernel(argv: list[str], *, cgroup: Any = None, cores: list[int] | None = None,
+                 seccomp_fd: int | None = None, **kwargs: Any) -> subprocess.Popen:
+    """Launch a kernel (or its sandbox) in a session of its own, dying with this process, in
+    `cgroup` (removed again if the launch fails), pinned to `cores`, handing bwrap seccomp_fd."""
+    try:
+        return popen(argv, start_new_session=True, preexec_fn=child_setup(cgroup, cores),
+                     pass_fds=() if seccomp_fd is None else (seccomp_fd,), **kwargs)
+    except BaseException:
+        if cgroup is not None:
+            cgroup.remove()
+        raise
+
+
+def child_setup(cgroup: Any = None, cores: list[int] | None = None) -> Callable[[], None]:
+    """What the launched process does between fork and exec: die with its parent, join the
+    kernel's cgroups (a cgroups.KernelCgroup; before exec, so nothing it starts escapes them)
+    and, without a cpuset cgroup, keep to `cores` by CPU affinity."""
+    def setup() -> None:
+        _die_with_parent()
+        if cgroup is not None:
+            cgroup.join()
+        if cores:
+            os.sched_setaffinity(0, cores)
+    return setup
+
+
+@contextmanager
+def seccomp_descriptor(sandboxed: bool) -> Iterator[int | None]:
+    """A descriptor holding the sandbox's seccomp filter for bwrap to read (`--seccomp FD`,
+    pass it in pass_fds); None without a sandbox or on an architecture the filter does not know.
+    The child inherits its own copy of the descriptor (bwrap reads it after exec), so the
+    parent closes its copy as soon as Popen has returned."""
+    program = seccomp.program() if sandboxed else None
+    if program is None:
+        yield None
+        return
+    fd = os.memfd_create("dojo-seccomp", 0)  # no file on disk, gone with its last descriptor
+    try:
+        os.write(fd, program)
+        os.lseek(fd, 0, os.SEEK_SET)
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def kill_tree(root_pid: int, process_group: int | None = None) -> None:

@@ -108,6 +108,9 @@ def test_each_reset_starts_a_fresh_episode_in_a_new_run_dir(make_env):
     # the first episode was ended and summarised when the second began
     summary = json.loads((Path(first["run_dir"]) / "summary.json").read_text())
     assert summary["end_reason"] == "reset" and summary["steps"] == 1
+    # which enforcement held the limits: a cgroup per kernel, or the watchdog alone
+    from dojo_kernel import cgroups
+    assert summary["limits_enforced_by"] == cgroups.mode() in ("cgroup v1", "cgroup v2", "watchdog")
 
 
 def test_step_before_reset_raises(make_env):
