@@ -156,9 +156,13 @@ class KernelCgroup:
 
     def join(self) -> None:
         """Move the calling process into every folder; runs in the child between fork and exec."""
-        pid = str(os.getpid())
+        self.move(os.getpid())
+
+    def move(self, pid: int) -> None:
+        """Move process `pid` (all its threads) into every folder: a forked kernel leaves its
+        parent's cgroups for its own, so each branch is limited, counted and ended on its own."""
         for _, folder in self.folders:
-            _write(folder / "cgroup.procs", pid)
+            _write(folder / "cgroup.procs", str(pid))
 
     def _file(self, controller: str, v1_name: str, v2_name: str) -> Path | None:
         for hierarchy, folder in self.folders:

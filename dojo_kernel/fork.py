@@ -46,6 +46,7 @@ from jupyter_client.connect import write_connection_file
 
 from .errors import ForkError, expected
 from .limits import NVML, tree_pids
+from . import cgroups
 from .spawn import _start_group_reaper, kill_tree
 
 if TYPE_CHECKING:
@@ -481,10 +482,21 @@ def _fork_kernel(parent: KernelSession, kernel: _Kernel, child: KernelSession, c
     (folder / "adopted").touch()
     if sandbox is not None:
         sandbox.add(process)
-    reaper = None if sandboxed else _start_group_reaper(host_pid)
+    # The fork was born in its parent's cgroups; it gets its own (the same limits), so that
+    # closing the parent does not end it and each branch's memory is its own.
+    cgroup, _ = cgroups.for_kernel(child.limits)
+    if cgroup is not None:
+        try:
+            cgroup.move(host_pid)
+        except OSError:
+            cgroup.remove()
+            cgroup = None
+    folders = tuple(f for _, f in cgroup.folders) if cgroup else ()
+    reaper = None if sandboxed else _start_group_reaper(host_pid, folders)
     client = BlockingKernelClient(context=zmq.Context.instance())
     client.load_connection_file(str(connection_file))
-    adopted = _Kernel(process, client, connection_file, socket_prefix, reaper, sandbox=sandbox)  # type: ignore[arg-type]
+    adopted = _Kernel(process, client, connection_file, socket_prefix, reaper,  # type: ignore[arg-type]
+                      sandbox=sandbox, cgroup=cgroup)
     try:
         child._wait_ready(adopted)
     except BaseException:

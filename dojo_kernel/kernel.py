@@ -402,7 +402,7 @@ class KernelSession:
         client.load_connection_file(str(connection_file))
         # A watcher on the host kills the kernel's group, sandbox and cgroups if the env dies.
         reaper = _start_group_reaper(process.pid, tuple(f for _, f in cgroup.folders) if cgroup else ())
-        kernel = _Kernel(process, client, connection_file, socket_prefix, reaper, cgroup)
+        kernel = _Kernel(process, client, connection_file, socket_prefix, reaper, cgroup=cgroup)
         try:
             self._wait_ready(kernel)
         except BaseException:
