@@ -33,6 +33,7 @@ import gymnasium
 import numpy as np
 from gymnasium.error import ResetNeeded
 
+from . import compact, tracebacks
 from . import feedback as text
 from .actions import ACTION_NAMES, Action, ActionError, parse_action
 from .competition import Competition, get_competition, list_competitions
@@ -47,6 +48,7 @@ from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation
 from .trajectory import StepRecord, TrajectoryRecorder
 
 GRADE_SPLITS = ("public", "full", "private")
+FEEDBACK_STYLES = ("compact", "full")
 _LIMIT_FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
 
 
@@ -64,6 +66,9 @@ class EnvSettings:
     warm_pool       kernels kept started ahead of need (0: reset() starts one and waits)
     max_code_chars  the longest code an action may carry
     max_feedback_chars  the longest obs["feedback"] (head and tail kept)
+    feedback        compact (the error first and short, outputs within feedback_chars) or full
+                    (every output and IPython's whole traceback, as the notebook keeps them)
+    feedback_chars  compact feedback's budget per code step, in characters, for every part
     grade_split     what grades the episode's submissions: public (Kaggle's way), full
                     (MLE-Dojo's), private (only for comparisons: lets an agent hill-climb)
     kernel_env      extra environment variables for the kernel
@@ -79,6 +84,8 @@ class EnvSettings:
     warm_pool: int = 1
     max_code_chars: int = 100_000
     max_feedback_chars: int = 50_000
+    feedback: str = "compact"
+    feedback_chars: int = 4_000
     grade_split: str = "public"
     kernel_env: dict[str, str] | None = None
     startup_timeout_s: float = 60.0
@@ -118,7 +125,9 @@ class EnvSettings:
             raise ConfigError(expected("agent as a name (str) or None", self.agent))
         if isinstance(self.warm_pool, bool) or not isinstance(self.warm_pool, int) or self.warm_pool < 0:
             raise ConfigError(expected("warm_pool as an int >= 0 (kernels kept ready; 0 = none)", self.warm_pool))
-        for name in ("max_code_chars", "max_feedback_chars"):
+        if self.feedback not in FEEDBACK_STYLES:
+            raise ConfigError(expected("feedback among " + ", ".join(FEEDBACK_STYLES), self.feedback))
+        for name in ("max_code_chars", "max_feedback_chars", "feedback_chars"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1_000:
                 raise ConfigError(expected(f"{name} as an int >= 1000", value))
@@ -168,6 +177,7 @@ class _Episode:
     limit_events: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # one line per step, for get_history
     last_grade: Grade | None = None
+    last_traceback: str | None = None  # the whole traceback of the last failed cell, for request_info
 
     @property
     def over(self) -> bool:
@@ -250,13 +260,14 @@ class DojoEnv(gymnasium.Env):
             feedback = ("The episode has ended (" + (episode.end_reason or "done") +
                         "). Call reset() to start a new one.")
             return (self._observation(feedback, action="invalid"), 0.0, episode.terminated, episode.truncated,
-                    _compact(self._base_info(action="invalid", error=feedback)))
+                    _compact(self._base_info(action="invalid", error=tracebacks.of_action(feedback))))
         episode.steps += 1
         parsed = parse_action(action, max_code_chars=self.settings.max_code_chars)
         outcome = _Outcome()
         if isinstance(parsed, ActionError):
             outcome.action = "invalid"
             outcome.error = parsed.message
+            outcome.error_info = tracebacks.of_action(parsed.message)
             outcome.feedback = text.invalid_action(parsed)
         elif self._time_left() == 0.0:
             outcome.action = parsed.name
@@ -290,6 +301,7 @@ class DojoEnv(gymnasium.Env):
 
         obs = self._observation(outcome.feedback, action=outcome.action, outcome=outcome)
         info = self._step_info(outcome, started)
+        info.update(compact.feedback_size(obs["feedback"]))
         self._record(episode, action, outcome, obs, info)
         if terminated or truncated:
             self._close_episode(episode)
@@ -317,7 +329,9 @@ class DojoEnv(gymnasium.Env):
     def _act(self, action: Action, outcome: _Outcome) -> None:
         episode = self._episode
         assert episode is not None
-        if action.name == "request_info":
+        if action.name == "request_info" and action.info_type == "traceback":
+            outcome.feedback = tracebacks.last_traceback(episode.last_traceback)
+        elif action.name == "request_info":
             outcome.feedback = self._info_text(action.info_type or "all")
         elif action.name in ("validate_code", "execute_code"):
             self._run_code(action, outcome, grade=action.name == "execute_code")
@@ -356,14 +370,24 @@ class DojoEnv(gymnasium.Env):
             outcome.error = f"{result.error.name}: {result.error.value}"
         elif result.status != "ok":
             outcome.error = result.status
-        parts = [text.cell_result(action.name, result)]
+        outcome.error_info = tracebacks.of_cell(result)
+        episode.last_traceback = tracebacks.traceback_text(result) or episode.last_traceback
+        parts = []
         after = _file_stamp(submission)
         if grade and after is not None and after != before:
             grade_result = self._grade(submission, outcome)
             parts.append(text.grade(grade_result, self.competition, self._episode.rewards))
         elif grade and after is None and before is not None:
             parts.append(f"Note: the cell removed {self._submission_relpath()}.")
+        parts.insert(0, self._cell_text(action, result, sum(len(part) + 2 for part in parts)))
         outcome.feedback = "\n\n".join(part for part in parts if part)
+
+    def _cell_text(self, action: Action, result: CellResult, used: int) -> str:
+        """The cell's part of the feedback, in the chosen style, in what is left of the budget."""
+        if self.settings.feedback == "full":
+            return text.cell_result(action.name, result)
+        budget = self.settings.feedback_chars - used - compact.RESERVED_CHARS
+        return compact.cell_view(action.name, result, code=action.code, budget=budget)
 
     def _submit(self, outcome: _Outcome, *, final: bool) -> None:
         submission = self._submission_path()
@@ -375,6 +399,7 @@ class DojoEnv(gymnasium.Env):
             outcome.grade = Grade(valid=False, error=self._missing_submission_message(),
                                   split=self.settings.grade_split)
             outcome.error = outcome.grade.error
+            outcome.error_info = tracebacks.of_grade(outcome.grade)
             outcome.feedback = text.grade(outcome.grade, self.competition, self._episode.rewards)
         outcome.final = final
 
@@ -392,6 +417,7 @@ class DojoEnv(gymnasium.Env):
         episode.last_grade = grade
         if not grade.valid:
             outcome.error = outcome.error or grade.error
+            outcome.error_info = outcome.error_info or tracebacks.of_grade(grade)
         return grade
 
     # ---------------------------------------------------------------- the episode's end
@@ -589,7 +615,7 @@ class DojoEnv(gymnasium.Env):
             "limit_exceeded": np.int64(bool(outcome and outcome.result and outcome.result.limit_event)),
         }
 
-    def _base_info(self, *, action: str, error: str | None = None) -> dict[str, Any]:
+    def _base_info(self, *, action: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
         """The keys every info has (reset and step alike)."""
         episode = self._episode
         rewards = episode.rewards if episode else None
@@ -624,7 +650,7 @@ class DojoEnv(gymnasium.Env):
     def _step_info(self, outcome: _Outcome, started: float) -> dict[str, Any]:
         episode = self._episode
         assert episode is not None
-        info = self._base_info(action=outcome.action, error=outcome.error)
+        info = self._base_info(action=outcome.action, error=outcome.error_info)
         grade = outcome.grade
         result = outcome.result
         info.update(
@@ -669,6 +695,7 @@ class DojoEnv(gymnasium.Env):
             budget_left={"steps": self._steps_left(), "time_s": self._time_left()},
             limit_event=info["limit_event"],
             feedback=obs["feedback"],
+            error=outcome.error_info,
             arguments=outcome.arguments if outcome.action != "invalid" else {"received": safe_repr(raw_action)[:300]},
             started_at=outcome.started_at,
         ))
@@ -684,7 +711,8 @@ class _Outcome:
     code: str | None = None
     result: CellResult | None = None
     status: str | None = None
-    error: str | None = None
+    error: str | None = None  # one line, for get_history
+    error_info: dict[str, Any] | None = None  # info["error"] and rewards.jsonl: category, type, message, line
     graded: bool = False
     grade: Grade | None = None
     reward: float = 0.0

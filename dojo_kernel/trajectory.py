@@ -91,6 +91,7 @@ class StepRecord:
     info_markdown: the request_info answer as markdown, where it differs from `feedback`.
     arguments:     the action's other arguments, e.g. {"info_type": "overview"} or {"final": True}.
     started_at:    when the step began (epoch seconds); default: its end minus the cell's duration.
+    error:         what went wrong, as data: {"category", "type", "message", "line"}, else None.
     """
 
     step: int
@@ -109,6 +110,7 @@ class StepRecord:
     info_markdown: str | None = None
     arguments: dict[str, Any] = field(default_factory=dict)
     started_at: float | None = None
+    error: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -567,6 +569,7 @@ class TrajectoryRecorder:
             "limit_event": step.limit_event or (step.result.limit_event if step.result is not None else None),
             "duration_s": step.result.duration_s if step.result is not None else None,
             "grade": grade,
+            "error": step.error,
             "competition": self.competition,
             "agent": self.agent,
             "time": _iso(finished_at),
