@@ -33,7 +33,7 @@ import gymnasium
 import numpy as np
 from gymnasium.error import ResetNeeded
 
-from . import compact, tracebacks
+from . import compact, hints, tracebacks
 from . import feedback as text
 from .actions import ACTION_NAMES, Action, ActionError, parse_action
 from .competition import Competition, get_competition, list_competitions
@@ -178,6 +178,7 @@ class _Episode:
     history: list[dict[str, Any]] = field(default_factory=list)  # one line per step, for get_history
     last_grade: Grade | None = None
     last_traceback: str | None = None  # the whole traceback of the last failed cell, for request_info
+    hints_seen: dict[str, Any] = field(default_factory=dict)  # what hints keep between steps
 
     @property
     def over(self) -> bool:
@@ -376,7 +377,7 @@ class DojoEnv(gymnasium.Env):
         after = _file_stamp(submission)
         if grade and after is not None and after != before:
             grade_result = self._grade(submission, outcome)
-            parts.append(text.grade(grade_result, self.competition, self._episode.rewards))
+            parts.append(self._grade_text(grade_result))
         elif grade and after is None and before is not None:
             parts.append(f"Note: the cell removed {self._submission_relpath()}.")
         parts.insert(0, self._cell_text(action, result, sum(len(part) + 2 for part in parts)))
@@ -386,22 +387,35 @@ class DojoEnv(gymnasium.Env):
         """The cell's part of the feedback, in the chosen style, in what is left of the budget."""
         if self.settings.feedback == "full":
             return text.cell_result(action.name, result)
+        episode = self._episode
+        assert episode is not None
+        hint = hints.for_cell(result, session=episode.session, run_dir=episode.run_dir,
+                              public_dir=Path(self.competition.public_dir),
+                              memory_gb=self.settings.limits.memory_gb, seen=episode.hints_seen)
         budget = self.settings.feedback_chars - used - compact.RESERVED_CHARS
-        return compact.cell_view(action.name, result, code=action.code, budget=budget)
+        return compact.cell_view(action.name, result, code=action.code, budget=budget, hint=hint)
 
     def _submit(self, outcome: _Outcome, *, final: bool) -> None:
         submission = self._submission_path()
         if submission.exists():
-            outcome.feedback = text.grade(self._grade(submission, outcome), self.competition,
-                                          self._episode.rewards)
+            outcome.feedback = self._grade_text(self._grade(submission, outcome))
         else:
             outcome.graded = True
             outcome.grade = Grade(valid=False, error=self._missing_submission_message(),
                                   split=self.settings.grade_split)
             outcome.error = outcome.grade.error
             outcome.error_info = tracebacks.of_grade(outcome.grade)
-            outcome.feedback = text.grade(outcome.grade, self.competition, self._episode.rewards)
+            outcome.feedback = self._grade_text(outcome.grade)
         outcome.final = final
+
+    def _grade_text(self, grade: Grade) -> str:
+        """The grade as the agent reads it; an invalid one with what the sample looks like."""
+        graded = text.grade(grade, self.competition, self._episode.rewards)
+        if grade.valid or self.settings.feedback == "full":
+            return graded
+        hint = hints.for_submission(Path(self.competition.sample_submission_path), self._submission_path(),
+                                    self.competition.id_column)
+        return graded + ("\n" + hint if hint else "")
 
     def _grade(self, submission: Path, outcome: _Outcome) -> Grade:
         """Grade on the episode's split; the reward follows the grade."""

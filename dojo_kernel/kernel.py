@@ -522,6 +522,7 @@ class KernelSession:
         self._closed = False
         self._generation = 0
         self._kernel: _Kernel | None = None
+        self._held_background: list[tuple[str, dict[str, Any]]] = []  # arrived during evaluate()
         self._watchdog = Watchdog(limits, disk_path=self.cwd, on_breach=self._on_breach)
         self.warnings.extend(self._watchdog.warnings)
         try:
@@ -580,6 +581,42 @@ class KernelSession:
             except KeyboardInterrupt:  # Ctrl-C in the parent (a person at a notebook) stops the cell too
                 self.interrupt()
                 raise
+
+    def evaluate(self, expressions: dict[str, str], timeout: float = 2.0) -> dict[str, str | None]:
+        """Evaluate Python expressions in the kernel's namespace without running a cell: a silent
+        request (no history, no execution count, no output) whose user_expressions the kernel
+        evaluates. Returns each expression's text/plain repr, or None where it failed. At most
+        `timeout` seconds: then the evaluation is interrupted and what came back is returned.
+        For the env's own cheap looks at the state (hints); agent code never comes here."""
+        values: dict[str, str | None] = dict.fromkeys(expressions)
+        with self._run_lock:
+            kernel = self._kernel
+            if self._closed or kernel is None or not kernel.alive():
+                return values
+            msg_id = kernel.client.execute("", silent=True, store_history=False, allow_stdin=False,
+                                           user_expressions=expressions)
+            deadline = time.monotonic() + timeout
+            interrupted = False
+            while kernel.alive():
+                for channel, message in kernel.receive(_POLL_S):
+                    if channel == "iopub" and len(self._held_background) < 1_000:
+                        # A thread's output (ipykernel may file it under this request): for the next cell.
+                        self._held_background.append((channel, message))
+                    elif (channel == "shell" and message["parent_header"].get("msg_id") == msg_id
+                          and message["header"]["msg_type"] == "execute_reply"):
+                        replies = message["content"].get("user_expressions") or {}
+                        for name in values:
+                            reply = replies.get(name)
+                            if isinstance(reply, dict) and reply.get("status") == "ok":
+                                plain = reply.get("data", {}).get("text/plain")
+                                values[name] = plain if isinstance(plain, str) else None
+                        return values
+                if time.monotonic() > deadline:
+                    if interrupted:
+                        break
+                    self.interrupt()
+                    interrupted, deadline = True, time.monotonic() + _GRACE_S
+        return values
 
     def interrupt(self) -> None:
         """Send the running cell a KeyboardInterrupt (as Ctrl-C would)."""
@@ -725,7 +762,8 @@ class KernelSession:
         assert kernel is not None
         cell = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
         background = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
-        for channel, message in kernel.receive(0):  # output of earlier cells' threads, queued
+        held, self._held_background = self._held_background, []
+        for channel, message in [*held, *kernel.receive(0)]:  # output of earlier cells' threads, queued
             self._route_background(channel, message, background)
         msg_id = kernel.client.execute(code, silent=False, store_history=True, allow_stdin=False,
                                        stop_on_error=False, user_expressions={"cwd": _CWD_EXPRESSION})

@@ -187,7 +187,7 @@ def compact(name: str, value: str, traceback: list[str], code: str | None = None
     for i in mine:
         if i > shown_until:
             lines.append(_collapsed(frames[shown_until:i]))
-        lines.append(frames[i].header + ":")
+        lines.append(frames[i].header + (":" if frames[i].lines else ""))
         lines += _context(frames[i])
         shown_until = i + 1
     if shown_until < len(frames):

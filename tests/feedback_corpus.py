@@ -52,7 +52,7 @@ CASES: tuple[Case, ...] = (
     Case("merge_key", "merged = train.merge(test, on='idx')", first="KeyError: 'idx'",
          must=("train.merge(test, on='idx')",), fix=("'id'",), category="runtime"),
     Case("drop_missing", "train.drop(columns=['target'])", first="KeyError",
-         must=("not found in axis",), fix=("'label'",), category="runtime"),
+         must=("not found in axis",), fix=("label",), category="runtime"),
     Case("iloc_out_of_bounds", "train.iloc[1000]", first="IndexError",
          must=("out-of-bounds",), category="runtime"),
     Case("dict_key", "params = {'lr': 0.1}\nparams['learning_rate']", first="KeyError: 'learning_rate'",
@@ -96,7 +96,9 @@ CASES: tuple[Case, ...] = (
     # -- the agent's own functions
     Case("error_in_function", "def rate(a, b):\n    return a / b\n\nrate(1, 0)", first="ZeroDivisionError",
          must=("rate(1, 0)", "return a / b", "in rate"), category="runtime"),
-    Case("recursion", "def down(n):\n    return down(n + 1)\n\ndown(0)", first="RecursionError",
+    # (a low recursion limit: IPython takes seconds to format a traceback 3,000 frames deep)
+    Case("recursion", "import sys\nsys.setrecursionlimit(300)\ndef down(n):\n    return down(n + 1)\n\n"
+                      "try:\n    down(0)\nfinally:\n    sys.setrecursionlimit(3000)", first="RecursionError",
          must=("return down(n + 1)",), max_chars=1_200, category="runtime"),
     Case("output_then_error", "print('training fold 1')\nscore = 1 / 0", first="ZeroDivisionError",
          must=("training fold 1", "score = 1 / 0"), category="runtime"),
@@ -119,8 +121,9 @@ CASES: tuple[Case, ...] = (
     # -- limits
     Case("timeout", "import time\nfor step in range(1000):\n    time.sleep(0.05)", first="Timeout",
          must=("time.sleep(0.05)", "5 s"), category="timeout", episode="limits"),
+    Case("memory_heavy", "kept = np.ones(28 * 1024 * 1024)\nkept.nbytes", must=("234881024",), episode="limits"),
     Case("memory", "blocks = [np.ones(32 * 1024 * 1024) for _ in range(40)]", first="Limit reached (memory)",
-         must=("memory", "restarted"), category="resource", episode="limits"),
+         must=("memory", "restarted"), fix=("kept (ndarray, 224 MB)",), category="resource", episode="limits"),
 )
 
 

@@ -48,7 +48,7 @@ def test_every_corpus_case_gets_what_it_needs(make_env):
     seen = 0
     for case, obs, info in corpus.run(make_env):
         seen += 1
-        found = corpus.problems(case, obs["feedback"], info, hints=False)
+        found = corpus.problems(case, obs["feedback"], info)
         if found:
             failures[case.name] = found + [obs["feedback"][:1500]]
         assert info["feedback_chars"] == len(obs["feedback"])
