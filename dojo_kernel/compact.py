@@ -31,6 +31,8 @@ _HTML_LIMIT = 400_000  # larger HTML is not parsed (it falls back to its text/pl
 _OVERWRITTEN = re.compile(r"[^\r\n]*\r(?!\n)")  # a progress bar redrawn with \r reads as its last state
 _DIMENSIONS = re.compile(r"(\d[\d,]*) rows × (\d[\d,]*) columns")
 _TOKEN = re.compile(r"\w{1,4}|[^\w\s]")
+# The kernel's note where its output cap cut a cell's output: kept whole, as a part of its own
+_CAP_NOTE = re.compile(r"(\n?\[\.\.\. [\d,]+ characters of output cut[^\]\n]{0,200}\]\n?)")
 
 
 def approx_tokens(text: str) -> int:
@@ -167,10 +169,10 @@ def dataframe(html: str, plain: str | None = None) -> str | None:
         lines.append("  ".join(parts).rstrip())
     shown_cols = sum(1 for c in chosen if c >= index_cols and cells[0][c] != "...")
     shown_rows = sum(1 for row in body if any(cell not in ("...", "") for cell in row))
-    note = f"[DataFrame: {n_rows:,} rows x {n_cols:,} columns"
-    if shown_cols < n_cols or shown_rows < n_rows:
-        note += f"; showing {shown_rows} rows, {shown_cols} columns"
-    return "\n".join(lines) + "\n" + note + "]"
+    table_text = "\n".join(lines)
+    if shown_cols >= n_cols and shown_rows >= n_rows:
+        return table_text  # nothing hidden: the table speaks for itself
+    return f"{table_text}\n[DataFrame: {n_rows:,} rows x {n_cols:,} columns; showing {shown_rows} rows, {shown_cols} columns]"
 
 
 def _columns_that_fit(widths: list[int], index_cols: int) -> list[int]:
@@ -233,9 +235,15 @@ def pieces(outputs: list[dict[str, Any]], where: str) -> list[str]:
 
     def flush() -> None:
         if stream:
-            text = _OVERWRITTEN.sub("", strip_ansi("".join(stream))).strip("\n")
-            if text.strip():
-                found.append(_long_text(text, STREAM_LINES))
+            segments = _CAP_NOTE.split(_OVERWRITTEN.sub("", strip_ansi("".join(stream))))
+            for number, text in enumerate(segments):
+                text = text.strip("\n")
+                if _CAP_NOTE.fullmatch(text):
+                    found.append(text)
+                elif text.strip():  # around a cap note: the head before it, the tail after it
+                    head, tail = STREAM_LINES
+                    shown = (head if number == 0 else 0, tail if number == len(segments) - 1 else 0)
+                    found.append(_long_text(text, shown if len(segments) > 1 else STREAM_LINES))
             stream.clear()
 
     for output in outputs:
@@ -271,9 +279,10 @@ def _long_text(text: str, shown: tuple[int, int]) -> str:
     lines = text.split("\n")
     head, tail = shown
     if len(lines) > head + tail + 1:
-        middle = lines[head:-tail]
+        middle = lines[head:len(lines) - tail]
         cut = sum(len(line) + 1 for line in middle)
-        lines = lines[:head] + [f"[... {cut:,} characters ({len(middle)} lines) left out ...]"] + lines[-tail:]
+        lines = (lines[:head] + [f"[... {cut:,} characters ({len(middle)} lines) left out ...]"]
+                 + lines[len(lines) - tail:])
     return "\n".join(_clip_line(line, LINE_CHARS) for line in lines)
 
 
@@ -351,8 +360,10 @@ def cell_view(action: str, result: Any, *, code: str | None, budget: int, hint: 
               f"peak memory {size(result.peak_rss_bytes)}")
     if result.peak_gpu_bytes:
         status += f", peak GPU memory {size(result.peak_gpu_bytes)}"
-    if result.error is not None and result.error.traceback:
-        status += f". Full traceback: {FULL_TRACEBACK_ACTION}"
+    first = problem(result, code)
+    error = result.error
+    if first and error is not None and len("\n".join(error.traceback)) > len(first) + 200:
+        status += f". Full traceback: {FULL_TRACEBACK_ACTION}"  # only where frames were left out
     notes = _kernel_notes(result)
     if result.restarted:
         notes.append("The kernel was restarted: every variable is gone (files in working/ remain). "
@@ -361,7 +372,6 @@ def cell_view(action: str, result: Any, *, code: str | None, budget: int, hint: 
     if action == "validate_code" and result.status == "ok":
         notes.append("The code ran without error (validate_code grades nothing).")
 
-    first = problem(result, code)
     fixed = [part for part in (first and clip_text(first, budget // 2),
                                hint and clip_text(hint, budget // 4)) if part]
     tail = [clip_text("\n".join(notes), budget // 4)] if notes else []
@@ -380,7 +390,7 @@ def cell_view(action: str, result: Any, *, code: str | None, budget: int, hint: 
     return "\n".join([status] + (body or ["(no output)"]))
 
 
-RESERVED_CHARS = 200  # of the budget, kept for the budget line and the episode's end that follow
+RESERVED_CHARS = 400  # of the budget, kept for the budget line or the episode's end that follow
 
 
 def feedback_size(feedback: str) -> dict[str, int]:

@@ -249,7 +249,8 @@ class DojoEnv(gymnasium.Env):
         self._write_kernel_pointer(self._episode)
         obs = self._observation(feedback, action="reset")
         info = self._base_info(action="reset")
-        info.update(seed=seed, warm_kernel=warm, timings={"reset_s": time.perf_counter() - started})
+        info.update(seed=seed, warm_kernel=warm, timings={"reset_s": time.perf_counter() - started},
+                    **compact.feedback_size(obs["feedback"]))
         return obs, _compact(info)
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
@@ -393,7 +394,8 @@ class DojoEnv(gymnasium.Env):
                               public_dir=Path(self.competition.public_dir),
                               memory_gb=self.settings.limits.memory_gb, seen=episode.hints_seen)
         budget = self.settings.feedback_chars - used - compact.RESERVED_CHARS
-        return compact.cell_view(action.name, result, code=action.code, budget=budget, hint=hint)
+        return compact.cell_view(action.name, result, code=action.code, budget=budget, hint=hint,
+                                 where=f"trajectory.ipynb, step {episode.steps}")
 
     def _submit(self, outcome: _Outcome, *, final: bool) -> None:
         submission = self._submission_path()

@@ -334,10 +334,12 @@ def for_submission(sample_path: Path, submission_path: Path, id_column: str | No
 
 def _csv_shape(path: Path, follow: bool = True, limit: int = 200_000_000) -> tuple[list[str], int]:
     """The header's fields and the number of data rows of a CSV, reading at most `limit` bytes."""
-    flags = os.O_RDONLY | (0 if follow else os.O_NOFOLLOW)
+    # O_NONBLOCK: opening a FIFO the agent planted must not wait for a writer; then only a
+    # regular file is read.
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW)
     descriptor = os.open(path, flags)
     with os.fdopen(descriptor, "rb") as handle:
-        if not follow and not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise OSError("not a regular file")
         first = handle.readline(10_000).decode("utf-8", "replace").strip()
         rows, read = 0, 0

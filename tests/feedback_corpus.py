@@ -116,7 +116,7 @@ CASES: tuple[Case, ...] = (
          must=("epoch 0 ", "epoch 2999 ", "left out"), max_chars=2_500),
     Case("figure", "import matplotlib\nmatplotlib.use('module://matplotlib_inline.backend_inline')\n"
                    "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
-         must=("[figure 1: image/png",), max_chars=400),
+         must=("[figure 1: image/png", "kept in trajectory.ipynb, step"), max_chars=400),
     Case("info", "df.info()", must=("RangeIndex", "city"), max_chars=1_500),
     # -- limits
     Case("timeout", "import time\nfor step in range(1000):\n    time.sleep(0.05)", first="Timeout",

@@ -1,6 +1,6 @@
 """Compact feedback on real env steps: the corpus of common agent cells (tests/feedback_corpus.py),
-the structured error in info and rewards.jsonl, the full traceback on request, and the
-rendering helpers on real pandas output."""
+the structured error in info and rewards.jsonl, the full traceback on request, the budget.
+The helpers have their own files: test_compact.py, test_tracebacks.py, test_hints.py."""
 
 from __future__ import annotations
 
@@ -9,13 +9,10 @@ import os
 
 import feedback_corpus as corpus
 import nbformat
-import numpy as np
-import pandas as pd
 import pytest
 import tiny_competition as tiny
 
 import dojo_kernel
-from dojo_kernel import compact, tracebacks
 from dojo_kernel.env import DojoEnv
 
 pytestmark = pytest.mark.timeout(300)
@@ -65,6 +62,7 @@ def test_errors_are_structured_in_info_and_rewards_and_the_notebook_keeps_the_tr
     assert info["error"] == {"category": "runtime", "type": "KeyError", "message": "'lable'", "line": 2}
     assert obs["feedback"].startswith("KeyError: 'lable'\n")
     assert "site-packages" not in obs["feedback"] and len(obs["feedback"]) < 600
+    assert '{"action": "request_info", "info_type": "traceback"}' in obs["feedback"]  # frames were left out
 
     obs, _, _, _, info = env.step({"action": "request_info", "info_type": "traceback"})
     assert "site-packages/pandas" in obs["feedback"] and "Traceback" in obs["feedback"]
@@ -108,47 +106,3 @@ def test_the_budget_holds_for_every_part(make_env):
     assert obs["feedback"].startswith("ValueError: late late")
     assert len(obs["feedback"]) <= 1_500 and "left out" in obs["feedback"]
     assert "raise ValueError('late ' * 400)" in obs["feedback"]
-
-
-# ------------------------------------------------------------------ the helpers, on real pandas output
-
-def test_a_wide_dataframe_becomes_a_small_table():
-    frame = pd.DataFrame(np.arange(60 * 40).reshape(60, 40), columns=[f"feature_{i}" for i in range(40)])
-    with pd.option_context("display.max_columns", 20, "display.max_rows", 60):
-        html = frame._repr_html_()
-    table = compact.dataframe(html)
-    assert table is not None and len(table) < 2_500
-    lines = table.split("\n")
-    assert lines[-1].startswith("[DataFrame: 60 rows x 40 columns; showing 12 rows")
-    assert "feature_0" in lines[0] and "feature_39" in lines[0] and "..." in lines[0]
-    assert lines[1].split()[:2] == ["0", "0"] and lines[-2].split()[0] == "59"
-    assert max(len(line) for line in lines[:-1]) <= compact.TABLE_WIDTH
-    assert compact.dataframe("<table><tr><td>1</td></tr></table>") is None  # not pandas'
-
-
-def test_clip_text_keeps_head_and_tail_and_counts_what_it_left_out():
-    text = "\n".join(f"row {i}" for i in range(1_000))
-    clipped = compact.clip_text(text, 500)
-    assert len(clipped) <= 500 and clipped.startswith("row 0\n") and clipped.endswith("row 999")
-    marker = next(line for line in clipped.split("\n") if "left out" in line)
-    kept = [line for line in clipped.split("\n") if line.startswith("row ")]
-    assert f"({1000 - len(kept)} lines)" in marker
-    one_line = compact.clip_text("y" * 10_000, 300)
-    assert len(one_line) <= 300 and "characters left out" in one_line
-
-
-def test_library_frames_are_counted_by_package():
-    parsed = tracebacks.parse([
-        "-----", "ValueError    Traceback (most recent call last)",
-        "Cell In[4], line 2\n      1 a = 1\n----> 2 fit(a)\n      3 b = 2\n",
-        "File /usr/lib/python3/site-packages/sklearn/base.py:10, in fit(x)\n---> 10 check(x)\n",
-        "File /usr/lib/python3/site-packages/sklearn/utils.py:20, in check(x)\n---> 20 raise ValueError\n",
-        "File /opt/py/lib/python3.11/json/decoder.py:5, in decode()\n",
-        "ValueError: bad"])
-    assert [frame.package for frame in parsed.frames] == [None, "sklearn", "sklearn", "the standard library"]
-    text = tracebacks.compact("ValueError", "bad", [
-        "Cell In[4], line 2\n      1 a = 1\n----> 2 fit(a)\n      3 b = 2\n",
-        "File /x/site-packages/sklearn/base.py:10, in fit(x)\n---> 10 check(x)\n",
-        "File /x/site-packages/sklearn/utils.py:20, in check(x)\n---> 20 raise ValueError\n"])
-    assert text.split("\n") == ["ValueError: bad", "Cell In[4], line 2:", "      1 a = 1", "----> 2 fit(a)",
-                                "      3 b = 2", "... 2 frames in sklearn"]

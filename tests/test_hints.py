@@ -40,6 +40,10 @@ def test_a_submission_hint_compares_with_the_sample_and_never_reads_through_a_li
     os.symlink(sample, mine)
     linked = hints.for_submission(sample, mine, "id")
     assert linked is not None and "yours" not in linked
+    mine.unlink()
+    os.mkfifo(mine)  # opening it for reading would wait for a writer forever
+    piped = hints.for_submission(sample, mine, "id")
+    assert piped is not None and "yours" not in piped
 
 
 def test_probe_reads_the_namespace_and_leaves_it_as_it_was(make_session):
