@@ -134,7 +134,7 @@ class _TableParser(HTMLParser):
             self.text_after.append(data[:200])
 
 
-def dataframe(html: str, plain: str | None = None) -> str | None:
+def dataframe(html: str) -> str | None:
     """A DataFrame's HTML repr as a small fixed-width table, or None where it is not one."""
     if len(html) > _HTML_LIMIT or 'class="dataframe"' not in html[:5000]:
         return None
@@ -259,7 +259,7 @@ def pieces(outputs: list[dict[str, Any]], where: str) -> list[str]:
         plain = data.get("text/plain")
         plain = strip_ansi(plain) if isinstance(plain, str) else None
         html = data.get("text/html")
-        table = dataframe(html, plain) if isinstance(html, str) else None
+        table = dataframe(html) if isinstance(html, str) else None
         if table is not None:
             found.append(table)
         elif images:
