@@ -73,7 +73,8 @@ def run_baseline(name: str, out: Path) -> dict[str, list[str]]:
         env = dojo_kernel.make(name, output_dir=out / f"episode-{style}", max_steps=20, agent="baseline",
                                feedback=style)
         texts: list[str] = []
-        run_episode(env, get_agent("baseline"), on_step=lambda event, kept=texts: kept.append(event.observation["feedback"]))
+        run_episode(env, get_agent("baseline"),
+                    on_step=lambda event, kept=texts: kept.append(event.observation["feedback"]))
         feedback[style] = texts
         print(f"baseline {style}: {len(texts)} steps, {sum(map(len, texts))} chars", flush=True)
     return feedback

@@ -172,7 +172,8 @@ def dataframe(html: str) -> str | None:
     table_text = "\n".join(lines)
     if shown_cols >= n_cols and shown_rows >= n_rows:
         return table_text  # nothing hidden: the table speaks for itself
-    return f"{table_text}\n[DataFrame: {n_rows:,} rows x {n_cols:,} columns; showing {shown_rows} rows, {shown_cols} columns]"
+    return (f"{table_text}\n[DataFrame: {n_rows:,} rows x {n_cols:,} columns; "
+            f"showing {shown_rows} rows, {shown_cols} columns]")
 
 
 def _columns_that_fit(widths: list[int], index_cols: int) -> list[int]:

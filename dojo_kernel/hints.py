@@ -70,7 +70,7 @@ def _probe(ns, names, want):
         out["objects"] = {}
         for n, f in frames.items():
             kinds = {str(c)[:100]: str(t) for c, t in list(f.dtypes.items())[:300]
-                     if str(t) in ("object", "category", "string", "str", "bool") or str(t).startswith(("datetime", "string"))}
+                     if str(t) in ("object", "category", "str", "bool") or str(t).startswith(("datetime", "string"))}
             out["objects"][n] = {c: [t, [str(v)[:30] for v in f[c].dropna().unique()[:3]]]
                                  for c, t in list(kinds.items())[:40] if c in f}
     if "sizes" in want:
