@@ -18,7 +18,7 @@ from .errors import expected, safe_repr
 
 ACTION_NAMES = ("request_info", "validate_code", "execute_code", "submit", "restart_kernel", "get_history")
 INFO_TYPES = ("overview", "data_structure", "sample_submission", "metadata", "data_path", "output_path",
-              "limits", "all")
+              "limits", "all", "traceback")
 
 # Fields each action takes: name -> (required fields, optional fields).
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

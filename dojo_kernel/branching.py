@@ -111,7 +111,8 @@ def _branch(env: DojoEnv, episode: Episode) -> DojoEnv:
         run_dir, session, recorder, copy.deepcopy(episode.rewards), episode.seed, started=episode.started,
         started_at=episode.started_at, steps=episode.steps, total_reward=episode.total_reward,
         kernel_restarts=episode.kernel_restarts, limit_events=copy.deepcopy(episode.limit_events),
-        history=copy.deepcopy(episode.history), last_grade=episode.last_grade)
+        history=copy.deepcopy(episode.history), last_grade=episode.last_grade,
+        last_traceback=episode.last_traceback, hints_seen=copy.deepcopy(episode.hints_seen))
     branch.run_dir = run_dir
     branch._last_feedback = env._last_feedback
     branch._np_random = copy.deepcopy(env._np_random)

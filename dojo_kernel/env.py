@@ -33,7 +33,8 @@ import gymnasium
 import numpy as np
 from gymnasium.error import ResetNeeded
 
-from . import branching
+from . import branching, hints, tracebacks
+from . import compact as compact_text  # compact feedback; `compact` below is the info helper
 from . import feedback as text
 from .actions import ACTION_NAMES, Action, ActionError, parse_action
 from .competition import Competition, get_competition, list_competitions
@@ -41,7 +42,7 @@ from .episode_state import Episode, Outcome, compact, file_stamp, finite
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .grading import Grade
 from .cgroups import mode as enforcement_mode
-from .kernel import KernelSession, default_launch_spec
+from .kernel import CellResult, KernelSession, default_launch_spec
 from .outputs import clip
 from .pool import WarmPool
 from .rewards import RewardTracker
@@ -120,7 +121,8 @@ class DojoEnv(gymnasium.Env):
         self._write_kernel_pointer(self._episode)
         obs = self._observation(feedback, action="reset")
         info = self._base_info(action="reset")
-        info.update(seed=seed, warm_kernel=warm, timings={"reset_s": time.perf_counter() - started})
+        info.update(seed=seed, warm_kernel=warm, timings={"reset_s": time.perf_counter() - started},
+                    **compact_text.feedback_size(obs["feedback"]))
         return obs, compact(info)
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
@@ -132,13 +134,14 @@ class DojoEnv(gymnasium.Env):
             feedback = ("The episode has ended (" + (episode.end_reason or "done") +
                         "). Call reset() to start a new one.")
             return (self._observation(feedback, action="invalid"), 0.0, episode.terminated, episode.truncated,
-                    compact(self._base_info(action="invalid", error=feedback)))
+                    compact(self._base_info(action="invalid", error=tracebacks.of_action(feedback))))
         episode.steps += 1
         parsed = parse_action(action, max_code_chars=self.settings.max_code_chars)
         outcome = Outcome()
         if isinstance(parsed, ActionError):
             outcome.action = "invalid"
             outcome.error = parsed.message
+            outcome.error_info = tracebacks.of_action(parsed.message)
             outcome.feedback = text.invalid_action(parsed)
         elif self._time_left() == 0.0:
             outcome.action = parsed.name
@@ -172,6 +175,7 @@ class DojoEnv(gymnasium.Env):
 
         obs = self._observation(outcome.feedback, action=outcome.action, outcome=outcome)
         info = self._step_info(outcome, started)
+        info.update(compact_text.feedback_size(obs["feedback"]))
         self._record(episode, action, outcome, obs, info)
         if terminated or truncated:
             self._close_episode(episode)
@@ -219,7 +223,9 @@ class DojoEnv(gymnasium.Env):
     def _act(self, action: Action, outcome: Outcome) -> None:
         episode = self._episode
         assert episode is not None
-        if action.name == "request_info":
+        if action.name == "request_info" and action.info_type == "traceback":
+            outcome.feedback = tracebacks.last_traceback(episode.last_traceback)
+        elif action.name == "request_info":
             outcome.feedback = self._info_text(action.info_type or "all")
         elif action.name in ("validate_code", "execute_code"):
             self._run_code(action, outcome, grade=action.name == "execute_code")
@@ -258,27 +264,51 @@ class DojoEnv(gymnasium.Env):
             outcome.error = f"{result.error.name}: {result.error.value}"
         elif result.status != "ok":
             outcome.error = result.status
-        parts = [text.cell_result(action.name, result)]
+        outcome.error_info = tracebacks.of_cell(result)
+        episode.last_traceback = tracebacks.traceback_text(result) or episode.last_traceback
+        parts = []
         after = file_stamp(submission)
         if grade and after is not None and after != before:
-            grade_result = self._grade(submission, outcome)
-            parts.append(text.grade(grade_result, self.competition, self._episode.rewards))
+            parts.append(self._grade_text(self._grade(submission, outcome)))
         elif grade and after is None and before is not None:
             parts.append(f"Note: the cell removed {self._submission_relpath()}.")
+        parts.insert(0, self._cell_text(action, result, sum(len(part) + 2 for part in parts)))
         outcome.feedback = "\n\n".join(part for part in parts if part)
 
     def _submit(self, outcome: Outcome, *, final: bool) -> None:
         submission = self._submission_path()
         if submission.exists():
-            outcome.feedback = text.grade(self._grade(submission, outcome), self.competition,
-                                          self._episode.rewards)
+            outcome.feedback = self._grade_text(self._grade(submission, outcome))
         else:
             outcome.graded = True
             outcome.grade = Grade(valid=False, error=self._missing_submission_message(),
                                   split=self.settings.grade_split)
             outcome.error = outcome.grade.error
-            outcome.feedback = text.grade(outcome.grade, self.competition, self._episode.rewards)
+            outcome.error_info = tracebacks.of_grade(outcome.grade)
+            outcome.feedback = self._grade_text(outcome.grade)
         outcome.final = final
+
+    def _cell_text(self, action: Action, result: CellResult, used: int) -> str:
+        """The cell's part of the feedback, in the chosen style, in what is left of the budget."""
+        if self.settings.feedback == "full":
+            return text.cell_result(action.name, result)
+        episode = self._episode
+        assert episode is not None
+        hint = hints.for_cell(result, session=episode.session, run_dir=episode.run_dir,
+                              public_dir=Path(self.competition.public_dir),
+                              memory_gb=self.settings.limits.memory_gb, seen=episode.hints_seen)
+        budget = self.settings.feedback_chars - used - compact_text.RESERVED_CHARS
+        return compact_text.cell_view(action.name, result, code=action.code, budget=budget, hint=hint,
+                                      where=f"trajectory.ipynb, step {episode.steps}")
+
+    def _grade_text(self, grade: Grade) -> str:
+        """The grade as the agent reads it; an invalid one with what the sample looks like."""
+        graded = text.grade(grade, self.competition, self._episode.rewards)
+        if grade.valid or self.settings.feedback == "full":
+            return graded
+        hint = hints.for_submission(Path(self.competition.sample_submission_path), self._submission_path(),
+                                    self.competition.id_column)
+        return graded + ("\n" + hint if hint else "")
 
     def _grade(self, submission: Path, outcome: Outcome) -> Grade:
         """Grade on the episode's split; the reward follows the grade."""
@@ -294,6 +324,7 @@ class DojoEnv(gymnasium.Env):
         episode.last_grade = grade
         if not grade.valid:
             outcome.error = outcome.error or grade.error
+            outcome.error_info = outcome.error_info or tracebacks.of_grade(grade)
         return grade
 
     # ---------------------------------------------------------------- the episode's end
@@ -504,7 +535,7 @@ class DojoEnv(gymnasium.Env):
             "limit_exceeded": np.int64(bool(outcome and outcome.result and outcome.result.limit_event)),
         }
 
-    def _base_info(self, *, action: str, error: str | None = None) -> dict[str, Any]:
+    def _base_info(self, *, action: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
         """The keys every info has (reset and step alike)."""
         episode = self._episode
         rewards = episode.rewards if episode else None
@@ -539,7 +570,7 @@ class DojoEnv(gymnasium.Env):
     def _step_info(self, outcome: Outcome, started: float) -> dict[str, Any]:
         episode = self._episode
         assert episode is not None
-        info = self._base_info(action=outcome.action, error=outcome.error)
+        info = self._base_info(action=outcome.action, error=outcome.error_info)
         grade = outcome.grade
         result = outcome.result
         info.update(
@@ -584,6 +615,7 @@ class DojoEnv(gymnasium.Env):
             budget_left={"steps": self._steps_left(), "time_s": self._time_left()},
             limit_event=info["limit_event"],
             feedback=obs["feedback"],
+            error=outcome.error_info,
             arguments=outcome.arguments if outcome.action != "invalid" else {"received": safe_repr(raw_action)[:300]},
             started_at=outcome.started_at,
             usage=episode.pending_usage or None,

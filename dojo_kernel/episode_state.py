@@ -48,6 +48,8 @@ class Episode:
     limit_events: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # one line per step, for get_history
     last_grade: Grade | None = None
+    last_traceback: str | None = None  # the whole traceback of the last failed cell, for request_info
+    hints_seen: dict[str, Any] = field(default_factory=dict)  # what hints keep between steps
     pending_usage: dict[str, Any] = field(default_factory=dict)  # what the next step's action cost
     usage: dict[str, Any] = field(default_factory=dict)  # token and cost totals so far
 
@@ -73,7 +75,8 @@ class Outcome:
     code: str | None = None
     result: CellResult | None = None
     status: str | None = None
-    error: str | None = None
+    error: str | None = None  # one line, for get_history
+    error_info: dict[str, Any] | None = None  # info["error"] and rewards.jsonl: category, type, message, line
     graded: bool = False
     grade: Grade | None = None
     reward: float = 0.0

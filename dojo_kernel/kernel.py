@@ -120,7 +120,7 @@ class _Kernel:
     reaper: subprocess.Popen | None = None  # see _GROUP_REAPER
     sandbox: Any = None  # a fork.SharedSandbox once branches share this kernel's sandbox
     retired: bool = False  # a root kernel stopped, not killed, because branches live in its sandbox
-    held: list = field(default_factory=list)  # (channel, message) received between cells (a fork), kept
+    held: list = field(default_factory=list)  # (channel, message) received between cells (a fork, evaluate), kept
     cgroup: cgroups.KernelCgroup | None = None  # where cgroups are writable
 
     def __post_init__(self) -> None:
@@ -330,6 +330,13 @@ class KernelSession:
             except KeyboardInterrupt:  # Ctrl-C in the parent (a person at a notebook) stops the cell too
                 self.interrupt()
                 raise
+
+    def evaluate(self, expressions: dict[str, str], timeout: float = 2.0) -> dict[str, str | None]:
+        """Evaluate Python expressions in the kernel's namespace without running a cell (no history,
+        no execution count, no output): each one's text/plain repr, or None where it failed; at most
+        `timeout` seconds. For the env's own looks at the state (hints); see evaluate.py."""
+        from .evaluate import evaluate
+        return evaluate(self, expressions, timeout)
 
     def interrupt(self) -> None:
         """Send the running cell a KeyboardInterrupt (as Ctrl-C would)."""

@@ -12,6 +12,7 @@ from .limits import Limits
 from .rewards import check_reward_mode
 
 GRADE_SPLITS = ("public", "full", "private")
+FEEDBACK_STYLES = ("compact", "full")
 _LIMIT_FIELDS = tuple(f.name for f in dataclasses.fields(Limits))
 
 
@@ -31,6 +32,9 @@ class EnvSettings:
                     start (see pool.py); None: it stays at warm_pool
     max_code_chars  the longest code an action may carry
     max_feedback_chars  the longest obs["feedback"] (head and tail kept)
+    feedback        compact (the error first and short, outputs within feedback_chars) or full
+                    (every output and IPython's whole traceback, as the notebook keeps them)
+    feedback_chars  compact feedback's budget per code step, in characters, for every part
     grade_split     what grades the episode's submissions: public (Kaggle's way), full
                     (MLE-Dojo's), private (only for comparisons: lets an agent hill-climb)
     kernel_env      extra environment variables for the kernel
@@ -47,6 +51,8 @@ class EnvSettings:
     warm_pool_max: int | None = None
     max_code_chars: int = 100_000
     max_feedback_chars: int = 50_000
+    feedback: str = "compact"
+    feedback_chars: int = 4_000
     grade_split: str = "public"
     kernel_env: dict[str, str] | None = None
     startup_timeout_s: float = 60.0
@@ -90,7 +96,9 @@ class EnvSettings:
                 self.warm_pool_max, int) or self.warm_pool_max < self.warm_pool):
             raise ConfigError(expected(f"warm_pool_max as an int >= warm_pool ({self.warm_pool}), or None",
                                        self.warm_pool_max))
-        for name in ("max_code_chars", "max_feedback_chars"):
+        if self.feedback not in FEEDBACK_STYLES:
+            raise ConfigError(expected("feedback among " + ", ".join(FEEDBACK_STYLES), self.feedback))
+        for name in ("max_code_chars", "max_feedback_chars", "feedback_chars"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1_000:
                 raise ConfigError(expected(f"{name} as an int >= 1000", value))

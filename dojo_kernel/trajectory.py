@@ -102,6 +102,7 @@ class StepRecord:
     arguments:     the action's other arguments, e.g. {"info_type": "overview"} or {"final": True}.
     started_at:    when the step began (epoch seconds); default: its end minus the cell's duration.
     usage:         tokens and cost of producing the action (see dojo_kernel.usage), where known.
+    error:         what went wrong, as data: {"category", "type", "message", "line"}, else None.
     """
 
     step: int
@@ -121,6 +122,7 @@ class StepRecord:
     arguments: dict[str, Any] = field(default_factory=dict)
     started_at: float | None = None
     usage: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -583,6 +585,7 @@ class TrajectoryRecorder:
             "peak_rss_bytes": step.result.peak_rss_bytes if step.result is not None else None,
             "grade": grade,
             "usage": step.usage,
+            "error": step.error,
             "competition": self.competition,
             "agent": self.agent,
             "time": _iso(finished_at),

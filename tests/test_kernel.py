@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import textwrap
 import threading
+import time
 
 import nbformat
 import psutil
@@ -136,6 +137,38 @@ def test_background_thread_output_comes_with_the_next_result(make_session, tmp_p
     assert [o["text"] for o in second.background_outputs] == ["printed late\n"]
     assert second.outputs == [{"output_type": "stream", "name": "stdout", "text": "second cell\n"}]
     assert second.text.index("printed late") < second.text.index("second cell")
+
+
+def test_evaluate_reads_the_namespace_without_changing_it(make_session, tmp_path):
+    session = make_session()
+    session.run("rows = [1, 2, 3]\n41 + 1")
+    values = session.evaluate({"size": "len(rows)", "bad": "undefined_name", "last": "_"})
+    assert values == {"size": "3", "bad": None, "last": "42"}
+    # no execution count spent, no history, no output: the next cell sees the same kernel
+    after = session.run("print(len(In), _)")
+    assert after.execution_count == 2 and after.text == "3 42\n"
+    # a thread's output that arrives during evaluate() reaches the next cell, not the void
+    session.run(code("""
+        import threading, time
+        def later():
+            time.sleep(0.2)
+            print("late line", flush=True)
+            open("printed", "w").close()
+        threading.Thread(target=later).start()
+    """))
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "printed").exists() and time.monotonic() < deadline:
+        session.evaluate({"one": "1"})
+    nxt = session.run("print('next')")
+    assert "late line" in "".join(o.get("text", "") for o in nxt.background_outputs)
+
+
+def test_evaluate_is_cut_at_its_time_cap_and_the_kernel_goes_on(make_session):
+    session = make_session()
+    started = time.monotonic()
+    values = session.evaluate({"slow": "__import__('time').sleep(30)"}, timeout=0.5)
+    assert values == {"slow": None} and time.monotonic() - started < 10
+    assert session.run("print('alive')").text == "alive\n"
 
 
 def test_output_flood_is_capped_while_it_arrives(make_session):

@@ -32,6 +32,7 @@ from ..agents.base import Action
 from ..agents.llm import SYSTEM_PROMPT, TOOLS, action_from_reply, tool_call_in_text
 from ..env import DojoEnv, make
 from ..errors import ConfigError, expected, safe_repr
+from ..tracebacks import of_action
 
 Message = dict[str, Any]
 
@@ -164,7 +165,8 @@ class DojoTextEnv:
               answer_to: str | None) -> TextStep:
         """The observation, reward and metadata of one turn."""
         if result is None:
-            feedback, reward, info = NO_ACTION, 0.0, {"action": "no_action", "error": "the reply held no action"}
+            feedback, reward, info = NO_ACTION, 0.0, {"action": "no_action",
+                                               "error": of_action("the reply held no action")}
             over = self.done
         else:
             obs, reward, terminated, truncated, info = result
