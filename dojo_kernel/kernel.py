@@ -29,12 +29,12 @@ from typing import Any, Literal
 import zmq
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
-from nbformat.v4 import output_from_msg
 
-from .errors import ConfigError, KernelDeadError, KernelStartError, expected
+from .errors import ConfigError, DojoError, KernelDeadError, KernelStartError, expected
 from .isolation import IsolationPlan, LaunchSpec, kernel_environment, resolve_mode, wrap_command
 from .limits import Breach, Limits, Watchdog
-from .outputs import _OutputCollector, render_text, strip_ansi
+from .messages import Inbox, Rejected, checked_output, checked_reply, clean_text
+from .outputs import _OutputCollector, clip, render_text, strip_ansi
 from .prepare.paths import default_data_root
 from .spawn import _describe_exit, _die_with_parent, _log_tail, _start_group_reaper, kill_tree, link_input
 from .spawn import popen as _popen
@@ -93,15 +93,33 @@ class CellResult:
 _CWD_EXPRESSION = "__import__('os').getcwd()"
 
 
-def _evaluated_text(expression_reply: dict[str, Any] | None) -> str | None:
-    """The str value of a user expression from its text/plain repr, or None if it failed."""
-    if not expression_reply or expression_reply.get("status") != "ok":
+def _evaluated_text(expression_reply: Any) -> str | None:
+    """The str value of a user expression from its text/plain repr, or None if it failed or
+    is not a short str literal (agent code can patch what the expression calls)."""
+    if not isinstance(expression_reply, dict) or expression_reply.get("status") != "ok":
+        return None
+    data = expression_reply.get("data")
+    text = data.get("text/plain") if isinstance(data, dict) else None
+    if not isinstance(text, str) or len(text) > 4096 or not text.startswith(("'", '"')):
         return None
     try:
-        value = ast.literal_eval(expression_reply.get("data", {}).get("text/plain", ""))
-    except (ValueError, SyntaxError):
+        value = ast.literal_eval(text)
+    except Exception:  # SyntaxError, ValueError, MemoryError, RecursionError
         return None
-    return value if isinstance(value, str) else None
+    return clean_text(value) if isinstance(value, str) else None
+
+
+_OUTPUT_KINDS = ("stream", "display_data", "execute_result", "error", "update_display_data")
+
+
+@dataclass
+class _Progress:
+    """What a running cell's messages have told so far."""
+
+    msg_id: str
+    reply: dict[str, Any] | None = None  # the checked execute_reply
+    idle: bool = False
+    violation: str | None = None  # why the kernel can no longer be trusted, if it broke the protocol
 
 
 _GRACE_S = 2.5  # after an interrupt, how long a cell may take to stop before the kill
@@ -119,27 +137,16 @@ class _Kernel:
     reaper: subprocess.Popen | None = None  # see _GROUP_REAPER; None inside the sandbox
 
     def __post_init__(self) -> None:
-        self.shell = self.client.shell_channel.socket
-        self.iopub = self.client.iopub_channel.socket
-        self.poller = zmq.Poller()
-        self.poller.register(self.shell, zmq.POLLIN)
-        self.poller.register(self.iopub, zmq.POLLIN)
+        self.inbox = Inbox(self.client.session, {"shell": self.client.shell_channel.socket,
+                                                 "iopub": self.client.iopub_channel.socket})
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def receive(self, timeout_s: float):
-        """Yield ("shell" | "iopub", message) for every message that arrives within timeout_s."""
-        ready = dict(self.poller.poll(int(timeout_s * 1000)))
-        session = self.client.session
-        for name, socket in (("iopub", self.iopub), ("shell", self.shell)):
-            if socket not in ready:
-                continue
-            while True:
-                _, message = session.recv(socket, mode=zmq.NOBLOCK)
-                if message is None:
-                    break
-                yield name, message
+        """Yield ("shell" | "iopub", message or Rejected) for what arrives within timeout_s
+        (and at most messages.SLICE_S more, however fast they come)."""
+        return self.inbox.receive(timeout_s)
 
     def kill(self) -> None:
         kill_tree(self.process.pid, process_group=self.process.pid)
@@ -302,6 +309,20 @@ class KernelSession:
             except KeyboardInterrupt:  # Ctrl-C in the parent (a person at a notebook) stops the cell too
                 self.interrupt()
                 raise
+            except DojoError:  # the env's own faults (a restart that failed) are typed errors
+                raise
+            except Exception as error:  # whatever else the kernel made happen: its result, not a raise
+                return self._recover(error, notes, restarted)
+
+    def _recover(self, error: Exception, notes: list[str], restarted: bool) -> CellResult:
+        """A cell whose run raised in the env (what the kernel sent broke an assumption): the
+        kernel is replaced and the cell reported as died, so the step is recorded like any other."""
+        event = LimitEvent("died", None, None, f"the env could not read what the kernel sent "
+                                               f"({type(error).__name__}: {clip(str(error), 200)}); it was restarted")
+        result = CellResult(status="died", restarted=restarted, limit_event=event, warnings=list(self.warnings))
+        self._restart_after_loss(result, notes)
+        result.text = self._compose_text(result, notes)
+        return result
 
     def interrupt(self) -> None:
         """Send the running cell a KeyboardInterrupt (as Ctrl-C would)."""
@@ -397,6 +418,8 @@ class KernelSession:
                 kernel.client.kernel_info()
                 next_request = now + 0.2
             for channel, message in kernel.receive(_POLL_S):
+                if isinstance(message, Rejected):
+                    continue
                 if channel == "iopub":
                     published = True
                 elif message["header"]["msg_type"] == "kernel_info_reply":
@@ -440,36 +463,26 @@ class KernelSession:
         assert kernel is not None
         cell = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
         background = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
+        kernel.inbox.begin_cell()
+        progress = _Progress(msg_id="")
         for channel, message in kernel.receive(0):  # output of earlier cells' threads, queued
-            self._route_background(channel, message, background)
-        msg_id = kernel.client.execute(code, silent=False, store_history=True, allow_stdin=False,
-                                       stop_on_error=False, user_expressions={"cwd": _CWD_EXPRESSION})
+            self._take(channel, message, progress, cell, background)
+        progress.msg_id = kernel.client.execute(code, silent=False, store_history=True, allow_stdin=False,
+                                                stop_on_error=False, user_expressions={"cwd": _CWD_EXPRESSION})
         self._watchdog.begin_cell()
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
-        reply: dict[str, Any] | None = None
-        idle = False
         interrupted_at: float | None = None
-        ended: str | None = None  # "exited" (died or killed) or "stuck" (ignored the interrupt)
-        while not (reply is not None and idle):
+        ended: str | None = None  # "exited" (died or killed), "stuck" (ignored the interrupt), "violation"
+        while not (progress.reply is not None and progress.idle):
+            # Each receive returns within a slice however fast messages come, so the checks
+            # below (the deadline above all) run even while a cell floods its channels.
             for channel, message in kernel.receive(_POLL_S):
-                if message["parent_header"].get("msg_id") != msg_id:
-                    self._route_background(channel, message, background)
-                    continue
-                kind = message["header"]["msg_type"]
-                if channel == "shell":
-                    if kind == "execute_reply":
-                        reply = message["content"]
-                elif kind == "status":
-                    idle = idle or message["content"]["execution_state"] == "idle"
-                elif kind == "clear_output":
-                    cell.clear(bool(message["content"].get("wait")))
-                elif kind in ("stream", "display_data", "execute_result", "error"):
-                    cell.add(output_from_msg(message))
-                elif kind == "update_display_data":
-                    cell.add({"output_type": "display_data", "data": message["content"]["data"],
-                              "metadata": message["content"].get("metadata", {})})
-            if reply is not None and idle:
+                self._take(channel, message, progress, cell, background)
+            if progress.violation is not None:
+                ended = "violation"
+                break
+            if progress.reply is not None and progress.idle:
                 break
             if self._closed:  # close() from another thread, maybe while a restart ran
                 kernel.kill()
@@ -490,8 +503,18 @@ class KernelSession:
                             peak_rss_bytes=peaks.rss_bytes, peak_gpu_bytes=peaks.gpu_bytes,
                             restarted=restarted, truncated_chars=cell.cut_chars + background.cut_chars,
                             warnings=list(self.warnings), background_outputs=background.finish())
+        if kernel.inbox.dropped:
+            notes.append(f"[dojo-kernel] {kernel.inbox.dropped:,} message(s) from the kernel "
+                         f"({kernel.inbox.dropped_bytes:,} bytes) were dropped unread: "
+                         f"{'; '.join(kernel.inbox.drop_reasons)}. Print less, or write large results to a file.")
         if ended is None:
-            self._complete(result, reply, interrupted_at is not None, timeout, notes)
+            self._complete(result, progress.reply, interrupted_at is not None, timeout, notes)
+        elif ended == "violation":
+            kernel.kill()
+            result.status = "died"
+            result.limit_event = LimitEvent("died", None, None,
+                f"the kernel sent {progress.violation}, so the env no longer trusts it: it was killed and restarted")
+            self._restart_after_loss(result, notes)
         elif ended == "stuck":
             result.status = "timeout"
             result.limit_event = LimitEvent("timeout", timeout, duration,
@@ -503,26 +526,46 @@ class KernelSession:
         result.text = self._compose_text(result, notes)
         return result
 
-    def _route_background(self, channel: str, message: dict[str, Any], background: _OutputCollector) -> None:
-        if channel == "iopub" and message["header"]["msg_type"] in ("stream", "display_data",
-                                                                     "execute_result", "error"):
-            background.add(output_from_msg(message))
+    def _take(self, channel: str, message: dict[str, Any] | Rejected, progress: _Progress,
+              cell: _OutputCollector, background: _OutputCollector) -> None:
+        """One message from the kernel: into the cell's outputs, the reply, or a violation."""
+        if isinstance(message, Rejected):
+            if message.fatal and progress.violation is None:
+                progress.violation = message.reason
+            return
+        kind, content = message["header"]["msg_type"], message["content"]
+        try:
+            if message["parent_header"].get("msg_id") != progress.msg_id or not progress.msg_id:
+                if channel == "iopub" and kind in _OUTPUT_KINDS:
+                    background.add(checked_output(message))
+            elif channel == "shell":
+                if kind == "execute_reply":
+                    progress.reply = checked_reply(content)
+            elif kind == "status":
+                progress.idle = progress.idle or content.get("execution_state") == "idle"
+            elif kind == "clear_output":
+                cell.clear(bool(content.get("wait")))
+            elif kind in _OUTPUT_KINDS:
+                cell.add(checked_output(message))
+        except Exception as error:  # Malformed, or a shape the collector could not take
+            if progress.violation is None:
+                progress.violation = f"a {kind!r} message the env could not use ({type(error).__name__}: " \
+                                     f"{clip(str(error), 200)})"
 
     def _complete(self, result: CellResult, reply: dict[str, Any] | None, interrupted: bool,
                   timeout: float | None, notes: list[str]) -> None:
         assert reply is not None
-        result.execution_count = reply.get("execution_count")
-        result.cwd = _evaluated_text(reply.get("user_expressions", {}).get("cwd"))
+        result.execution_count = reply["execution_count"]
+        result.cwd = _evaluated_text(reply["user_expressions"].get("cwd"))
         if result.cwd is not None and Path(result.cwd) != self.cwd:
             # Agent code uses relative paths (input/, working/submission.csv): say plainly why
             # they stopped resolving, instead of leaving a bare FileNotFoundError to decode.
             notes.append(f"[dojo-kernel] the kernel's working directory is now {result.cwd!r}, not the run "
                          f"dir: relative paths such as input/ and working/submission.csv resolve from there. "
                          f"Run os.chdir({str(self.cwd)!r}) to go back.")
-        if reply.get("status") != "ok":
+        if reply["status"] != "ok":
             result.status = "error"
-            result.error = CellError(reply.get("ename", "Error"), reply.get("evalue", ""),
-                                     [strip_ansi(line) for line in reply.get("traceback", [])])
+            result.error = CellError(reply["ename"], reply["evalue"], [strip_ansi(line) for line in reply["traceback"]])
             if result.error.name == "StdinNotImplementedError":
                 notes.append("[dojo-kernel] input() is not available: no one can type into this kernel. "
                              "Put the value in the code instead.")
@@ -533,7 +576,7 @@ class KernelSession:
                 f"its state")
             notes.append(f"[dojo-kernel] {result.limit_event.message}.")
         if any(payload.get("source") == "ask_exit" and not payload.get("keepkernel")
-               for payload in reply.get("payload", [])):
+               for payload in reply["payload"]):
             # exit()/quit() make ipykernel stop its loop and end a moment later: restart now,
             # so that the next cell does not meet a dead kernel.
             kernel = self._kernel
