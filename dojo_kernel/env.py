@@ -41,7 +41,7 @@ from .grading import Grade
 from .isolation import LaunchSpec, resolve_mode
 from .kernel import CellResult, KernelSession, tmpfs_size_bytes
 from .limits import Limits
-from .outputs import clip
+from .outputs import clip, terminal_safe
 from .pool import WarmPool, Workspace, new_run_dir
 from .rewards import RewardTracker, check_reward_mode
 from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation_space
@@ -567,7 +567,7 @@ class DojoEnv(gymnasium.Env):
             return self._info_cache[info_type]
 
     def _observation(self, feedback: str, *, action: str, outcome: _Outcome | None = None) -> dict[str, Any]:
-        feedback = clip(feedback, self.settings.max_feedback_chars)
+        feedback = clip(terminal_safe(feedback), self.settings.max_feedback_chars)
         self._last_feedback = feedback
         episode = self._episode
         rewards = episode.rewards if episode else None

@@ -263,3 +263,12 @@ def test_run_episode_through_gymnasium_make_and_its_wrappers(tmp_path, monkeypat
     assert summary["final_score"] > 0.5 and Path(summary["notebook"]).is_file()
     assert events[-1].terminated and events[-1].score == summary["best_score"]
     assert all(event.budget["steps_left"] == 12 - event.index for event in events)
+
+
+def test_human_agent_prints_no_terminal_escape_sequences():
+    out = io.StringIO()
+    agent = HumanAgent(input_fn=scripted([":final"]), output=out)
+    agent.reset({"feedback": "task"})
+    agent.act({"feedback": "before\x1b]0;owned\x07\x1b[2Jafter \x07"})
+    assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue()
+    assert "beforeafter \\x07" in out.getvalue()
