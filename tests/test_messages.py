@@ -160,3 +160,29 @@ def test_output_past_the_cells_byte_cap_is_dropped_and_said(tmp_path, monkeypatc
         assert "past the cell's cap of 1,000,000 bytes" in result.text
         assert result.truncated_chars < 1_000_000  # of 4 MB printed, the messages past the cap were dropped
         assert session.run("print('next cell')").text == "next cell\n"  # the cap is per cell
+
+
+def test_every_output_kind_is_capped_so_a_cell_cannot_bloat_the_notebook(session: KernelSession) -> None:
+    """Images with megabytes of text beside them, many images under the image cap, and many
+    error outputs with huge messages: what one cell adds stays bounded (issue 14, item 7)."""
+    result = session.run(code('''
+        import base64, os
+        from IPython.display import display
+        picture = base64.b64encode(os.urandom(1_500_000)).decode()
+        for _ in range(12):
+            display({'image/png': picture, 'text/plain': 'beside ' * 500_000}, raw=True)
+        for _ in range(30):
+            try:
+                raise ValueError('v' * 2_000_000)
+            except ValueError:
+                get_ipython().showtraceback()
+        print("done")
+    '''))
+    assert result.status == "ok" and "done" in result.text
+    size = len(json.dumps(result.outputs))
+    limits = session.limits
+    assert size < 4 * limits.max_image_bytes * 4 // 3 + 12 * 20_000 + 20 * limits.max_output_chars, size
+    # of twelve 1.5 MB images, those within four times the 2 MB image cap in all
+    assert sum("image/png" in output.get("data", {}) for output in result.outputs) == 4 * 2_000_000 // 1_500_000
+    assert "more error outputs dropped" in result.text
+    assert_recordable(result)
