@@ -8,7 +8,6 @@ tree to its `Limits`; a cell that runs too long is interrupted, then killed.
 
 from __future__ import annotations
 
-import ast
 import atexit
 import os
 import secrets
@@ -16,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import weakref
@@ -39,9 +37,10 @@ from .isolation import (
     wrap_command,
 )
 from .limits import Breach, Limits, Watchdog
-from .messages import Inbox, Rejected, checked_output, checked_reply, clean_text
+from .messages import Inbox, Progress, Rejected, evaluated_text, take
 from .outputs import _OutputCollector, clip, render_text, strip_ansi
 from .prepare.paths import default_data_root
+from .runtime import LogPipe, create_runtime_dir, link_sockets
 from .spawn import (
     _describe_exit,
     _die_with_parent,
@@ -60,35 +59,6 @@ from .spawn import popen as _popen
 _CWD_EXPRESSION = "__import__('os').getcwd()"
 
 
-def _evaluated_text(expression_reply: Any) -> str | None:
-    """The str value of a user expression from its text/plain repr, or None if it failed or
-    is not a short str literal (agent code can patch what the expression calls)."""
-    if not isinstance(expression_reply, dict) or expression_reply.get("status") != "ok":
-        return None
-    data = expression_reply.get("data")
-    text = data.get("text/plain") if isinstance(data, dict) else None
-    if not isinstance(text, str) or len(text) > 4096 or not text.startswith(("'", '"')):
-        return None
-    try:
-        value = ast.literal_eval(text)
-    except Exception:  # SyntaxError, ValueError, MemoryError, RecursionError
-        return None
-    return clean_text(value) if isinstance(value, str) else None
-
-
-_OUTPUT_KINDS = ("stream", "display_data", "execute_result", "error", "update_display_data")
-
-
-@dataclass
-class _Progress:
-    """What a running cell's messages have told so far."""
-
-    msg_id: str
-    reply: dict[str, Any] | None = None  # the checked execute_reply
-    idle: bool = False
-    violation: str | None = None  # why the kernel can no longer be trusted, if it broke the protocol
-
-
 _GRACE_S = 2.5  # after an interrupt, how long a cell may take to stop before the kill
 _POLL_S = 0.05  # how often a waiting run checks that the kernel is alive
 
@@ -102,8 +72,9 @@ class _Kernel:
     connection_file: Path
     socket_prefix: Path
     reaper: subprocess.Popen | None = None  # see _GROUP_REAPER; None inside the sandbox
+    log: LogPipe | None = None
 
-    def __post_init__(self) -> None:
+    def connect(self) -> None:
         self.inbox = Inbox(self.client.session, {"shell": self.client.shell_channel.socket,
                                                  "iopub": self.client.iopub_channel.socket})
 
@@ -128,8 +99,10 @@ class _Kernel:
             self.reaper.kill()
             self.reaper.wait()
         self.client.stop_channels()
-        # The kernel's own folder: sockets, connection file, HOME (rmtree never follows links).
+        # The kernel's own folder (sockets, connection file, HOME) and the env's links to its
+        # sockets (rmtree never follows links).
         shutil.rmtree(self.socket_prefix.parent, ignore_errors=True)
+        shutil.rmtree(self.socket_prefix.parent.with_name("e" + self.socket_prefix.parent.name[1:]), ignore_errors=True)
 
 
 _LIVE_SESSIONS: "weakref.WeakSet[KernelSession]" = weakref.WeakSet()
@@ -210,7 +183,7 @@ class KernelSession:
             (self.cwd / "working").mkdir(exist_ok=True)
         link_input(self.cwd, launch.input_source)
         self._startup_timeout = float(startup_timeout)
-        self.runtime_dir = Path(tempfile.mkdtemp(prefix="dk-", dir="/tmp"))
+        self.runtime_dir, self._runtime_lock = create_runtime_dir()
         self.log_path = Path(log_path) if log_path is not None else self.runtime_dir / "kernel.log"
         self.warnings: list[str] = [self.isolation.warning] if self.isolation.warning else []
         self._run_lock = threading.RLock()  # one cell (or restart) at a time
@@ -226,6 +199,7 @@ class KernelSession:
             self._watchdog.stop()
             if not self.log_path.is_relative_to(self.runtime_dir):
                 shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            os.close(self._runtime_lock)  # a folder left for its log is reaped by a later session
             # else only the log is left there, kept for the error message that names it
             raise
         self._watchdog.attach(self._kernel.process.pid)
@@ -324,6 +298,7 @@ class KernelSession:
             if self._kernel is not None:
                 self._kernel.dispose()
             shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            os.close(self._runtime_lock)
         _LIVE_SESSIONS.discard(self)
 
     # -- launching ------------------------------------------------------------------------------
@@ -335,8 +310,8 @@ class KernelSession:
         kernel_dir.mkdir()
         socket_prefix = kernel_dir / "k"
         connection_file = kernel_dir / "kernel.json"
-        write_connection_file(str(connection_file), ip=str(socket_prefix), transport="ipc",
-                              key=secrets.token_hex(32).encode(), kernel_name="python3")
+        _, info = write_connection_file(str(connection_file), ip=str(socket_prefix), transport="ipc",
+                                        key=secrets.token_hex(32).encode(), kernel_name="python3")
         home = kernel_dir / "home"
         home.mkdir()
         environment = kernel_environment(home=home, gpu_device=self.limits.gpu_device, cpus=self.limits.cpus,
@@ -345,21 +320,33 @@ class KernelSession:
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file),
                 "--HistoryManager.enabled=False"]
         command = wrap_command(argv, self.launch, cwd=self.cwd, runtime_dir=kernel_dir)
-        with open(self.log_path, "ab") as log:
-            process = _popen(command, cwd=self.cwd, env=environment, stdin=subprocess.DEVNULL,
-                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                             preexec_fn=_die_with_parent)
-        client = BlockingKernelClient(context=zmq.Context.instance())
-        client.load_connection_file(str(connection_file))
+        # The log goes through a pipe: the kernel holds no descriptor of a file of the record.
+        process = _popen(command, cwd=self.cwd, env=environment, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                         preexec_fn=_die_with_parent)
+        log = LogPipe(process.stdout, self.log_path)
         # Under namespaces the whole PID namespace dies with the sandbox; without, a watcher must.
         reaper = _start_group_reaper(process.pid) if self.isolation.mode == "none" else None
-        kernel = _Kernel(process, client, connection_file, socket_prefix, reaper)
+        client = BlockingKernelClient(context=zmq.Context.instance())
+        kernel = _Kernel(process, client, connection_file, socket_prefix, reaper, log)
         try:
+            # The env connects through links of its own to the sockets the kernel bound (runtime.py).
+            client.load_connection_info(self._linked_sockets(info, kernel))
+            kernel.connect()
             self._wait_ready(kernel)
         except BaseException:
             kernel.dispose()
             raise
         return kernel
+
+    def _linked_sockets(self, info: dict[str, Any], kernel: _Kernel) -> dict[str, Any]:
+        try:
+            return link_sockets(info, self.runtime_dir / f"e{self._generation}", alive=kernel.alive,
+                                deadline=time.monotonic() + self._startup_timeout)
+        except (OSError, TimeoutError, ChildProcessError) as error:
+            kernel.log.thread.join(timeout=2)
+            raise KernelStartError(f"expected the kernel to bind its sockets, it did not ({error}); its log "
+                                   f"{self.log_path} ends:\n{_log_tail(self.log_path)}") from None
 
     def _wait_ready(self, kernel: _Kernel) -> None:
         """Until the kernel answers kernel_info on shell and publishes on iopub.
@@ -373,6 +360,7 @@ class KernelSession:
         while not (replied and published):
             now = time.monotonic()
             if not kernel.alive():
+                kernel.log.thread.join(timeout=2)  # what the kernel printed as it exited
                 raise KernelStartError(
                     f"the kernel exited while starting ({_describe_exit(kernel.process.returncode)}); "
                     f"its log {self.log_path} ends:\n{_log_tail(self.log_path)}")
@@ -431,9 +419,9 @@ class KernelSession:
         cell = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
         background = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
         kernel.inbox.begin_cell()
-        progress = _Progress(msg_id="")
+        progress = Progress(msg_id="")
         for channel, message in kernel.receive(0):  # output of earlier cells' threads, queued
-            self._take(channel, message, progress, cell, background)
+            take(channel, message, progress, cell, background)
         progress.msg_id = kernel.client.execute(code, silent=False, store_history=True, allow_stdin=False,
                                                 stop_on_error=False, user_expressions={"cwd": _CWD_EXPRESSION})
         self._watchdog.begin_cell()
@@ -445,7 +433,7 @@ class KernelSession:
             # Each receive returns within a slice however fast messages come, so the checks
             # below (the deadline above all) run even while a cell floods its channels.
             for channel, message in kernel.receive(_POLL_S):
-                self._take(channel, message, progress, cell, background)
+                take(channel, message, progress, cell, background)
             if progress.violation is not None:
                 ended = "violation"
                 break
@@ -493,37 +481,11 @@ class KernelSession:
         result.text = self._compose_text(result, notes)
         return result
 
-    def _take(self, channel: str, message: dict[str, Any] | Rejected, progress: _Progress,
-              cell: _OutputCollector, background: _OutputCollector) -> None:
-        """One message from the kernel: into the cell's outputs, the reply, or a violation."""
-        if isinstance(message, Rejected):
-            if message.fatal and progress.violation is None:
-                progress.violation = message.reason
-            return
-        kind, content = message["header"]["msg_type"], message["content"]
-        try:
-            if message["parent_header"].get("msg_id") != progress.msg_id or not progress.msg_id:
-                if channel == "iopub" and kind in _OUTPUT_KINDS:
-                    background.add(checked_output(message))
-            elif channel == "shell":
-                if kind == "execute_reply":
-                    progress.reply = checked_reply(content)
-            elif kind == "status":
-                progress.idle = progress.idle or content.get("execution_state") == "idle"
-            elif kind == "clear_output":
-                cell.clear(bool(content.get("wait")))
-            elif kind in _OUTPUT_KINDS:
-                cell.add(checked_output(message))
-        except Exception as error:  # Malformed, or a shape the collector could not take
-            if progress.violation is None:
-                progress.violation = f"a {kind!r} message the env could not use ({type(error).__name__}: " \
-                                     f"{clip(str(error), 200)})"
-
     def _complete(self, result: CellResult, reply: dict[str, Any] | None, interrupted: bool,
                   timeout: float | None, notes: list[str]) -> None:
         assert reply is not None
         result.execution_count = reply["execution_count"]
-        result.cwd = _evaluated_text(reply["user_expressions"].get("cwd"))
+        result.cwd = evaluated_text(reply["user_expressions"].get("cwd"))
         if result.cwd is not None and Path(result.cwd) != self.cwd:
             # Agent code uses relative paths (input/, working/submission.csv): say plainly why
             # they stopped resolving, instead of leaving a bare FileNotFoundError to decode.

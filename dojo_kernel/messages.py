@@ -10,6 +10,7 @@ saying why, so that nothing a kernel sends can raise in the env or hold it past 
 
 from __future__ import annotations
 
+import ast
 import re
 import time
 from collections.abc import Iterator
@@ -231,3 +232,60 @@ def checked_reply(content: dict[str, Any]) -> dict[str, Any]:
             "ename": text_field(content, "ename", "Error"), "evalue": text_field(content, "evalue"),
             "traceback": traceback, "user_expressions": expressions,
             "payload": [item for item in payload if isinstance(item, dict)]}
+
+
+# -- what a running cell's messages tell the session -----------------------------------------------
+
+_OUTPUT_KINDS = ("stream", "display_data", "execute_result", "error", "update_display_data")
+
+
+@dataclass
+class Progress:
+    """What a running cell's messages have told so far."""
+
+    msg_id: str
+    reply: dict[str, Any] | None = None  # the checked execute_reply
+    idle: bool = False
+    violation: str | None = None  # why the kernel can no longer be trusted, if it broke the protocol
+
+
+def take(channel: str, message: dict[str, Any] | Rejected, progress: Progress, cell: Any, background: Any) -> None:
+    """One message from the kernel: into the cell's outputs, the reply, or a violation."""
+    if isinstance(message, Rejected):
+        if message.fatal and progress.violation is None:
+            progress.violation = message.reason
+        return
+    kind, content = message["header"]["msg_type"], message["content"]
+    try:
+        if message["parent_header"].get("msg_id") != progress.msg_id or not progress.msg_id:
+            if channel == "iopub" and kind in _OUTPUT_KINDS:
+                background.add(checked_output(message))
+        elif channel == "shell":
+            if kind == "execute_reply":
+                progress.reply = checked_reply(content)
+        elif kind == "status":
+            progress.idle = progress.idle or content.get("execution_state") == "idle"
+        elif kind == "clear_output":
+            cell.clear(bool(content.get("wait")))
+        elif kind in _OUTPUT_KINDS:
+            cell.add(checked_output(message))
+    except Exception as error:  # Malformed, or a shape the collector could not take
+        if progress.violation is None:
+            progress.violation = f"a {kind!r} message the env could not use ({type(error).__name__}: " \
+                                 f"{str(error)[:200]})"
+
+
+def evaluated_text(expression_reply: Any) -> str | None:
+    """The str value of a user expression from its text/plain repr, or None if it failed or
+    is not a short str literal (agent code can patch what the expression calls)."""
+    if not isinstance(expression_reply, dict) or expression_reply.get("status") != "ok":
+        return None
+    data = expression_reply.get("data")
+    text = data.get("text/plain") if isinstance(data, dict) else None
+    if not isinstance(text, str) or len(text) > 4096 or not text.startswith(("'", '"')):
+        return None
+    try:
+        value = ast.literal_eval(text)
+    except Exception:  # SyntaxError, ValueError, MemoryError, RecursionError
+        return None
+    return clean_text(value) if isinstance(value, str) else None
