@@ -169,7 +169,7 @@ CATALOGUE = [
     # -- hostile submissions ---------------------------------------------------------------
     Hostile("submission_is_a_symlink_to_the_answers",
             "import os\nos.symlink(ANSWERS, 'working/submission.csv')", ("ok",),
-            ("invalid", "a link that points outside"), "kept", graded=True, cleanup="import os\nos.remove('working/submission.csv')"),
+            ("invalid", "a link or lies outside it"), "kept", graded=True, cleanup="import os\nos.remove('working/submission.csv')"),
     Hostile("submission_is_a_fifo", "import os\nos.mkfifo('working/submission.csv')", ("ok",),
             ("invalid", "regular file"), "kept", graded=True, cleanup="import os\nos.remove('working/submission.csv')"),
     Hostile("submission_of_5_gb_sparse",
