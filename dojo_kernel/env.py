@@ -44,6 +44,7 @@ from .limits import Limits
 from .outputs import clip, terminal_safe
 from .pool import WarmPool, Workspace, new_run_dir
 from .rewards import RewardTracker, check_reward_mode
+from .seeding import HASH_SEED
 from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation_space
 from .spawn import prepare_workspace
 from .trajectory import StepRecord, TrajectoryRecorder
@@ -204,7 +205,7 @@ class DojoEnv(gymnasium.Env):
                                  input_source=Path(self.competition.public_dir),
                                  hidden_paths=(data_root(), Path(self.competition.private_dir)),
                                  tmp_size_bytes=tmpfs_size_bytes(self.settings.limits),
-                                 env=tuple((self.settings.kernel_env or {}).items()))
+                                 env=tuple({"PYTHONHASHSEED": HASH_SEED, **(self.settings.kernel_env or {})}.items()))
         self.isolation_plan = self.launch.plan
         self.action_space = ActionSpace(self.settings.max_code_chars)
         self.observation_space = observation_space(self.settings.max_feedback_chars)
@@ -245,6 +246,7 @@ class DojoEnv(gymnasium.Env):
         self._episode = _Episode(workspace.run_dir, workspace.session, recorder,
                                  RewardTracker(self.settings.reward_mode, self.competition.higher_is_better), seed)
         self._write_kernel_pointer(self._episode)
+        workspace.session.seed(seed)  # warm kernels started before the seed was known
         obs = self._observation(feedback, action="reset")
         info = self._base_info(action="reset")
         info.update(seed=seed, warm_kernel=warm, timings={"reset_s": time.perf_counter() - started})

@@ -41,6 +41,7 @@ from .messages import Inbox, Progress, Rejected, evaluated_text, take
 from .outputs import _OutputCollector, clip, render_text, strip_ansi
 from .prepare.paths import default_data_root
 from .runtime import LogPipe, create_runtime_dir, link_sockets
+from .seeding import seed_code
 from .spawn import (
     _describe_exit,
     _die_with_parent,
@@ -190,6 +191,7 @@ class KernelSession:
         self._control_lock = threading.Lock()  # the control socket, used by interrupt()
         self._closed = False
         self._generation = 0
+        self._seed_code: str | None = None  # run after every restart, see seed()
         self._kernel: _Kernel | None = None
         self._watchdog = Watchdog(limits, disk_path=self.cwd, on_breach=self._on_breach)
         self.warnings.extend(self._watchdog.warnings)
@@ -277,6 +279,27 @@ class KernelSession:
                 kernel.client.control_channel.send(message)
         else:
             os.kill(kernel.process.pid, signal.SIGINT)
+
+    def seed(self, seed: int | None) -> None:
+        """Seed the kernel's random, numpy and torch (see seeding.py), now and after every
+        restart; None stops re-seeding after restarts."""
+        with self._run_lock:
+            self._check_open()
+            self._seed_code = None if seed is None else seed_code(seed)
+            if self._seed_code is not None:
+                self._run_quietly(self._seed_code)
+
+    def _run_quietly(self, code: str, timeout_s: float = 30.0) -> None:
+        """Run env code that leaves no trace in the history or the outputs; wait for its reply."""
+        kernel = self._kernel
+        assert kernel is not None
+        msg_id = kernel.client.execute(code, silent=True, store_history=False, allow_stdin=False)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and kernel.alive():
+            for channel, message in kernel.receive(_POLL_S):
+                if (channel == "shell" and not isinstance(message, Rejected)
+                        and message["parent_header"].get("msg_id") == msg_id):
+                    return
 
     def restart(self) -> None:
         """Kill the kernel (its whole tree) and start a fresh one: every variable is lost."""
@@ -388,6 +411,8 @@ class KernelSession:
         self._kernel = None
         self._kernel = self._launch()
         self._watchdog.attach(self._kernel.process.pid)
+        if self._seed_code is not None:
+            self._run_quietly(self._seed_code)
 
     def _check_open(self) -> None:
         if self._closed:
