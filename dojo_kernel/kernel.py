@@ -368,8 +368,9 @@ class KernelSession:
                                 deadline=time.monotonic() + self._startup_timeout)
         except (OSError, TimeoutError, ChildProcessError) as error:
             kernel.log.thread.join(timeout=2)
-            raise KernelStartError(f"expected the kernel to bind its sockets, it did not ({error}); its log "
-                                   f"{self.log_path} ends:\n{_log_tail(self.log_path)}") from None
+            raise KernelStartError(f"expected the kernel to bind its sockets within {self._startup_timeout:g} s, "
+                                   f"it did not ({error}); pass a larger startup_timeout if the machine is loaded. "
+                                   f"Its log {self.log_path} ends:\n{_log_tail(self.log_path)}") from None
 
     def _wait_ready(self, kernel: _Kernel) -> None:
         """Until the kernel answers kernel_info on shell and publishes on iopub.
