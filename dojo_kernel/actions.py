@@ -31,6 +31,7 @@ _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 # Free text an agent may attach to any action (its reasoning); the recorder keeps it.
 MESSAGE_FIELDS = ("message", "reasoning")
+MAX_MESSAGE_CHARS = 20_000  # of that text kept per action: the notebook must not grow without bound
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,29 @@ def _check_text(field: str, value: Any, *, action: str, limit: int | None = None
     return None
 
 
+def plain(value: Any, depth: int = 0) -> Any:
+    """`value` with str and dict subclasses (whose methods an agent may have overridden to
+    raise or lie) turned into plain str and dict, keys included, before anything reads it."""
+    if isinstance(value, str):
+        return str.__str__(value)  # an exact copy of the characters, whatever the subclass overrides
+    if isinstance(value, dict) and depth < 2:  # an action, and its "params"
+        return {_plain_key(key): plain(item, depth + 1) for key, item in dict.items(value)}
+    return value
+
+
+def _plain_key(key: Any) -> str:
+    if isinstance(key, str):
+        return str.__str__(key)
+    return f"<{type(key).__name__} key {str.__str__(_field_name(key))[:60]}>"  # never a valid field name
+
+
 def parse_action(raw: Any, *, max_code_chars: int) -> Action | ActionError:
     """Read `raw` as an action; never raises."""
+    try:
+        raw = plain(raw)
+    except Exception as error:  # a hostile dict subclass; a key whose __str__ raises is handled above
+        return ActionError(f"expected an action made of plain str and dict values, got one that could not be read "
+                           f"({type(error).__name__})")
     if isinstance(raw, str):
         problem = _check_text("code", raw, action="execute_code", limit=max_code_chars)
         return problem or Action("execute_code", code=raw)
@@ -132,10 +154,13 @@ def parse_action(raw: Any, *, max_code_chars: int) -> Action | ActionError:
             value = fields.pop(key)
             if value is None:
                 continue
-            problem = _check_text(key, value, action=name)
+            problem = _check_text(key, value, action=name, limit=MAX_MESSAGE_CHARS)
             if problem:
                 return problem
             message = value if message is None else f"{message}\n{value}"
+    if message is not None and len(message) > MAX_MESSAGE_CHARS:
+        return ActionError(f"expected the message and reasoning together to have at most {MAX_MESSAGE_CHARS} "
+                           f"characters, got {len(message)}. Shorten them", name)
 
     required, optional = _FIELDS[name]
     unknown = sorted(map(_field_name, set(fields) - set(required) - set(optional)))

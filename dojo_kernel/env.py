@@ -43,11 +43,12 @@ from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .grading import Grade
 from .cgroups import mode as enforcement_mode
 from .kernel import CellResult, KernelSession, default_launch_spec
-from .outputs import clip
+from .outputs import clip, terminal_safe
 from .pool import WarmPool
 from .rewards import RewardTracker
 from .rundir import WORKING_DIR, Workspace, new_run_dir, open_workspace
 from .settings import GRADE_SPLITS, EnvSettings  # noqa: F401  (EnvSettings stays importable from here)
+from .seeding import HASH_SEED
 from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation_space
 from .trajectory import StepRecord, TrajectoryRecorder
 from .usage import add_usage, check_usage
@@ -76,7 +77,8 @@ class DojoEnv(gymnasium.Env):
         # competition's answers) and this one's private/ stay out of the kernel's view.
         self.launch = default_launch_spec(self.settings.limits, isolation=self.settings.isolation,
                                           allow_network=self.settings.allow_network,
-                                          input_source=self.competition.public_dir, env=self.settings.kernel_env,
+                                          input_source=self.competition.public_dir,
+                                          env={"PYTHONHASHSEED": HASH_SEED, **(self.settings.kernel_env or {})},
                                           hidden_paths=[self.competition.private_dir])
         self.isolation_plan = self.launch.plan
         self.action_space = ActionSpace(self.settings.max_code_chars)
@@ -119,6 +121,7 @@ class DojoEnv(gymnasium.Env):
         self._episode = Episode(workspace.run_dir, workspace.session, recorder,
                                  RewardTracker(self.settings.reward_mode, self.competition.higher_is_better), seed)
         self._write_kernel_pointer(self._episode)
+        workspace.session.seed(seed)  # warm kernels started before the seed was known
         obs = self._observation(feedback, action="reset")
         info = self._base_info(action="reset")
         info.update(seed=seed, warm_kernel=warm, timings={"reset_s": time.perf_counter() - started},
@@ -509,7 +512,7 @@ class DojoEnv(gymnasium.Env):
             return self._info_cache[info_type]
 
     def _observation(self, feedback: str, *, action: str, outcome: Outcome | None = None) -> dict[str, Any]:
-        feedback = clip(feedback, self.settings.max_feedback_chars)
+        feedback = clip(terminal_safe(feedback), self.settings.max_feedback_chars)
         self._last_feedback = feedback
         episode = self._episode
         rewards = episode.rewards if episode else None

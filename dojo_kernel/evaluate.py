@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .kernel import _GRACE_S, _POLL_S
+from .messages import Rejected
 
 if TYPE_CHECKING:
     from .kernel import KernelSession
@@ -31,6 +32,10 @@ def evaluate(session: KernelSession, expressions: dict[str, str], timeout: float
         interrupted = False
         while kernel.alive():
             for channel, message in kernel.receive(_POLL_S):
+                if isinstance(message, Rejected):  # the next cell's run reports (and acts on) it
+                    if len(kernel.held) < _HELD_MAX:
+                        kernel.held.append((channel, message))
+                    continue
                 if channel == "iopub":
                     # A thread's output (ipykernel may file it under this request): the next cell
                     # reports it, as it reports what arrives between cells.

@@ -45,6 +45,7 @@ from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
 from .errors import ForkError, expected
+from .messages import Rejected
 from .limits import NVML, tree_pids
 from . import cgroups
 from .spawn import _start_group_reaper, kill_tree
@@ -497,6 +498,7 @@ def _fork_kernel(parent: KernelSession, kernel: _Kernel, child: KernelSession, c
     client.load_connection_file(str(connection_file))
     adopted = _Kernel(process, client, connection_file, socket_prefix, reaper,  # type: ignore[arg-type]
                       sandbox=sandbox, cgroup=cgroup)
+    adopted.connect()
     try:
         child._wait_ready(adopted)
     except BaseException:
@@ -543,7 +545,7 @@ def _ask_to_fork(parent: KernelSession, kernel: _Kernel, connection_file: Path, 
     text, reply, idle = "", None, False
     while not (reply is not None and idle):
         for channel, message in kernel.receive(0.05):
-            if message["parent_header"].get("msg_id") != msg_id:
+            if isinstance(message, Rejected) or message["parent_header"].get("msg_id") != msg_id:
                 if len(kernel.held) < 1000:  # threads' output: the next cell reports it
                     kernel.held.append((channel, message))
                 continue

@@ -117,18 +117,11 @@ def read_submission(
     No value is silently turned into NaN: "NA" could be a real id or label.
     """
     path = Path(path)
-    real = Path(os.path.realpath(path))
     shown = _as_agent_sees(path, allowed_dir)
     if allowed_dir is not None:
-        allowed = Path(os.path.realpath(allowed_dir))
-        if os.path.commonpath([allowed, real]) != str(allowed):
-            # The link's target is not named: that would let agent code probe host paths.
-            raise SubmissionProblem(
-                f"expected the submission to be a regular file inside {Path(allowed_dir).name}/, got {shown}, "
-                f"{'a link that points outside it' if path.is_symlink() else 'which is outside it'}. "
-                f"Write the CSV itself there, "
-                f"e.g. df.to_csv('{shown}', index=False)."
-            )
+        data = _read_fd(_open_inside(Path(allowed_dir), path, shown), path, max_bytes)
+        return _parse_submission(data, path, max_line_bytes, text_columns)
+    real = Path(os.path.realpath(path))
     try:
         info = os.lstat(real)
     except FileNotFoundError:
@@ -144,6 +137,41 @@ def read_submission(
             "Write the CSV with df.to_csv(...)."
         )
     data = _read_capped(real, max_bytes)
+    return _parse_submission(data, path, max_line_bytes, text_columns)
+
+
+def _open_inside(allowed_dir: Path, path: Path, shown: str) -> int:
+    """A descriptor of `path`, opened one component at a time from `allowed_dir` without
+    following any link: the host's file system is never consulted outside it, so the answer
+    is the same for every refused path, whether or not its target exists."""
+    refused = SubmissionProblem(
+        f"expected the submission to be a regular file inside {allowed_dir.name}/, got {shown}, which is a link "
+        f"or lies outside it. Write the CSV itself there, e.g. df.to_csv('{shown}', index=False).")
+    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(allowed_dir))
+    parts = relative.split(os.sep)
+    if relative == "." or parts[0] == ".." or os.path.isabs(relative):
+        raise refused
+    folder_flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(allowed_dir, folder_flags)
+    except OSError:
+        raise refused from None
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, folder_flags, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        return os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+    except FileNotFoundError:
+        raise SubmissionProblem(f"expected a submission file at {shown}, found none. Write your predictions "
+                                f"there, e.g. df.to_csv('{shown}', index=False).") from None
+    except OSError:  # ELOOP, ENOTDIR: a link on the way; EACCES
+        raise refused from None
+    finally:
+        os.close(fd)
+
+
+def _parse_submission(data: bytes, path: Path, max_line_bytes: int, text_columns: Sequence[str]) -> pd.DataFrame:
     if not data.strip():
         raise SubmissionProblem(
             f"expected CSV rows in {path}, got an empty file. Write a header line and one row per test id."
@@ -192,6 +220,11 @@ def _read_capped(path: Path, max_bytes: int | None) -> bytes:
         fd = os.open(path, flags)
     except OSError as exc:
         raise SubmissionProblem(f"expected a readable regular file at {path}, got: {exc.strerror}") from None
+    return _read_fd(fd, path, max_bytes)
+
+
+def _read_fd(fd: int, path: Path, max_bytes: int | None) -> bytes:
+    """The bytes of the open file `fd` (closed here): a regular file of at most max_bytes."""
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):

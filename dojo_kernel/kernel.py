@@ -8,83 +8,36 @@ tree to its `Limits`; a cell that runs too long is interrupted, then killed.
 
 from __future__ import annotations
 
-import ast
 import atexit
-import dataclasses
 import os
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import zmq
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
-from nbformat.v4 import output_from_msg
 
-from .errors import ConfigError, KernelDeadError, KernelStartError, expected
+from . import cgroups
+from .cell_result import CellError, CellResult, CellStatus, LimitEvent  # noqa: F401 (re-exported)
+from .errors import ConfigError, DojoError, KernelDeadError, KernelStartError, expected
 from .isolation import IsolationPlan, LaunchSpec, kernel_environment, resolve_mode, wrap_command
 from .limits import NVML, Breach, Limits, Watchdog
-from .outputs import _OutputCollector, render_text, strip_ansi
+from .messages import Inbox, Progress, Rejected, evaluated_text, take
+from .outputs import _OutputCollector, clip, render_text, strip_ansi
 from .prepare.names import default_data_root
-from . import cgroups
-from .spawn import _describe_exit, _log_tail, _start_group_reaper, kill_tree, link_input, popen_kernel
-from .spawn import seccomp_descriptor
-
-CellStatus = Literal["ok", "error", "timeout", "killed", "died"]
-
-
-@dataclass
-class CellError:
-    """The exception a cell raised, as the kernel reported it (traceback without ANSI colour)."""
-
-    name: str
-    value: str
-    traceback: list[str] = field(default_factory=list)
-
-
-@dataclass
-class LimitEvent:
-    """A limit that stopped a cell: which one, the limit, and the peak that crossed it."""
-
-    kind: Literal["memory", "gpu_memory", "processes", "disk", "timeout", "died"]
-    limit: float | None
-    peak: float | None
-    message: str
-
-
-@dataclass
-class CellResult:
-    status: CellStatus
-    outputs: list[dict[str, Any]] = field(default_factory=list)  # nbformat v4 output dicts
-    text: str = ""  # the plain text an LLM reads: streams, results, error, limit messages
-    error: CellError | None = None
-    duration_s: float = 0.0
-    peak_rss_bytes: int = 0  # peak PSS/RSS of the kernel's whole process tree during the cell
-    peak_gpu_bytes: int | None = None  # None where NVML could not measure
-    restarted: bool = False  # the kernel was restarted: every variable was lost
-    execution_count: int | None = None
-    limit_event: LimitEvent | None = None
-    exit_code: int | None = None  # for status "died": the exit code, or -signal
-    truncated_chars: int = 0  # how many characters of output the cap cut
-    warnings: list[str] = field(default_factory=list)  # e.g. "GPU limit unenforceable: ..."
-    cwd: str | None = None  # the kernel's working directory after the cell, where it could tell
-    # Output that threads of earlier cells printed after their cell had finished; it is also
-    # at the start of `text`, marked as such, but not in `outputs` (it is not this cell's).
-    background_outputs: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
+from .runtime import LogPipe, create_runtime_dir, link_sockets
+from .seeding import seed_code
+from .spawn import _describe_exit, _log_tail, _start_group_reaper, kill_tree, link_input, popen_kernel, seccomp_descriptor
 
 # ---------------------------------------------------------------------------------------------
 # The session
@@ -92,17 +45,6 @@ class CellResult:
 
 # Evaluated by the kernel after every cell (Jupyter's user_expressions, not stored in history).
 _CWD_EXPRESSION = "__import__('os').getcwd()"
-
-
-def _evaluated_text(expression_reply: dict[str, Any] | None) -> str | None:
-    """The str value of a user expression from its text/plain repr, or None if it failed."""
-    if not expression_reply or expression_reply.get("status") != "ok":
-        return None
-    try:
-        value = ast.literal_eval(expression_reply.get("data", {}).get("text/plain", ""))
-    except (ValueError, SyntaxError):
-        return None
-    return value if isinstance(value, str) else None
 
 
 _GRACE_S = 2.5  # after an interrupt, how long a cell may take to stop before the kill
@@ -122,29 +64,19 @@ class _Kernel:
     retired: bool = False  # a root kernel stopped, not killed, because branches live in its sandbox
     held: list = field(default_factory=list)  # (channel, message) received between cells (a fork, evaluate), kept
     cgroup: cgroups.KernelCgroup | None = None  # where cgroups are writable
+    log: LogPipe | None = None
 
-    def __post_init__(self) -> None:
-        self.shell = self.client.shell_channel.socket
-        self.iopub = self.client.iopub_channel.socket
-        self.poller = zmq.Poller()
-        self.poller.register(self.shell, zmq.POLLIN)
-        self.poller.register(self.iopub, zmq.POLLIN)
+    def connect(self) -> None:
+        self.inbox = Inbox(self.client.session, {"shell": self.client.shell_channel.socket,
+                                                 "iopub": self.client.iopub_channel.socket})
 
     def alive(self) -> bool:
         return not self.retired and self.process.poll() is None
 
     def receive(self, timeout_s: float):
-        """Yield ("shell" | "iopub", message) for every message that arrives within timeout_s."""
-        ready = dict(self.poller.poll(int(timeout_s * 1000)))
-        session = self.client.session
-        for name, socket in (("iopub", self.iopub), ("shell", self.shell)):
-            if socket not in ready:
-                continue
-            while True:
-                _, message = session.recv(socket, mode=zmq.NOBLOCK)
-                if message is None:
-                    break
-                yield name, message
+        """Yield ("shell" | "iopub", message or Rejected) for what arrives within timeout_s
+        (and at most messages.SLICE_S more, however fast they come)."""
+        return self.inbox.receive(timeout_s)
 
     def kill(self) -> None:
         if self.sandbox is not None and self.sandbox.spare_branches(self):
@@ -169,8 +101,10 @@ class _Kernel:
         if self.cgroup is not None:
             self.cgroup.remove()
         self.client.stop_channels()
-        # The kernel's own folder: sockets, connection file, HOME (rmtree never follows links).
+        # The kernel's own folder (sockets, connection file, HOME) and the env's links to its
+        # sockets (rmtree never follows links).
         shutil.rmtree(self.socket_prefix.parent, ignore_errors=True)
+        shutil.rmtree(self.socket_prefix.parent.with_name("e" + self.socket_prefix.parent.name[1:]), ignore_errors=True)
 
 
 _LIVE_SESSIONS: "weakref.WeakSet[KernelSession]" = weakref.WeakSet()
@@ -255,13 +189,14 @@ class KernelSession:
             (self.cwd / "working").mkdir(exist_ok=True)
         link_input(self.cwd, launch.input_source)
         self._startup_timeout = float(startup_timeout)
-        self.runtime_dir = Path(tempfile.mkdtemp(prefix="dk-", dir="/tmp"))
+        self.runtime_dir, self._runtime_lock = create_runtime_dir()
         self.log_path = Path(log_path) if log_path is not None else self.runtime_dir / "kernel.log"
         self.warnings: list[str] = [self.isolation.warning] if self.isolation.warning else []
         self._run_lock = threading.RLock()  # one cell (or restart) at a time
         self._control_lock = threading.Lock()  # the control socket, used by interrupt()
         self._closed = False
         self._generation = 0
+        self._seed_code: str | None = None  # run after every restart, see seed()
         self._kernel: _Kernel | None = None
         self._pending_notes: list[str] = []  # said at the start of the next cell's output
         self.fork_report: Any = None  # for a fork: what the parent could not carry (fork.ForkReport)
@@ -275,6 +210,7 @@ class KernelSession:
             self._watchdog.stop()
             if not self.log_path.is_relative_to(self.runtime_dir):
                 shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            os.close(self._runtime_lock)  # a folder left for its log is reaped by a later session
             # else only the log is left there, kept for the error message that names it
             raise
         self._watchdog.attach(self._kernel.process.pid, **self._watch_options(self._kernel))
@@ -330,6 +266,20 @@ class KernelSession:
             except KeyboardInterrupt:  # Ctrl-C in the parent (a person at a notebook) stops the cell too
                 self.interrupt()
                 raise
+            except DojoError:  # the env's own faults (a restart that failed) are typed errors
+                raise
+            except Exception as error:  # whatever else the kernel made happen: its result, not a raise
+                return self._recover(error, notes, restarted)
+
+    def _recover(self, error: Exception, notes: list[str], restarted: bool) -> CellResult:
+        """A cell whose run raised in the env (what the kernel sent broke an assumption): the
+        kernel is replaced and the cell reported as died, so the step is recorded like any other."""
+        event = LimitEvent("died", None, None, f"the env could not read what the kernel sent "
+                                               f"({type(error).__name__}: {clip(str(error), 200)}); it was restarted")
+        result = CellResult(status="died", restarted=restarted, limit_event=event, warnings=list(self.warnings))
+        self._restart_after_loss(result, notes)
+        result.text = self._compose_text(result, notes)
+        return result
 
     def evaluate(self, expressions: dict[str, str], timeout: float = 2.0) -> dict[str, str | None]:
         """Evaluate Python expressions in the kernel's namespace without running a cell (no history,
@@ -358,6 +308,27 @@ class KernelSession:
         from .fork import fork_session
         return fork_session(self)
 
+    def seed(self, seed: int | None) -> None:
+        """Seed the kernel's random, numpy and torch (see seeding.py), now and after every
+        restart; None stops re-seeding after restarts."""
+        with self._run_lock:
+            self._check_open()
+            self._seed_code = None if seed is None else seed_code(seed)
+            if self._seed_code is not None:
+                self._run_quietly(self._seed_code)
+
+    def _run_quietly(self, code: str, timeout_s: float = 30.0) -> None:
+        """Run env code that leaves no trace in the history or the outputs; wait for its reply."""
+        kernel = self._kernel
+        assert kernel is not None
+        msg_id = kernel.client.execute(code, silent=True, store_history=False, allow_stdin=False)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and kernel.alive():
+            for channel, message in kernel.receive(_POLL_S):
+                if (channel == "shell" and not isinstance(message, Rejected)
+                        and message["parent_header"].get("msg_id") == msg_id):
+                    return
+
     def restart(self) -> None:
         """Kill the kernel (its whole tree) and start a fresh one: every variable is lost."""
         with self._run_lock:
@@ -380,6 +351,10 @@ class KernelSession:
             # Not rmtree: a sandbox this session shared with forks may still need its folder.
             from .fork import remove_runtime_dir
             remove_runtime_dir(self.runtime_dir)
+            if not self.runtime_dir.exists():
+                os.close(self._runtime_lock)
+            # else a sandbox shared with forks still uses the folder: its lock stays held (so no
+            # later session reaps it as stale) until that sandbox ends or this process does.
         _LIVE_SESSIONS.discard(self)
 
     # -- launching ------------------------------------------------------------------------------
@@ -391,8 +366,8 @@ class KernelSession:
         kernel_dir.mkdir()
         socket_prefix = kernel_dir / "k"
         connection_file = kernel_dir / "kernel.json"
-        write_connection_file(str(connection_file), ip=str(socket_prefix), transport="ipc",
-                              key=secrets.token_hex(32).encode(), kernel_name="python3")
+        _, info = write_connection_file(str(connection_file), ip=str(socket_prefix), transport="ipc",
+                                        key=secrets.token_hex(32).encode(), kernel_name="python3")
         home = kernel_dir / "home"
         home.mkdir()
         environment = kernel_environment(home=home, gpu_device=self.limits.gpu_device, cpus=self.limits.cpus,
@@ -401,21 +376,36 @@ class KernelSession:
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file),
                 "--HistoryManager.enabled=False"]
         cgroup, cores = cgroups.for_kernel(self.limits)
-        with open(self.log_path, "ab") as log, seccomp_descriptor(self.isolation.mode == "namespaces") as rules:
+        with seccomp_descriptor(self.isolation.mode == "namespaces") as rules:
             command = wrap_command(argv, self.launch, cwd=self.cwd, runtime_dir=kernel_dir, seccomp_fd=rules)
+            # The log goes through a pipe: the kernel holds no descriptor of a file of the record.
             process = popen_kernel(command, cgroup=cgroup, cores=cores, seccomp_fd=rules, cwd=self.cwd,
-                                   env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        client = BlockingKernelClient(context=zmq.Context.instance())
-        client.load_connection_file(str(connection_file))
+                                   env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT)
+        log = LogPipe(process.stdout, self.log_path)
         # A watcher on the host kills the kernel's group, sandbox and cgroups if the env dies.
         reaper = _start_group_reaper(process.pid, tuple(f for _, f in cgroup.folders) if cgroup else ())
-        kernel = _Kernel(process, client, connection_file, socket_prefix, reaper, cgroup=cgroup)
+        client = BlockingKernelClient(context=zmq.Context.instance())
+        kernel = _Kernel(process, client, connection_file, socket_prefix, reaper, cgroup=cgroup, log=log)
         try:
+            # The env connects through links of its own to the sockets the kernel bound (runtime.py).
+            client.load_connection_info(self._linked_sockets(info, kernel))
+            kernel.connect()
             self._wait_ready(kernel)
         except BaseException:
             kernel.dispose()
             raise
         return kernel
+
+    def _linked_sockets(self, info: dict[str, Any], kernel: _Kernel) -> dict[str, Any]:
+        try:
+            return link_sockets(info, self.runtime_dir / f"e{self._generation}", alive=kernel.alive,
+                                deadline=time.monotonic() + self._startup_timeout)
+        except (OSError, TimeoutError, ChildProcessError) as error:
+            kernel.log.thread.join(timeout=2)
+            raise KernelStartError(f"expected the kernel to bind its sockets within {self._startup_timeout:g} s, "
+                                   f"it did not ({error}); pass a larger startup_timeout if the machine is loaded. "
+                                   f"Its log {self.log_path} ends:\n{_log_tail(self.log_path)}") from None
 
     def _wait_ready(self, kernel: _Kernel) -> None:
         """Until the kernel answers kernel_info on shell and publishes on iopub.
@@ -429,6 +419,7 @@ class KernelSession:
         while not (replied and published):
             now = time.monotonic()
             if not kernel.alive():
+                kernel.log.thread.join(timeout=2)  # what the kernel printed as it exited
                 raise KernelStartError(
                     f"the kernel exited while starting ({_describe_exit(kernel.process.returncode)}); "
                     f"its log {self.log_path} ends:\n{_log_tail(self.log_path)}")
@@ -441,6 +432,8 @@ class KernelSession:
                 kernel.client.kernel_info()
                 next_request = now + 0.2
             for channel, message in kernel.receive(_POLL_S):
+                if isinstance(message, Rejected):
+                    continue
                 if channel == "iopub":
                     published = True
                 elif message["header"]["msg_type"] == "kernel_info_reply":
@@ -458,6 +451,8 @@ class KernelSession:
         self._kernel = None
         self._kernel = self._launch()
         self._watchdog.attach(self._kernel.process.pid, **self._watch_options(self._kernel))
+        if self._seed_code is not None:
+            self._run_quietly(self._seed_code)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -488,38 +483,30 @@ class KernelSession:
         assert kernel is not None
         cell = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
         background = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
-        queued = [*kernel.held, *kernel.receive(0)]  # output of earlier cells' threads
+        kernel.inbox.begin_cell()
+        progress = Progress(msg_id="")
+        queued = [*kernel.held, *kernel.receive(0)]  # output of earlier cells' threads (and of a fork or evaluate)
         kernel.held.clear()
         for channel, message in queued:
-            self._route_background(channel, message, background)
-        msg_id = kernel.client.execute(code, silent=False, store_history=True, allow_stdin=False,
-                                       stop_on_error=False, user_expressions={"cwd": _CWD_EXPRESSION})
+            if not self._from_another_client(message):
+                take(channel, message, progress, cell, background)
+        progress.msg_id = kernel.client.execute(code, silent=False, store_history=True, allow_stdin=False,
+                                                stop_on_error=False, user_expressions={"cwd": _CWD_EXPRESSION})
         self._watchdog.begin_cell()
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
-        reply: dict[str, Any] | None = None
-        idle = False
         interrupted_at: float | None = None
-        ended: str | None = None  # "exited" (died or killed) or "stuck" (ignored the interrupt)
-        while not (reply is not None and idle):
+        ended: str | None = None  # "exited" (died or killed), "stuck" (ignored the interrupt), "violation"
+        while not (progress.reply is not None and progress.idle):
+            # Each receive returns within a slice however fast messages come, so the checks
+            # below (the deadline above all) run even while a cell floods its channels.
             for channel, message in kernel.receive(_POLL_S):
-                if message["parent_header"].get("msg_id") != msg_id:
-                    self._route_background(channel, message, background)
-                    continue
-                kind = message["header"]["msg_type"]
-                if channel == "shell":
-                    if kind == "execute_reply":
-                        reply = message["content"]
-                elif kind == "status":
-                    idle = idle or message["content"]["execution_state"] == "idle"
-                elif kind == "clear_output":
-                    cell.clear(bool(message["content"].get("wait")))
-                elif kind in ("stream", "display_data", "execute_result", "error"):
-                    cell.add(output_from_msg(message))
-                elif kind == "update_display_data":
-                    cell.add({"output_type": "display_data", "data": message["content"]["data"],
-                              "metadata": message["content"].get("metadata", {})})
-            if reply is not None and idle:
+                if not self._from_another_client(message):
+                    take(channel, message, progress, cell, background)
+            if progress.violation is not None:
+                ended = "violation"
+                break
+            if progress.reply is not None and progress.idle:
                 break
             if self._closed:  # close() from another thread, maybe while a restart ran
                 kernel.kill()
@@ -540,8 +527,18 @@ class KernelSession:
                             peak_rss_bytes=peaks.rss_bytes, peak_gpu_bytes=peaks.gpu_bytes,
                             restarted=restarted, truncated_chars=cell.cut_chars + background.cut_chars,
                             warnings=list(self.warnings), background_outputs=background.finish())
+        if kernel.inbox.dropped:
+            notes.append(f"[dojo-kernel] {kernel.inbox.dropped:,} message(s) from the kernel "
+                         f"({kernel.inbox.dropped_bytes:,} bytes) were dropped unread: "
+                         f"{'; '.join(kernel.inbox.drop_reasons)}. Print less, or write large results to a file.")
         if ended is None:
-            self._complete(result, reply, interrupted_at is not None, timeout, notes)
+            self._complete(result, progress.reply, interrupted_at is not None, timeout, notes)
+        elif ended == "violation":
+            kernel.kill()
+            result.status = "died"
+            result.limit_event = LimitEvent("died", None, None,
+                f"the kernel sent {progress.violation}, so the env no longer trusts it: it was killed and restarted")
+            self._restart_after_loss(result, notes)
         elif ended == "stuck":
             result.status = "timeout"
             result.limit_event = LimitEvent("timeout", timeout, duration,
@@ -553,16 +550,12 @@ class KernelSession:
         result.text = self._compose_text(result, notes)
         return result
 
-    def _route_background(self, channel: str, message: dict[str, Any], background: _OutputCollector) -> None:
-        if channel == "iopub" and message["header"]["msg_type"] in ("stream", "display_data",
-                                                                     "execute_result", "error"):
-            if self._from_another_client(message):
-                return  # a person's `jupyter console --existing`: their output, not the agent's
-            background.add(output_from_msg(message))
-
-    def _from_another_client(self, message: dict[str, Any]) -> bool:
+    def _from_another_client(self, message: Any) -> bool:
         """Whether the message answers a request of another client session (an attached
-        console). Output of the agent's own earlier cells (threads) carries our session."""
+        console: a person's `jupyter console --existing`, whose output is not the agent's).
+        Output of the agent's own earlier cells (threads) carries our session."""
+        if isinstance(message, Rejected) or not isinstance(message, dict):
+            return False
         parent = message.get("parent_header")
         session = parent.get("session") if isinstance(parent, dict) else None
         kernel = self._kernel
@@ -571,18 +564,17 @@ class KernelSession:
     def _complete(self, result: CellResult, reply: dict[str, Any] | None, interrupted: bool,
                   timeout: float | None, notes: list[str]) -> None:
         assert reply is not None
-        result.execution_count = reply.get("execution_count")
-        result.cwd = _evaluated_text(reply.get("user_expressions", {}).get("cwd"))
+        result.execution_count = reply["execution_count"]
+        result.cwd = evaluated_text(reply["user_expressions"].get("cwd"))
         if result.cwd is not None and Path(result.cwd) != self.cwd:
             # Agent code uses relative paths (input/, working/submission.csv): say plainly why
             # they stopped resolving, instead of leaving a bare FileNotFoundError to decode.
             notes.append(f"[dojo-kernel] the kernel's working directory is now {result.cwd!r}, not the run "
                          f"dir: relative paths such as input/ and working/submission.csv resolve from there. "
                          f"Run os.chdir({str(self.cwd)!r}) to go back.")
-        if reply.get("status") != "ok":
+        if reply["status"] != "ok":
             result.status = "error"
-            result.error = CellError(reply.get("ename", "Error"), reply.get("evalue", ""),
-                                     [strip_ansi(line) for line in reply.get("traceback", [])])
+            result.error = CellError(reply["ename"], reply["evalue"], [strip_ansi(line) for line in reply["traceback"]])
             if result.error.name == "StdinNotImplementedError":
                 notes.append("[dojo-kernel] input() is not available: no one can type into this kernel. "
                              "Put the value in the code instead.")
@@ -593,7 +585,7 @@ class KernelSession:
                 f"its state")
             notes.append(f"[dojo-kernel] {result.limit_event.message}.")
         if any(payload.get("source") == "ask_exit" and not payload.get("keepkernel")
-               for payload in reply.get("payload", [])):
+               for payload in reply["payload"]):
             # exit()/quit() make ipykernel stop its loop and end a moment later: restart now,
             # so that the next cell does not meet a dead kernel.
             kernel = self._kernel

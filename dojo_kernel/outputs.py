@@ -20,6 +20,24 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
+# What a terminal acts on: CSI sequences (ESC [ or the 8-bit CSI), string sequences (OSC, DCS,
+# APC, PM, SOS: a window title, a hyperlink, a clipboard write) up to BEL or ST, and the other
+# ESC sequences; then single control characters and the bidirectional overrides that reorder text.
+_ESCAPE_SEQUENCE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+                              r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+                              r"|\x1b[ -/]*[0-~]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """`text` that a terminal shows as it is: escape sequences removed (colour included), other
+    control characters written as visible escapes (`\\x07`); newlines and tabs kept. For every
+    text an agent reads as feedback and everything printed to a person's terminal."""
+    text = _ESCAPE_SEQUENCE.sub("", text.replace("\r\n", "\n"))
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}" if match.group() < "\u0100"
+                        else f"\\u{ord(match.group()):04x}", text)
+
+
 def _image_mimes(data: Mapping[str, Any]) -> list[str]:
     return [mime for mime in data if mime.startswith("image/")]
 
@@ -46,8 +64,15 @@ class _OutputCollector:
 
     Text (streams and text/plain) is held to `max_chars`: the first half is kept as it comes,
     the last half in a window that slides, and what falls between is counted and replaced by
-    a note. Images over `max_image_bytes` are dropped with a note. Errors are always kept.
+    a note. Images over `max_image_bytes` are dropped with a note, and so are images past
+    IMAGES_PER_CELL times that in all; the text beside an image is held to BESIDE_IMAGE_CHARS.
+    Errors are kept (the first ERRORS_PER_CELL), each traceback clipped to `max_chars`. So what
+    one cell adds to the notebook is bounded whatever kind of output it makes.
     """
+
+    IMAGES_PER_CELL = 4
+    BESIDE_IMAGE_CHARS = 1_000
+    ERRORS_PER_CELL = 5
 
     def __init__(self, max_chars: int | None, max_image_bytes: int | None) -> None:
         self.max_chars = max_chars
@@ -62,6 +87,8 @@ class _OutputCollector:
         self._head_used = 0
         self._tail_used = 0
         self._rich_used = 0
+        self._image_used = 0
+        self.dropped_errors = 0
         self._clear_pending = False
         self.cut_chars = 0
 
@@ -87,7 +114,7 @@ class _OutputCollector:
             self._reset()
         kind = output["output_type"]
         if kind == "error":
-            self.errors.append(output)
+            self._add_error(output)
             return
         if kind in ("execute_result", "display_data"):
             self._guard_bundle(output)
@@ -115,6 +142,20 @@ class _OutputCollector:
         self._append(self.tail, output)
         self._tail_used += size
         self._trim_tail()
+
+    def _add_error(self, output: dict[str, Any]) -> None:
+        if len(self.errors) >= self.ERRORS_PER_CELL:
+            self.dropped_errors += 1
+            self.cut_chars += sum(map(len, output.get("traceback", []))) + len(output.get("evalue", ""))
+            return
+        if self.max_chars is not None:
+            traceback = "\n".join(output.get("traceback", []))
+            if len(traceback) > self.max_chars:
+                self.cut_chars += len(traceback) - self.max_chars
+                output["traceback"] = clip(traceback, self.max_chars).split("\n")
+            output["ename"] = clip(output.get("ename", ""), 200)
+            output["evalue"] = clip(output.get("evalue", ""), self.max_chars // 4)
+        self.errors.append(output)
 
     def _trim_tail(self) -> None:
         while self._tail_used > self._tail_budget and self.tail:
@@ -153,19 +194,32 @@ class _OutputCollector:
                     del data[mime]
                     notes.append(f"[{mime} of {size:,} bytes dropped: over the "
                                  f"{self.max_image_bytes:,}-byte image cap]")
+                elif (self.max_image_bytes is not None and
+                      self._image_used + size > self.IMAGES_PER_CELL * self.max_image_bytes):
+                    del data[mime]
+                    notes.append(f"[{mime} of {size:,} bytes dropped: the cell's images are over "
+                                 f"{self.IMAGES_PER_CELL * self.max_image_bytes:,} bytes in all]")
+                else:
+                    self._image_used += size
             elif self.max_chars is not None:
                 self._rich_used += len(text)
                 if self._rich_used > 10 * self.max_chars:
                     del data[mime]
                     notes.append(f"[{mime} of {len(text):,} characters dropped: over the output cap]")
+        plain = data.get("text/plain", "")
+        if self.max_chars is not None and _image_mimes(data) and len(plain) > self.BESIDE_IMAGE_CHARS:
+            self.cut_chars += len(plain) - self.BESIDE_IMAGE_CHARS
+            plain = data["text/plain"] = clip(plain, self.BESIDE_IMAGE_CHARS)  # not counted with the text
         if notes:
-            plain = data.get("text/plain", "")
             data["text/plain"] = "\n".join(notes + ([plain] if plain else []))
 
     def finish(self) -> list[dict[str, Any]]:
         outputs: list[dict[str, Any]] = []
         for output in self.head:
             self._append(outputs, output)
+        if self.dropped_errors:
+            self._append(outputs, _new_stream("stderr", f"[{self.dropped_errors:,} more error outputs dropped: "
+                                                        f"the first {self.ERRORS_PER_CELL} are kept]\n"))
         if self.cut_chars:
             self._append(outputs, _new_stream(
                 "stdout", f"\n[... {self.cut_chars:,} characters of output cut: the first and last "

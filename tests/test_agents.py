@@ -281,3 +281,12 @@ def test_baseline_submits_as_final_within_a_small_step_budget(tmp_path, max_step
     assert summary["steps"] == max_steps
     assert summary["stopped_by"] == "final_submit"
     assert summary["env_summary"]["final_valid"] is True
+
+
+def test_human_agent_prints_no_terminal_escape_sequences():
+    out = io.StringIO()
+    agent = HumanAgent(input_fn=scripted([":final"]), output=out)
+    agent.reset({"feedback": "task"})
+    agent.act({"feedback": "before\x1b]0;owned\x07\x1b[2Jafter \x07"})
+    assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue()
+    assert "beforeafter \\x07" in out.getvalue()

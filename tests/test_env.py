@@ -531,3 +531,27 @@ def test_dojo_kernel_register_also_registers_the_gymnasium_id(competition, tmp_p
     registered = dojo_kernel.register(Path(competition.public_dir).parent, name=name)
     assert registered.name == name
     assert gymnasium.spec(f"dojo/{name}-v0").kwargs["competition"] == name
+
+
+SEEDED_CELL = ("import random, numpy as np\n"
+               "print('SEEDED', random.random(), np.random.rand(), hash('dojo'), list({'a', 'b', 'c', 'd', 'e'}))")
+
+
+def _seeded_line(obs) -> str:
+    return next(line for line in obs["feedback"].splitlines() if line.startswith("SEEDED "))
+
+
+def test_the_same_seed_and_cells_give_the_same_outputs(make_env):
+    """reset(seed) seeds random and numpy (and torch on import) in the warm kernel, again after a
+    restart, and every kernel starts with the same PYTHONHASHSEED (issue 14)."""
+    env = make_env(warm_pool=1)
+    runs = []
+    for seed in (7, 7, 8):
+        env.reset(seed=seed)
+        first = _seeded_line(step(env, SEEDED_CELL)[0])
+        step(env, {"action": "restart_kernel"})
+        again = _seeded_line(step(env, SEEDED_CELL)[0])
+        assert first == again, (first, again)  # re-seeded after the restart
+        runs.append(first)
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+    assert runs[0].split(" ", 3)[3] == runs[2].split(" ", 3)[3]  # the hash seed is the same in every kernel

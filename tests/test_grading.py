@@ -297,22 +297,39 @@ def test_a_link_out_of_the_allowed_folder_is_refused(binary, tmp_path):
     secret = write(tmp_path, good_binary(), "outside.csv")
     (working / "submission.csv").symlink_to(secret)
     grade = binary.grade(working / "submission.csv", allowed_dir=working)
-    invalid(grade, "inside working/", "a link that points outside", "working/submission.csv")
+    invalid(grade, "inside working/", "a link or lies outside it", "working/submission.csv")
     assert "outside.csv" not in grade.error  # the target is not named: no probing of host paths
 
 
-def test_a_link_inside_the_allowed_folder_is_followed(binary, tmp_path):
+def test_every_link_gets_the_same_refusal_whatever_it_names_on_the_host(binary, tmp_path):
+    """A link is refused without being resolved: were it resolved on the host, whether
+    /probe/.. leads back into working/ would tell agent code whether /probe exists and is a
+    link (issue 14, item 13)."""
     working = tmp_path / "working"
     working.mkdir()
     write(working, good_binary(), "real.csv")
-    (working / "submission.csv").symlink_to(working / "real.csv")
-    assert binary.grade(working / "submission.csv", allowed_dir=working).valid
+    (tmp_path / "folder").mkdir()
+    targets = [working / "real.csv", f"/no-such-folder/../{working}/real.csv", "/etc/passwd", "/no/such/file",
+               f"{tmp_path}/folder/../working/real.csv", "submission.csv"]
+    errors = set()
+    for target in targets:
+        (working / "submission.csv").unlink(missing_ok=True)
+        (working / "submission.csv").symlink_to(target)
+        grade = binary.grade(working / "submission.csv", allowed_dir=working)
+        assert not grade.valid, target
+        errors.add(grade.error)
+    (working / "submission.csv").unlink()
+    (working / "linked").symlink_to(working, target_is_directory=True)
+    assert len(errors) == 1, errors
+    assert "a link or lies outside it" in errors.pop()
+    through = binary.grade(working / "linked" / "real.csv", allowed_dir=working)  # a link on the way
+    assert not through.valid and "a link or lies outside it" in through.error
 
 
 def test_a_path_outside_the_allowed_folder_is_refused(binary, tmp_path):
     working = tmp_path / "working"
     working.mkdir()
-    invalid(binary.grade(write(tmp_path, good_binary()), allowed_dir=working), "expected the submission to be a regular file inside", "which is outside it")
+    invalid(binary.grade(write(tmp_path, good_binary()), allowed_dir=working), "expected the submission to be a regular file inside", "a link or lies outside it")
 
 
 def test_a_fifo_is_refused_without_blocking(binary, tmp_path):

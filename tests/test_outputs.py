@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 
 import nbformat
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dojo_kernel.outputs import _OutputCollector, clip, render_text, strip_ansi
+from dojo_kernel.outputs import _OutputCollector, clip, render_text, strip_ansi, terminal_safe
 
 
 def stream(text: str, name: str = "stdout") -> dict:
@@ -124,3 +125,25 @@ def test_errors_are_kept_whatever_the_cap():
     outputs = collector.finish()
     assert outputs[-1] == error
     assert_valid_nbformat(outputs)
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("a\x1b]0;window title\x07b", "ab"),  # OSC: sets the terminal's title
+    ("\x1b]52;c;cGF5bG9hZA==\x1b\\after", "after"),  # OSC 52: writes the clipboard
+    ("\x1b[2J\x1b[31mred\x1b[0m", "red"),
+    ("\x9b31m8-bit CSI", "8-bit CSI"),
+    ("\x1bPdevice control\x1b\\", ""),
+    ("bell\x07 nul\x00 backspace\x08 del\x7f", "bell\\x07 nul\\x00 backspace\\x08 del\\x7f"),
+    ("rtl \u202eevil", "rtl \\u202eevil"),
+    ("tabs\tand\nnewlines\r\n", "tabs\tand\nnewlines\n"),
+    ("a lone escape \x1b", "a lone escape \\x1b"),
+])
+def test_terminal_safe_removes_sequences_and_shows_control_characters(raw: str, shown: str) -> None:
+    assert terminal_safe(raw) == shown
+
+
+@given(st.text())
+def test_terminal_safe_leaves_nothing_a_terminal_acts_on(text: str) -> None:
+    safe = terminal_safe(text)
+    assert not any(ord(ch) < 32 and ch not in "\t\n" or 0x7f <= ord(ch) <= 0x9f for ch in safe)
+    assert not any("\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069" for ch in safe)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from ..actions import INFO_TYPES
+from ..outputs import terminal_safe
 from .base import Action, Observation, StopEpisode
 
 HELP = """Type a cell of Python; an empty line ends it once the code is complete, as at the
@@ -45,7 +46,7 @@ class HumanAgent:
         self.stats: dict[str, int] = {"cells": 0, "commands": 0}
 
     def _show(self, text: str) -> None:
-        print(text, file=self._output, flush=True)
+        print(terminal_safe(text), file=self._output, flush=True)
 
     def reset(self, observation: Observation) -> None:
         self._note = None

@@ -150,3 +150,50 @@ def test_pathological_actions(fuzz_env, action):
     run_dir = Path(info["run_dir"])
     check_record(run_dir)
     assert (run_dir / "trajectory.ipynb").stat().st_size < 5_000_000, "a huge action bloated the notebook"
+
+
+class HostileStr(str):
+    """A str whose every method an env might call raises or lies (issue 14, item 14)."""
+
+    def _refuse(self, *args, **kwargs):
+        raise RuntimeError("hostile str")
+
+    __hash__ = str.__hash__  # so that it can be a key at all; equality still refuses
+    __eq__ = __ne__ = __len__ = __str__ = __repr__ = __iter__ = __contains__ = _refuse  # type: ignore
+    encode = startswith = endswith = split = strip = splitlines = replace = __getitem__ = _refuse  # type: ignore
+    __add__ = __radd__ = __mod__ = __format__ = _refuse  # type: ignore
+
+
+class HostileDict(dict):
+    """A dict whose reading methods raise: the env must read the entries themselves."""
+
+    def _refuse(self, *args, **kwargs):
+        raise RuntimeError("hostile dict")
+
+    keys = items = values = get = pop = __getitem__ = __iter__ = __contains__ = __len__ = copy = _refuse  # type: ignore
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("action", [
+    HostileStr("print('hostile' + 'str')"),
+    {"action": HostileStr("execute_code"), "code": HostileStr("print('hostile' + 'str')"),
+     HostileStr("message"): HostileStr("why")},
+    HostileDict(action="execute_code", code="print('hostile' + 'str')"),
+    {"action": "execute_code", "params": HostileDict({HostileStr("code"): HostileStr("print('hostile' + 'str')")})},
+], ids=["bare_code", "fields_and_keys", "dict_subclass", "params_subclass"])
+def test_hostile_str_and_dict_subclasses_are_read_as_plain_values(fuzz_env, action):
+    obs, reward, terminated, truncated, info = fuzz_env.step(action)
+    assert obs in fuzz_env.observation_space
+    assert action_of(obs) == "execute_code" and "hoststr" not in obs["feedback"]
+    assert "hostilestr" in obs["feedback"], obs["feedback"][:500]
+    check_record(Path(info["run_dir"]))
+
+
+@pytest.mark.timeout(120)
+def test_a_huge_message_is_refused_and_keeps_the_notebook_small(fuzz_env):
+    notebook = Path(fuzz_env.run_dir) / "trajectory.ipynb"
+    before = notebook.stat().st_size if notebook.exists() else 0
+    obs, reward, terminated, truncated, info = fuzz_env.step({"action": "get_history", "message": "m" * 2_000_000})
+    assert action_of(obs) == "invalid" and "at most" in obs["feedback"], obs["feedback"][:500]
+    check_record(Path(info["run_dir"]))
+    assert notebook.stat().st_size - before < 100_000, "a huge message bloated the notebook"

@@ -79,6 +79,7 @@ class Hostile:
     cleanup_says: tuple[str, ...] = ()
     recovery_says: tuple[str, ...] = ()
     recovery_may_fail: tuple[str, ...] = ()
+    never_says: tuple[str, ...] = ()  # what the hostile step's feedback must not hold
 
 
 LOST = ("restarted", "every variable")
@@ -168,7 +169,7 @@ CATALOGUE = [
     # -- hostile submissions ---------------------------------------------------------------
     Hostile("submission_is_a_symlink_to_the_answers",
             "import os\nos.symlink(ANSWERS, 'working/submission.csv')", ("ok",),
-            ("invalid", "a link that points outside"), "kept", graded=True, cleanup="import os\nos.remove('working/submission.csv')"),
+            ("invalid", "a link or lies outside it"), "kept", graded=True, cleanup="import os\nos.remove('working/submission.csv')"),
     Hostile("submission_is_a_fifo", "import os\nos.mkfifo('working/submission.csv')", ("ok",),
             ("invalid", "regular file"), "kept", graded=True, cleanup="import os\nos.remove('working/submission.csv')"),
     Hostile("submission_of_5_gb_sparse",
@@ -177,6 +178,15 @@ CATALOGUE = [
     Hostile("submission_with_one_100_mb_line",
             "with open('working/submission.csv', 'w') as sink:\n    sink.write('id,species\\n' + 'a' * 100_000_000)",
             ("ok",), ("invalid", "bytes"), "kept", graded=True, settings={"cell_timeout_s": 30}),
+    # -- the kernel's own channels (issue 14): forged, re-keyed, escape sequences -----------
+    Hostile("changes_its_session_key", "get_ipython().kernel.session.key = b'a key of my own'",
+            ("died",), ("could not verify", *LOST), "lost"),
+    Hostile("forges_a_malformed_output",
+            "k = get_ipython().kernel\nk.session.send(k.iopub_socket, 'error', {'ename': 1, 'traceback': 'x'}, "
+            "parent=k.get_parent())", ("died",), ("could not use", *LOST), "lost"),
+    Hostile("terminal_escape_sequences",
+            "print('\\x1b]0;owned\\x07\\x1b[2J\\x1b[31mred\\x9b0m \\u202eright-to-left \\x07bell')",
+            ("ok",), ("red", "\\x07bell", "\\u202eright"), "kept", never_says=("\x1b", "\x9b", "\x07", "\u202e")),
     # -- the namespace ---------------------------------------------------------------------
     Hostile("reset_magic", "%reset -f", ("ok",), (), "cleared"),
 ]
@@ -227,6 +237,7 @@ def test_hostile_cell(case: Hostile, reliability_competition, tmp_path):
         assert took < settings["cell_timeout_s"] + GENEROUS_S, f"the step took {took:.1f} s"
         assert status_of(obs) in case.statuses, f"status {status_of(obs)}, expected {case.statuses}:\n{feedback[:3000]}"
         _assert_says(feedback, case.says, "hostile step's")
+        assert not [text for text in case.never_says if text in feedback], repr(feedback[:3000])
         restarted = bool(obs["kernel_restarted"])
         if case.state == "lost" or (case.state == "either" and restarted):
             assert restarted, f"expected a restart to be reported:\n{feedback[:3000]}"
