@@ -400,7 +400,6 @@ def _run_batch_command(args: argparse.Namespace) -> BatchResult:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from .replay import replay
-    from .trajectory import load_trajectory
 
     notebook = Path(args.notebook)
     if not notebook.exists():
@@ -408,12 +407,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {"split": args.split}
     if args.isolation is not None:
         kwargs["isolation"] = args.isolation
-    if args.cell_timeout is not None:  # the recorded limits, with a different cell timeout
+    if args.cell_timeout is not None:  # the default limits, with another cell timeout (never the notebook's)
         from .limits import Limits
 
-        recorded = load_trajectory(notebook).metadata.get("dojo", {}).get("limits")
-        limits = Limits.from_dict(recorded) if recorded else Limits()
-        kwargs["limits"] = limits.replace(cell_timeout_s=args.cell_timeout)
+        kwargs["limits"] = Limits().replace(cell_timeout_s=args.cell_timeout)
     report = replay(notebook, **kwargs)
     print(report.to_text())
     return 0 if report.agrees else 1
@@ -513,8 +510,10 @@ def build_parser() -> _Parser:
     replay = commands.add_parser("replay", help="rerun a notebook and compare",
                                  description="Rerun a recorded trajectory.ipynb in a fresh kernel and compare it with the record.")
     replay.add_argument("notebook", metavar="NOTEBOOK", help="a trajectory.ipynb, or the run dir holding it")
-    replay.add_argument("--cell-timeout", type=positive_float, metavar="SECONDS", help="instead of the recorded one")
-    replay.add_argument("--isolation", choices=("auto", "namespaces", "none"), help="instead of the recorded one")
+    replay.add_argument("--cell-timeout", type=positive_float, metavar="SECONDS",
+                        help="instead of the default (the notebook's is never used)")
+    replay.add_argument("--isolation", choices=("auto", "namespaces", "none"),
+                        help="instead of auto (the notebook's is never used)")
     replay.add_argument("--split", choices=("public", "private", "full"), default="private",
                         help="which split's score is compared (default private)")
 
