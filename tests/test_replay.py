@@ -10,11 +10,10 @@ import nbformat
 import pytest
 
 import dojo_kernel
+from conftest import assert_nothing_left
 from dojo_kernel.errors import ConfigError
 from dojo_kernel.isolation import resolve_mode
 from dojo_kernel.replay import normalize_text, replay
-
-from conftest import assert_nothing_left
 from tiny_competition import build, submission_code
 
 
