@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import ConfigError, DojoError, expected
 from .feedback import size as size_text
+from .printable import plain, printable
 from .rundir import KERNEL_POINTER_FILE, RunDir
 
 if TYPE_CHECKING:
@@ -419,15 +420,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from .report import find_runs, load_run, summary_rows, write_report
+    from .report import find_runs, load_runs, summary_rows, write_report
 
-    page = write_report(args.runs_dir, args.out)
-    rows = summary_rows([load_run(run) for run in find_runs(args.runs_dir)])
-    table = Table(title=f"runs in {args.runs_dir}")
+    with warnings.catch_warnings(record=True) as skipped:  # runs that do not read: one line each
+        warnings.simplefilter("always")
+        page = write_report(args.runs_dir, args.out)
+        rows = summary_rows(load_runs(find_runs(args.runs_dir)))
+    for message in dict.fromkeys(str(warning.message) for warning in skipped):
+        print(f"dojo report: {printable(message.removeprefix('dojo-kernel: '), newlines=False)}", file=sys.stderr)
+    table = Table(title=f"runs in {plain(args.runs_dir)}")
     for column in rows[0]:
         table.add_column(column)
-    for row in rows:
-        table.add_row(*row.values())
+    for row in rows:  # names and fields come from the run dirs: shown as written, never as markup
+        table.add_row(*(plain(value, newlines=False) for value in row.values()))
     console = _console()
     console.print(table)
     console.print(f"report: {page}")

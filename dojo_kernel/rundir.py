@@ -7,6 +7,8 @@
     summary.json      written when the episode ends
     kernel.json       where `dojo attach` finds the running kernel
     kernel.log        the kernel's own stdout and stderr
+    attach.json       a copy of the kernel's connection file, for `dojo attach`
+    .dojo-run         the marker: the env made this run dir (readers list only marked ones)
 
 This module owns those names, creating a run dir, reading a finished one back (one reader
 for the report, the agents' loop, the batch runner and `dojo attach`), the kernel pointer,
@@ -40,6 +42,10 @@ REWARDS_FILE = "rewards.jsonl"
 SUMMARY_FILE = "summary.json"
 KERNEL_POINTER_FILE = "kernel.json"
 KERNEL_LOG_FILE = "kernel.log"
+ATTACH_FILE = "attach.json"
+# Written by the env into the run dir's top folder, which the sandboxed kernel sees read-only:
+# a folder agent code makes under working/ can copy every other file, never this one's place.
+RUN_MARKER_FILE = ".dojo-run"
 
 PathLike = str | os.PathLike[str]
 
@@ -156,7 +162,8 @@ class RunDir:
 
 
 def new_run_dir(output_dir: PathLike) -> Path:
-    """A new, empty run dir under `output_dir`: `<UTC timestamp>-<short id>`, sorting by time."""
+    """A new run dir under `output_dir`, `<UTC timestamp>-<short id>` (sorting by time), empty
+    but for the marker that says the env made it."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     while True:
@@ -165,12 +172,35 @@ def new_run_dir(output_dir: PathLike) -> Path:
             run_dir.mkdir()
         except FileExistsError:  # two envs sharing an output dir in the same second: draw again
             continue
+        mark_run_dir(run_dir)
         return run_dir
 
 
+def mark_run_dir(run_dir: PathLike) -> None:
+    """Mark `run_dir` as one the env made (see RUN_MARKER_FILE); call it before any kernel starts."""
+    atomic_write(Path(run_dir) / RUN_MARKER_FILE, "dojo-kernel run dir\n")
+
+
+def is_marked_run_dir(path: PathLike) -> bool:
+    """Whether `path` is a real folder holding the env's marker and a rewards.jsonl (no links)."""
+    path = Path(path)
+    return (not path.is_symlink() and path.is_dir() and (path / RUN_MARKER_FILE).is_file()
+            and not (path / RUN_MARKER_FILE).is_symlink() and (path / REWARDS_FILE).is_file()
+            and not (path / REWARDS_FILE).is_symlink())
+
+
 def find_run_dirs(root: PathLike) -> list[Path]:
-    """Every run dir (a folder holding rewards.jsonl) under `root`, itself included, sorted."""
-    return sorted({rewards.parent for rewards in Path(root).rglob(REWARDS_FILE)})
+    """Every run dir the env made under `root`, itself included, sorted: folders with the
+    marker and a rewards.jsonl. Links are not followed and nothing inside a run dir is
+    searched, so runs that agent code fakes under its working/ are never listed."""
+    found = []
+    for folder, subfolders, _ in os.walk(root):  # os.walk follows no links to folders
+        if is_marked_run_dir(folder):
+            found.append(Path(folder))
+            subfolders.clear()
+        else:
+            subfolders.sort()
+    return sorted(found)
 
 
 # ---------------------------------------------------------------------------------------------

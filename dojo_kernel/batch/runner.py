@@ -84,9 +84,16 @@ def run_batch(specs: Sequence[EpisodeSpec], out: str | os.PathLike[str], *, back
                  for spec in skipped]
     episodes.sort(key=lambda e: e.spec.key)
     result = BatchResult(out_dir, episodes)
-    if report:  # first: results.md shows the chart it draws
-        result.report = write_batch_report(out_dir, episodes)
+    # The results first: drawing reads the run dirs, which agent code wrote beside, and
+    # whatever it finds there must not cost the batch its table.
     result.results_csv, result.results_md = write_results(out_dir, episodes)
+    if report:
+        try:
+            result.report = write_batch_report(out_dir, episodes)
+        except Exception as error:  # the table is written; say why the page is not
+            warnings.warn(f"dojo-kernel: no report page for {out_dir}: {type(error).__name__}: {error}", stacklevel=2)
+        else:
+            result.results_csv, result.results_md = write_results(out_dir, episodes)  # now showing the chart
     return result
 
 

@@ -133,3 +133,27 @@ def test_the_old_runner_module_still_imports_and_says_where_things_went():
     assert runner.run_batch is batch.run_batch and runner.build_grid is batch.build_grid
     with pytest.raises(AttributeError, match="moved to dojo_kernel.cli"):
         runner.main  # noqa: B018
+
+
+class PlantingBackend(UnreachableCluster):
+    """Plays each job by writing what an episode leaves, as the env writes it, except that its
+    rewards.jsonl is not UTF-8 (what agent code could leave for the report to read)."""
+
+    def collect(self, timeout: float) -> list[Outcome]:
+        from dojo_kernel.rundir import mark_run_dir
+
+        job = self.in_flight.pop(0)
+        run_dir = job.episode_dir / "20260101-000000-abcdef"
+        run_dir.mkdir(parents=True)
+        mark_run_dir(run_dir)
+        (run_dir / "rewards.jsonl").write_bytes(b"\xff\xfe\n")
+        (run_dir / "summary.json").write_text('{"final_score": 0.5, "steps": 1}')
+        return [Outcome(job, None, 0.1)]
+
+
+def test_results_are_written_before_the_report_is_drawn(tmp_path):
+    specs = build_grid(["alpha"], ["baseline"], 1)
+    with pytest.warns(UserWarning):  # the run is skipped, then the page cannot be drawn: warned, not raised
+        result = run_batch(specs, tmp_path, backend=PlantingBackend(capacity=1), report=True)
+    assert result.report is None and result.results_csv.is_file()
+    assert [(row["status"], row["final_score"]) for row in result_rows(tmp_path)] == [("ok", "0.5")]
