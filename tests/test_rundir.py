@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from conftest import assert_nothing_left
 from dojo_kernel.errors import ConfigError, RecorderError
 from dojo_kernel.kernel import default_launch_spec
 from dojo_kernel.limits import Limits
@@ -25,8 +26,6 @@ from dojo_kernel.rundir import (
     read_run,
     read_summary,
 )
-
-from conftest import assert_nothing_left
 
 
 def test_the_layout_names_every_file_of_a_run_dir(tmp_path):
