@@ -106,7 +106,6 @@ def _catalog_module() -> Any:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rich.markup import escape
     from rich.table import Table
 
     from . import competition as registry
@@ -123,7 +122,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         names = list_competitions()
     for warning in skipped:
-        print(f"dojo list: {str(warning.message).removeprefix('dojo-kernel: ')}", file=sys.stderr)
+        print(f"dojo list: {printable(str(warning.message).removeprefix('dojo-kernel: '), newlines=False)}",
+              file=sys.stderr)
     for name in names:
         shown.add(name)
         spec = builtin.BUILTINS.get(name)
@@ -141,12 +141,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             try:
                 facts = dir_checks.summarize(path)
             except DojoError as error:
-                print(f"dojo list: skipped {name}: {_one_line(error)}", file=sys.stderr)
+                print(f"dojo list: skipped {printable(name, newlines=False)}: {printable(_one_line(error))}",
+                      file=sys.stderr)
                 continue
             kind, metric, built = facts["kind"], facts["metric"], facts["built"]
         size = size_text(_dir_size(path)) if built else "-"
         # a dir's manifest is text from whoever made it: shown as written, never read as markup
-        table.add_row(*(escape(cell) for cell in (name, kind or "-", str(metric), size, "yes" if built else "no")))
+        table.add_row(*(plain(cell, newlines=False)
+                        for cell in (name, kind or "-", str(metric), size, "yes" if built else "no")))
     if args.all:
         for row in _catalog_module().list_catalog():
             if row["name"] in shown:
@@ -175,7 +177,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
                 path = catalog.prepare_competition(name, raw_dir=args.raw_dir, overwrite=args.force)
             except catalog.PREPARE_ERRORS as error:
                 raise UsageError(f"{name}: {error}") from None
-        console.print(f"prepared [bold]{name}[/bold] in {time.monotonic() - started:.1f}s: {path}")
+        console.print(f"prepared [bold]{plain(name)}[/bold] in {time.monotonic() - started:.1f}s: {path}")
     return 0
 
 
@@ -214,8 +216,9 @@ class _Progress:
     def _render(self) -> Any:
         from rich.table import Table
 
-        caption = f"run dir: {self.run_dir}  (dojo attach RUN_DIR opens its kernel)" if self.run_dir else None
-        table = Table(title=f"{self.competition} / {self.agent}  (Ctrl-C stops the episode)", caption=caption,
+        caption = f"run dir: {plain(self.run_dir)}  (dojo attach RUN_DIR opens its kernel)" if self.run_dir else None
+        table = Table(title=f"{plain(self.competition)} / {plain(self.agent)}  (Ctrl-C stops the episode)",
+                      caption=caption,
                       min_width=len(caption) + 2 if caption else None)  # the path on one line
         for column in ("step", "action", "status", "reward", "score", "best", "budget left"):
             table.add_column(column, justify="right" if column in ("step", "reward", "score", "best") else "left")
@@ -230,7 +233,9 @@ class _Progress:
 
     def on_step(self, event: Any) -> None:
         self.run_dir = self.run_dir or event.info.get("run_dir")
-        self.rows.append((str(event.index), event.action_name, str(event.status or "-"), f"{event.reward:.4g}",
+        # the action's name and status come from the agent: shown as written, never as markup
+        self.rows.append((str(event.index), plain(event.action_name, newlines=False),
+                          plain(event.status or "-", newlines=False), f"{event.reward:.4g}",
                           _fmt(event.score), _fmt(event.best_score), _budget_text(event.budget)))
         if self.live is not None:
             self.live.update(self._render())
@@ -271,8 +276,8 @@ def _summary_table(summary: dict[str, Any]) -> Any:
     if stats.get("total_tokens"):
         rows.append(("tokens", f"{stats['total_tokens']} ({stats.get('requests', 0)} requests)"))
     rows.append(("run dir", summary.get("run_dir")))
-    for key, value in rows:
-        table.add_row(key, "-" if value is None else str(value))
+    for key, value in rows:  # values from the episode (agent names, end reasons): never markup
+        table.add_row(key, "-" if value is None else plain(value, newlines=False))
     return table
 
 
@@ -297,7 +302,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             with progress:
                 summary = run_episode(env, agent, seed=args.seed, on_step=progress.on_step)
     except KeyboardInterrupt:
-        print(f"dojo run: interrupted; the episode so far is in {env.run_dir}", file=sys.stderr)
+        print(f"dojo run: interrupted; the episode so far is in {printable(env.run_dir)}", file=sys.stderr)
         return 130
     except DojoError as error:  # e.g. an LLM endpoint that stays down: say where the episode so far is
         where = f" (the episode so far: {RunDir(env.run_dir).notebook})" if env.run_dir else ""
@@ -306,9 +311,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     console.print(_summary_table(summary))
     if summary.get("notebook"):
         # Plain print: a path must never be wrapped or cut, whatever the terminal's width.
-        print(f"notebook: {summary['notebook']}")
-        print(f"  open it:   jupyter lab {summary['notebook']}")
-        print(f"  replay it: dojo replay {summary['notebook']}")
+        notebook = printable(summary["notebook"], newlines=False)
+        print(f"notebook: {notebook}")
+        print(f"  open it:   jupyter lab {notebook}")
+        print(f"  replay it: dojo replay {notebook}")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2, default=str))
     return 0
@@ -357,12 +363,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         result = _run_batch_command(args)
     except DojoError as error:
-        print(f"dojo batch: {error}", file=sys.stderr)
+        print(f"dojo batch: {printable(error)}", file=sys.stderr)
         return EXIT_USAGE
     print(f"{result.count('ok')} finished, {result.count('skipped')} skipped (done before), "
-          f"{result.count('failed')} failed: {result.results_md}")
-    for episode in result.failed:
-        print(f"  failed {episode.spec.key} after {episode.attempts} attempt(s): {episode.error}")
+          f"{result.count('failed')} failed: {printable(result.results_md)}")
+    for episode in result.failed:  # the error is the episode's own text: control characters shown
+        print(f"  failed {printable(episode.spec.key)} after {episode.attempts} attempt(s): "
+              f"{printable(episode.error, newlines=False)}")
     if result.report:
         print(f"report: {result.report}")
     return 1 if result.failed else 0
@@ -435,7 +442,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         table.add_row(*(plain(value, newlines=False) for value in row.values()))
     console = _console()
     console.print(table)
-    console.print(f"report: {page}")
+    console.print(f"report: {plain(page)}")
     return 0
 
 
@@ -548,7 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except (UsageError, DojoError, OSError) as error:  # OSError: a folder that cannot be made or read
-        print(f"dojo {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        print(f"dojo {args.command}: error: {printable(_one_line(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"dojo {args.command}: interrupted", file=sys.stderr)

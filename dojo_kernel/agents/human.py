@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ..actions import INFO_TYPES
+from ..printable import printable
 from .base import Action, Observation, StopEpisode
 
 HELP = """Type a cell of Python; an empty line ends it once the code is complete, as at the
@@ -38,7 +39,8 @@ class HumanAgent:
         self.stats: dict[str, int] = {"cells": 0, "commands": 0}
 
     def _show(self, text: str) -> None:
-        print(text, file=self._output, flush=True)
+        # kernel output and competition descriptions: control characters shown, never obeyed
+        print(printable(text), file=self._output, flush=True)
 
     def reset(self, observation: Observation) -> None:
         self._note = None
