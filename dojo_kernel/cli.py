@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from .errors import ConfigError, DojoError, expected
 from .feedback import size as size_text
 from .printable import plain, printable
-from .rundir import KERNEL_POINTER_FILE, RunDir
+from .rundir import ATTACH_FILE, KERNEL_POINTER_FILE, RunDir
 
 if TYPE_CHECKING:
     from .batch import BatchResult
@@ -460,14 +460,19 @@ def cmd_attach(args: argparse.Namespace) -> int:
     pointer = layout.read_kernel_pointer()
     if pointer is None:
         raise UsageError(f"expected a run dir with {KERNEL_POINTER_FILE} (written when an episode starts), got none "
-                         f"in {run_dir}; pass the folder `dojo run` printed")
-    connection = Path(pointer["connection_file"])
-    if layout.is_finished or not connection.exists() or ("pid" in pointer and not _alive(pointer["pid"])):
-        raise UsageError(f"the episode in {run_dir} has ended: its kernel is gone. "
-                         f"Open its notebook instead: jupyter lab {layout.notebook}")
-    print(f"The episode's kernel is running (pid {pointer.get('pid', '?')}). To open it beside the agent:\n"
-          f"  cd {run_dir.resolve()}\n"
-          f"  jupyter console --existing {connection}\n"
+                         f"in {printable(run_dir)}; pass the folder `dojo run` printed")
+    if layout.is_finished or ("pid" in pointer and not _alive(pointer["pid"])):
+        raise UsageError(f"the episode in {printable(run_dir)} has ended: its kernel is gone. "
+                         f"Open its notebook instead: jupyter lab {printable(layout.notebook)}")
+    # Only the copy the env wrote beside kernel.json, where the kernel cannot write: the
+    # kernel's own connection file could point a client anywhere.
+    connection = layout.attach_file.resolve()
+    if not layout.attach_file.is_file() or layout.attach_file.is_symlink():
+        raise UsageError(f"expected {ATTACH_FILE} (written by the env when the kernel starts) in {printable(run_dir)}, "
+                         "got none: the run was made by an older dojo-kernel, or it has ended")
+    print(f"The episode's kernel is running (pid {printable(pointer.get('pid', '?'))}). To open it beside the agent:\n"
+          f"  cd {printable(run_dir.resolve())}\n"
+          f"  jupyter console --existing {printable(connection)}\n"
           "Variables are shared with the agent, and what you run there is not recorded in the notebook. "
           "Leave with exit(keep_kernel=True) or Ctrl-D and answer 'n' to keep the kernel running.")
     if shutil.which("jupyter-console") is None:

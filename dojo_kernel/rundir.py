@@ -54,15 +54,16 @@ PathLike = str | os.PathLike[str]
 # Writing files so that a crash leaves them whole
 
 
-def atomic_write(path: PathLike, *parts: bytes | bytearray | str) -> None:
+def atomic_write(path: PathLike, *parts: bytes | bytearray | str, mode: int = 0o644) -> None:
     """Replace `path` with the concatenated `parts`, so that a crash at any moment leaves the
     old file or the new one, whole (temporary file, fsync, rename, fsync of the folder).
-    Text parts are written as UTF-8. Raises RecorderError (a RuntimeError) on failure."""
+    Text parts are written as UTF-8; a new file gets `mode`. Raises RecorderError (a RuntimeError) on failure."""
     path = Path(path)
     folder = path.parent
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "wb") as handle:
+        # a new file with `mode` (less the umask) from its first byte; never written through a link
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode), "wb") as handle:
             for part in parts:
                 # a large part goes straight from its buffer to the file
                 handle.write(part.encode("utf-8") if isinstance(part, str) else part)
@@ -147,8 +148,19 @@ class RunDir:
     def read_rewards(self) -> list[dict[str, Any]]:
         return read_rewards(self.rewards)
 
-    def write_kernel_pointer(self, connection_file: PathLike, pid: int | None) -> None:
-        """kernel.json: where `dojo attach` finds the running kernel of this run dir."""
+    @property
+    def attach_file(self) -> Path:
+        return self.path / ATTACH_FILE
+
+    def write_kernel_pointer(self, connection_file: PathLike, pid: int | None,
+                             connection_info: dict[str, Any] | None = None) -> None:
+        """kernel.json: where `dojo attach` finds the running kernel of this run dir. With
+        `connection_info` (what the env loaded when it started the kernel), a copy of the
+        connection file is written as attach.json, beside kernel.json where the kernel cannot
+        write, and kernel.json points there: the kernel's own file could be rewritten."""
+        if connection_info is not None:
+            atomic_write(self.attach_file, json.dumps(connection_info, indent=1), mode=0o600)  # it holds the key
+            connection_file = self.attach_file.resolve()
         pointer = {"connection_file": str(connection_file), "pid": pid}
         atomic_write(self.kernel_pointer, json.dumps(pointer))
 
