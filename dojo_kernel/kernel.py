@@ -158,7 +158,7 @@ class _Kernel:
         shutil.rmtree(self.socket_prefix.parent, ignore_errors=True)
 
 
-_LIVE_SESSIONS: weakref.WeakSet[KernelSession] = weakref.WeakSet()
+_LIVE_SESSIONS: "weakref.WeakSet[KernelSession]" = weakref.WeakSet()
 
 
 @atexit.register
@@ -285,7 +285,7 @@ class KernelSession:
     def is_alive(self) -> bool:
         return not self._closed and self._kernel is not None and self._kernel.alive()
 
-    def __enter__(self) -> KernelSession:
+    def __enter__(self) -> "KernelSession":
         return self
 
     def __exit__(self, *exc_info: object) -> None:
