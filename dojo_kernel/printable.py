@@ -37,3 +37,12 @@ def plain(text: Any, *, newlines: bool = True) -> str:
     from rich.markup import escape
 
     return escape(printable(text, newlines=newlines))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")  # in a Python str, every surrogate is a lone one
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with each lone surrogate (kernel output can carry one; no encoder takes it)
+    replaced by U+FFFD, so that an agent can send, print or save what it reads."""
+    return _SURROGATE.sub("\ufffd", text)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -79,6 +80,34 @@ def atomic_write(path: PathLike, *parts: bytes | bytearray | str, mode: int = 0o
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise RecorderError(f"could not write {path}: {error}. Check free disk space and permissions") from error
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON that every reader reads back whole
+
+# Characters that str.splitlines() (and many JSON-lines readers) break a line at, which JSON
+# leaves unescaped with ensure_ascii=False; JSON escapes every other control character itself.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_LINE_BREAK = re.compile("[\x85\u2028\u2029]")
+
+
+def json_bytes(text: str) -> bytes:
+    """JSON text (from json.dumps) as UTF-8 for a file: line separators inside strings escaped,
+    so that splitting on anything but `\\n` still reads each line whole, and a lone surrogate
+    (kernel output can carry one) written as its `\\udXXX` escape, which JSON reads back,
+    instead of making the write raise."""
+    text = _LINE_BREAK.sub(lambda match: _LINE_BREAKS[match.group()], text)
+    return text.encode("utf-8", "backslashreplace")
+
+
+def json_line(value: Any) -> bytes:
+    """`value` as one line of a JSON-lines file, `\\n` included (see json_bytes)."""
+    return json_bytes(json.dumps(value, ensure_ascii=False, separators=(",", ":"))) + b"\n"
+
+
+def split_json_lines(text: str) -> list[str]:
+    """A JSON-lines file's lines, split on `\\n` only (never on other line separators)."""
+    return text.split("\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,7 +269,9 @@ def _numbered_rewards(path: PathLike) -> list[tuple[int, dict[str, Any]]]:
     if path.is_dir():
         path = path / REWARDS_FILE
     entries = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(split_json_lines(path.read_text(encoding="utf-8")), start=1):
+        if not line.strip():
+            continue
         try:
             entry = json.loads(line)
         except ValueError:
