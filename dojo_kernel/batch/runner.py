@@ -2,8 +2,9 @@
 
 A batch gives each episode its own folder, `<out>/<competition>/<agent>/seed-<n>`, as the
 env's output dir (the env makes the episode's run dir inside it). It is resumable: an episode
-whose run dir holds a `summary.json` (and whose folder has no `error.txt`) is skipped on a
-rerun. An episode that crashes (its code raised, or what ran it died) is retried, then
+the runner recorded as finished (`finished.json`, with the checksum of the run dir's
+`summary.json`; no `error.txt`) is skipped on a rerun; a summary.json it did not record is
+played again. An episode that crashes (its code raised, or what ran it died) is retried, then
 reported with its error in the results table (`results.csv`, `results.md`) and in
 `error.txt` in its folder.
 """
