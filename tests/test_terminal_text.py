@@ -53,3 +53,15 @@ def test_dojo_run_shows_an_action_named_with_markup_as_written(tmp_path, capsys,
     if not quiet:  # the live table shows the name, escaped
         assert "\\x1b]0;pwned" in captured.out
     assert json.loads(summary_file.read_text())["steps"] >= 1
+
+
+def test_replay_text_shows_cell_output_and_recorded_settings_escaped(tmp_path):
+    from dojo_kernel.replay import ReplayCell, ReplayReport
+
+    report = ReplayReport(notebook=tmp_path / "trajectory.ipynb", run_dir=tmp_path, competition="c", split="private",
+                          recorded_isolation="none\x1b[2J", recorded_limits={"memory_gb": None})
+    report.cells.append(ReplayCell(index=1, step=1, action="execute_code", recorded_status="ok", replay_status="ok",
+                                   recorded_text="\x1b]0;title\x07old", replay_text="new\x1b[2J", duration_s=0.1))
+    text = report.to_text()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "\\x1b]0;title\\x07old" in text and "recorded: none\\x1b[2J, not used" in text
