@@ -21,6 +21,7 @@ _LAZY = {
     "replay": "replay",
     "DojoEnv": "env",
     "make": "env",
+    "ForkError": "errors",
 }
 
 __all__ = sorted(_LAZY) + ["__version__", "register", "register_envs"]

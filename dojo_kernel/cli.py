@@ -1,4 +1,4 @@
-"""The `dojo` command: list, prepare, run, batch, replay, report and attach.
+"""The `dojo` command: list, prepare, run, batch, replay, report, leaderboard and attach.
 
 Every failure a user can fix ends as one line on stderr ("dojo run: error: ...") and exit
 code 2; no traceback. Exit 1 means the command ran but its result is bad (a replay that
@@ -193,114 +193,50 @@ def _settings_from(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-class _Progress:
-    """The live view of `dojo run`: one table of the steps so far, redrawn after every step."""
+def _check_gpu(index: int | None) -> None:
+    """--gpu INDEX needs that GPU: without one the kernel would silently run on the CPU."""
+    if index is None:
+        return
+    from .limits import NVML
 
-    def __init__(self, console: Any, competition: str, agent: str, max_rows: int = 12) -> None:
-        self.console, self.competition, self.agent, self.max_rows = console, competition, agent, max_rows
-        self.rows: list[tuple[str, ...]] = []
-        self.run_dir: str | None = None
-        self.live = None
-
-    def __enter__(self) -> _Progress:
-        from rich.live import Live
-
-        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
-        self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.__exit__(*exc)
-
-    def _render(self) -> Any:
-        from rich.table import Table
-
-        caption = f"run dir: {plain(self.run_dir)}  (dojo attach RUN_DIR opens its kernel)" if self.run_dir else None
-        table = Table(title=f"{plain(self.competition)} / {plain(self.agent)}  (Ctrl-C stops the episode)",
-                      caption=caption,
-                      min_width=len(caption) + 2 if caption else None)  # the path on one line
-        for column in ("step", "action", "status", "reward", "score", "best", "budget left"):
-            table.add_column(column, justify="right" if column in ("step", "reward", "score", "best") else "left")
-        hidden = len(self.rows) - self.max_rows
-        if hidden > 0:
-            table.add_row("...", f"{hidden} earlier", "", "", "", "", "")
-        for row in self.rows[-self.max_rows:]:
-            table.add_row(*row)
-        if not self.rows:
-            table.add_row("-", "starting the kernel", "", "", "", "", "")
-        return table
-
-    def on_step(self, event: Any) -> None:
-        self.run_dir = self.run_dir or event.info.get("run_dir")
-        # the action's name and status come from the agent: shown as written, never as markup
-        self.rows.append((str(event.index), plain(event.action_name, newlines=False),
-                          plain(event.status or "-", newlines=False), f"{event.reward:.4g}",
-                          _fmt(event.score), _fmt(event.best_score), _budget_text(event.budget)))
-        if self.live is not None:
-            self.live.update(self._render())
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
-
-
-def _budget_text(budget: dict[str, Any]) -> str:
-    parts = []
-    for key, label, unit in (("steps_left", "steps", ""), ("time_left_s", "time", "s")):
-        value = budget.get(key)
-        if isinstance(value, (int, float)):
-            parts.append(f"{label} {value:.0f}{unit}")
-    return ", ".join(parts) or "-"
-
-
-def _summary_table(summary: dict[str, Any]) -> Any:
-    from rich.table import Table
-
-    env = summary.get("env_summary") or {}
-    table = Table(title="episode summary", show_header=False)
-    table.add_column("", style="bold", no_wrap=True)
-    table.add_column("", overflow="fold")
-    rows = [("competition", summary.get("competition")), ("agent", summary.get("agent")),
-            ("steps", summary.get("steps")), ("ended by", summary.get("stopped_by")),
-            ("return", f"{summary.get('total_reward', 0.0):.4g}"),
-            ("best score (public)", _fmt(summary.get("best_score"))),
-            ("final score (private)", _fmt(summary.get("final_score")))]
-    if env.get("final_position") is not None:
-        rows.append(("final position", f"beats {env['final_position']:.1%} of the private leaderboard"))
-    for key in ("medal", "above_median"):
-        if env.get(key) is not None:
-            rows.append((key.replace("_", " "), env[key]))
-    rows.append(("time", f"{summary.get('duration_s', 0.0):.1f}s"))
-    stats = summary.get("agent_stats") or {}
-    if stats.get("total_tokens"):
-        rows.append(("tokens", f"{stats['total_tokens']} ({stats.get('requests', 0)} requests)"))
-    rows.append(("run dir", summary.get("run_dir")))
-    for key, value in rows:  # values from the episode (agent names, end reasons): never markup
-        table.add_row(key, "-" if value is None else plain(value, newlines=False))
-    return table
+    if not NVML.available():
+        raise UsageError(f"expected a GPU for --gpu {index}, got none ({NVML.error}); "
+                         "drop --gpu to run on the CPU")
+    count = len(getattr(NVML, "_handles", ()))
+    if count and index >= count:
+        raise UsageError(f"expected --gpu below {count} (the GPUs NVML finds), got {index}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import make
     from .agents import get_agent, run_episode
+    from .console_view import LiveSteps, attach_lines, isolation_line, print_paths, summary_table
 
+    _check_gpu(args.gpu)
     options = _key_values(args.agent_option or [], "--agent-option", "folds=3")
     if args.model:
         options["model"] = args.model
     if args.base_url:
         options["base_url"] = args.base_url
     agent = get_agent(args.agent, **options)
-    env = make(args.competition, output_dir=args.out, agent=args.agent, **_settings_from(args))
+    # One layout for every run dir: <out>/<competition>/<timestamp>-<id>, as make() makes them.
+    env = make(args.competition, output_dir=args.out / args.competition, agent=args.agent, **_settings_from(args))
     console = _console()
-    interactive = args.agent == "human" or args.quiet
-    progress = _Progress(console, args.competition, args.agent)
+    warning = isolation_line(env.isolation_plan)
+    if warning:  # before the first step, on screen, live table or not
+        print(warning, file=sys.stderr, flush=True)
     try:
-        if interactive:  # a live table would fight with the prompt
+        if args.agent == "human":  # a live table would fight with the prompt
+            from .agents.human import CtrlC
+
+            setattr(agent, "header", lambda: attach_lines(env.run_dir) if env.run_dir else None)  # shown at the start
+            with CtrlC(env) as ctrl_c:
+                summary = run_episode(env, agent, seed=args.seed, on_action=ctrl_c.on_action, on_step=ctrl_c.on_step)
+        elif args.quiet:
             summary = run_episode(env, agent, seed=args.seed)
         else:
-            with progress:
-                summary = run_episode(env, agent, seed=args.seed, on_step=progress.on_step)
+            with LiveSteps(console, args.competition, args.agent, env=env) as live:
+                summary = run_episode(env, agent, seed=args.seed, on_step=live.on_step, on_action=live.on_action)
     except KeyboardInterrupt:
         print(f"dojo run: interrupted; the episode so far is in {printable(env.run_dir)}", file=sys.stderr)
         return 130
@@ -308,13 +244,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         where = f" (the episode so far: {RunDir(env.run_dir).notebook})" if env.run_dir else ""
         raise UsageError(f"{_one_line(error)}{where}") from None
     console.print()
-    console.print(_summary_table(summary))
-    if summary.get("notebook"):
-        # Plain print: a path must never be wrapped or cut, whatever the terminal's width.
-        notebook = printable(summary["notebook"], newlines=False)
-        print(f"notebook: {notebook}")
-        print(f"  open it:   jupyter lab {notebook}")
-        print(f"  replay it: dojo replay {notebook}")
+    console.print(summary_table(summary))
+    print_paths(summary)  # plain print: a path is never wrapped or cut, whatever the terminal's width
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2, default=str))
     return 0
@@ -327,25 +258,28 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--agent", action="append", dest="agents", metavar="NAME",
                         help="agent name or module:Class (repeat for several; default baseline)")
     parser.add_argument("--agent-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="option for every agent (VALUE read as TOML, else text); repeatable")
+                        help="option for every agent (VALUE read as TOML, else text); repeatable (default: none)")
     parser.add_argument("--seeds", type=int, default=None, metavar="N", help="seeds 0..N-1 (default 1)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
-                        help="env setting (max_steps=10, memory_gb=2, reward_mode=final, ...); repeatable")
+                        help="env setting (max_steps=10, memory_gb=2, reward_mode=final, ...); repeatable "
+                             "(default: make()'s defaults)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="batch folder: one folder per episode, <competition>/<agent>/seed-<n> (required)")
-    parser.add_argument("--parallel", type=int, default=None, metavar="N", help="episodes at once")
+    parser.add_argument("--parallel", type=int, default=None, metavar="N", help="episodes at once (default: one per core, and per GPU slot with --gpus)")
     parser.add_argument("--cpus", type=int, default=None, metavar="N",
                         help="CPU limit per episode (default: cores / --parallel)")
-    parser.add_argument("--gpus", default=None, metavar="0,1", help="GPU indices to spread episodes over")
+    parser.add_argument("--gpus", default=None, metavar="0,1", help="GPU indices to spread episodes over (default: none, CPU only)")
     parser.add_argument("--per-gpu", type=int, default=None, metavar="N", help="episodes per GPU (default 1)")
     parser.add_argument("--gpu-memory-gb", type=float, default=None, metavar="GB",
-                        help="memory of each GPU, where NVML cannot tell (each episode gets GB / --per-gpu)")
+                        help="memory of each GPU, where NVML cannot tell (each episode gets GB / --per-gpu; "
+                             "default: what NVML reports)")
     parser.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
-                        help="run episodes as Ray tasks: a local Ray, or the cluster at ADDRESS")
+                        help="run episodes as Ray tasks: a local Ray, or the cluster at ADDRESS (default: local "
+                             "processes, no Ray)")
     parser.add_argument("--retries", type=int, default=None, metavar="N",
                         help="tries again for a crashed episode before it is reported (default 1)")
-    parser.add_argument("--no-progress", action="store_true", help="no live progress display")
-    parser.add_argument("--no-report", action="store_true", help="skip the HTML report page")
+    parser.add_argument("--no-progress", action="store_true", help="no live progress display (default: shown)")
+    parser.add_argument("--no-report", action="store_true", help="skip the HTML report page (default: written)")
     return parser
 
 
@@ -363,7 +297,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         result = _run_batch_command(args)
     except DojoError as error:
-        print(f"dojo batch: {printable(error)}", file=sys.stderr)
+        print(f"dojo batch: error: {printable(_one_line(error))}", file=sys.stderr)
         return EXIT_USAGE
     print(f"{result.count('ok')} finished, {result.count('skipped')} skipped (done before), "
           f"{result.count('failed')} failed: {printable(result.results_md)}")
@@ -419,8 +353,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from .limits import Limits
 
         kwargs["limits"] = Limits().replace(cell_timeout_s=args.cell_timeout)
-    report = replay(notebook, **kwargs)
-    print(report.to_text())
+    if args.out is not None:
+        report = replay(notebook, run_dir=args.out, **kwargs)
+        print(report.to_text())
+        return 0 if report.agrees else 1
+    import tempfile
+
+    # Nothing left behind in the temp dir: the replay's run dir goes once it is compared.
+    with tempfile.TemporaryDirectory(prefix="dojo-replay-") as scratch:
+        report = replay(notebook, run_dir=Path(scratch) / "run", **kwargs)
+        print(report.to_text())
+    print("(the replay's run dir is removed; pass --out DIR to keep it)")
     return 0 if report.agrees else 1
 
 
@@ -443,6 +386,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     console = _console()
     console.print(table)
     console.print(f"report: {plain(page)}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .leaderboard import AGENT_COLUMNS, RUN_COLUMNS, agent_table, read_runs, text_cell, to_csv
+
+    runs = read_runs(args.runs_dirs)
+    rows = agent_table(runs)
+    table = Table(title=f"{len(runs)} run(s) in {', '.join(map(str, args.runs_dirs))}")
+    for column in AGENT_COLUMNS:
+        table.add_column(column.replace("_", " "), justify="left" if column == "agent" else "right")
+    for row in rows:
+        table.add_row(*(escape(text_cell(column, row[column])) for column in AGENT_COLUMNS))
+    _console().print(table)
+    target = args.csv if args.csv is not None else Path(args.runs_dirs[0]) / "leaderboard.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(to_csv(rows, AGENT_COLUMNS), encoding="utf-8")
+    print(f"per agent: {target}")
+    if args.runs_csv is not None:
+        args.runs_csv.write_text(to_csv((run.row() for run in runs), RUN_COLUMNS), encoding="utf-8")
+        print(f"per run:   {args.runs_csv}")
     return 0
 
 
@@ -476,7 +443,9 @@ def cmd_attach(args: argparse.Namespace) -> int:
           "Variables are shared with the agent, and what you run there is not recorded in the notebook. "
           "Leave with exit(keep_kernel=True) or Ctrl-D and answer 'n' to keep the kernel running.")
     if shutil.which("jupyter-console") is None:
-        print("(jupyter console is not installed here: pip install jupyter-console)")
+        from .console_view import JUPYTER_HINT
+
+        print(f"(jupyter console is not installed here: {JUPYTER_HINT})")
     return 0
 
 
@@ -485,39 +454,45 @@ def cmd_attach(args: argparse.Namespace) -> int:
 def build_parser() -> _Parser:
     parser = _Parser(prog="dojo", description="Solve Kaggle-style competitions one notebook cell at a time.")
     from . import __version__
+    from .isolation import default_threads
+    from .limits import Limits
+
+    defaults = Limits()
 
     parser.add_argument("--version", action="version", version=f"dojo-kernel {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     listing = commands.add_parser("list", help="show the competitions", description="Show the registered competitions.")
-    listing.add_argument("--all", action="store_true", help="also show the Kaggle catalog (needs `dojo prepare`)")
+    listing.add_argument("--all", action="store_true", help="also show the Kaggle catalog (default: built-ins and prepared ones only)")
 
     prepare = commands.add_parser("prepare", help="build competition dirs",
                                   description="Build a built-in competition, or download and prepare a Kaggle one.")
     prepare.add_argument("names", nargs="+", metavar="NAME")
-    prepare.add_argument("--raw-dir", type=Path, help="Kaggle files already downloaded here (skips the download)")
-    prepare.add_argument("--force", action="store_true", help="rebuild even where the dir exists")
+    prepare.add_argument("--raw-dir", type=Path, help="Kaggle files already downloaded here (default: download with the Kaggle API)")
+    prepare.add_argument("--force", action="store_true", help="rebuild even where the dir exists (default: keep it)")
 
     run = commands.add_parser("run", help="play one episode",
                               description="Play one episode and leave its notebook, reward log and summary in a run dir.")
     run.add_argument("competition", metavar="COMPETITION")
     run.add_argument("--agent", default="baseline", help="baseline, llm, human, or module:Class (default baseline)")
-    run.add_argument("--agent-option", action="append", metavar="KEY=VALUE", help="passed to the agent (repeatable)")
-    run.add_argument("--model", help="llm agent: the model name (else DOJO_LLM_MODEL)")
-    run.add_argument("--base-url", help="llm agent: the endpoint (else OPENAI_BASE_URL)")
-    run.add_argument("--out", type=Path, default=Path("runs"), help="where run dirs go (default ./runs)")
-    run.add_argument("--memory-gb", type=positive_float, help="memory limit of the kernel's process tree")
-    run.add_argument("--cell-timeout", type=positive_float, metavar="SECONDS", help="wall clock of one cell")
-    run.add_argument("--episode-time", type=positive_float, metavar="SECONDS", help="wall clock of the episode")
-    run.add_argument("--max-steps", type=positive_int, help="steps before the episode is truncated")
-    run.add_argument("--gpu", type=non_negative_int, metavar="INDEX", help="the GPU the kernel may use")
-    run.add_argument("--gpu-memory-gb", type=positive_float, help="GPU memory limit")
-    run.add_argument("--cpus", type=positive_int, help="threads for BLAS/OpenMP in the kernel")
-    run.add_argument("--isolation", choices=("auto", "namespaces", "none"), help="how the kernel is sandboxed")
-    run.add_argument("--reward-mode", choices=("improvement", "position", "raw", "final"), help="what the reward is")
-    run.add_argument("--seed", type=non_negative_int, help="seed for env.reset")
-    run.add_argument("--quiet", action="store_true", help="no live table, just the summary")
-    run.add_argument("--json", metavar="FILE", help="also write the episode summary as JSON")
+    run.add_argument("--agent-option", action="append", metavar="KEY=VALUE", help="passed to the agent, VALUE read as TOML (repeatable; default: none)")
+    run.add_argument("--model", help="llm agent: the model name (default: $DOJO_LLM_MODEL)")
+    run.add_argument("--base-url", help="llm agent: the endpoint (default: $OPENAI_BASE_URL)")
+    run.add_argument("--out", type=Path, default=Path("runs"), help="run dirs go to OUT/COMPETITION/<time>-<id> (default ./runs)")
+    run.add_argument("--memory-gb", type=positive_float, help=f"memory limit of the kernel's process tree (default {defaults.memory_gb:g})")
+    run.add_argument("--cell-timeout", type=positive_float, metavar="SECONDS", help=f"wall clock of one cell (default {defaults.cell_timeout_s:g})")
+    run.add_argument("--episode-time", type=positive_float, metavar="SECONDS", help="wall clock of the episode (default: no limit)")
+    run.add_argument("--max-steps", type=positive_int, help="steps before the episode is truncated (default: no limit)")
+    run.add_argument("--gpu", type=non_negative_int, metavar="INDEX", help="the GPU the kernel may use; an error without one (default: none, CPU only)")
+    run.add_argument("--gpu-memory-gb", type=positive_float, help="GPU memory limit (default: no limit)")
+    run.add_argument("--cpus", type=positive_int, help=f"threads for BLAS/OpenMP/joblib in the kernel (default {default_threads()}: "
+                     "the usable cores less one for the env)")
+    run.add_argument("--isolation", choices=("auto", "namespaces", "none"), help="how the kernel is sandboxed (default auto: a sandbox where bubblewrap works, else "
+                          "unisolated, and said so)")
+    run.add_argument("--reward-mode", choices=("improvement", "position", "raw", "final"), help="what the reward is (default improvement)")
+    run.add_argument("--seed", type=non_negative_int, help="seed for env.reset (default: none)")
+    run.add_argument("--quiet", action="store_true", help="no live table, just the summary (default: a live table)")
+    run.add_argument("--json", metavar="FILE", help="also write the episode summary as JSON (default: not written)")
 
     batch = commands.add_parser("batch", help="many episodes in parallel (a grid of competitions, agents, seeds)",
                                 description="Run a grid of episodes in parallel; one run dir each, a results table "
@@ -528,9 +503,11 @@ def build_parser() -> _Parser:
                                  description="Rerun a recorded trajectory.ipynb in a fresh kernel and compare it with the record.")
     replay.add_argument("notebook", metavar="NOTEBOOK", help="a trajectory.ipynb, or the run dir holding it")
     replay.add_argument("--cell-timeout", type=positive_float, metavar="SECONDS",
-                        help="instead of the default (the notebook's is never used)")
+                        help="wall clock of one cell (default: Limits()'s; the notebook's is never used)")
     replay.add_argument("--isolation", choices=("auto", "namespaces", "none"),
-                        help="instead of auto (the notebook's is never used)")
+                        help="how the kernel is sandboxed (default: auto; the notebook's is never used)")
+    replay.add_argument("--out", type=Path, metavar="DIR",
+                        help="keep the replay's run dir here (default: a temporary one, removed afterwards)")
     replay.add_argument("--split", choices=("public", "private", "full"), default="private",
                         help="which split's score is compared (default private)")
 
@@ -538,6 +515,16 @@ def build_parser() -> _Parser:
                                  description="Write a PNG per run and an HTML page of all runs under RUNS_DIR.")
     report.add_argument("runs_dir", metavar="RUNS_DIR", type=Path)
     report.add_argument("--out", type=Path, help="where the report goes (default RUNS_DIR)")
+
+    leaderboard = commands.add_parser(
+        "leaderboard", help="per-agent totals across runs (medals, rank, Elo)",
+        description="Per-agent totals across the runs under RUNS_DIR...: medal rate, above-median rate, valid "
+                    "submissions, mean rank, HumanRank-style position and Elo from head-to-head results.")
+    leaderboard.add_argument("runs_dirs", nargs="+", metavar="RUNS_DIR", type=Path)
+    leaderboard.add_argument("--csv", type=Path, metavar="FILE",
+                             help="where the per-agent CSV goes (default RUNS_DIR/leaderboard.csv, the first one)")
+    leaderboard.add_argument("--runs-csv", type=Path, metavar="FILE",
+                             help="also write one CSV row per run (default: not written)")
 
     attach = commands.add_parser("attach", help="open a running episode's kernel",
                                  description="Print how to open a running episode's kernel with jupyter console.")
@@ -547,13 +534,16 @@ def build_parser() -> _Parser:
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list, "prepare": cmd_prepare, "run": cmd_run, "batch": cmd_batch, "replay": cmd_replay,
-    "report": cmd_report, "attach": cmd_attach,
+    "report": cmd_report, "leaderboard": cmd_leaderboard, "attach": cmd_attach,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    args, extra = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    if extra:  # named by its subcommand, as every other error is
+        where = f"dojo {args.command}" if args.command else "dojo"
+        parser.exit(EXIT_USAGE, f"{where}: error: unrecognized arguments: {' '.join(extra)} (see {where} --help)\n")
     if not args.command:
         parser.print_help()
         return EXIT_USAGE

@@ -494,6 +494,15 @@ def _builtins() -> Any:
     return builtin
 
 
+def _catalog_names() -> set[str]:
+    """The Kaggle catalog's names, or none where this build has no catalog (it is optional)."""
+    try:
+        from .prepare.catalog import load_catalog
+    except ImportError:
+        return set()
+    return set(load_catalog())
+
+
 def _found_in_data_root() -> dict[str, Path]:
     """Folders with a competition.toml under the data root, by folder name (odd names are
     skipped with a warning; see prepare/names.py)."""
@@ -533,6 +542,11 @@ def get_competition(name: str) -> Competition:
     found = _found_in_data_root().get(name)
     if found is not None:
         return _load_cached(found)
+    if name in _catalog_names():
+        raise CompetitionNotFound(
+            f"{name!r} is in the catalog, not prepared: run `dojo prepare {name}` (from Python: "
+            f"dojo_kernel.prepare.catalog.prepare_competition({name!r})), then try again."
+        )
     close = difflib.get_close_matches(name, list_competitions(), n=5, cutoff=0.4)
     hint = f"; closest: {', '.join(close)}" if close else ""
     raise CompetitionNotFound(

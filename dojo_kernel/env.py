@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import shutil
 import threading
@@ -32,13 +33,14 @@ import gymnasium
 import numpy as np
 from gymnasium.error import ResetNeeded
 
+from . import branching
 from . import feedback as text
 from .actions import ACTION_NAMES, Action, ActionError, parse_action
 from .competition import Competition, get_competition, list_competitions
 from .episode_state import Episode, Outcome, compact, file_stamp, finite
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .grading import Grade
-from .kernel import default_launch_spec
+from .kernel import KernelSession, default_launch_spec
 from .outputs import clip
 from .pool import WarmPool
 from .rewards import RewardTracker
@@ -46,6 +48,7 @@ from .rundir import WORKING_DIR, Workspace, new_run_dir, open_workspace
 from .settings import GRADE_SPLITS, EnvSettings  # noqa: F401  (EnvSettings stays importable from here)
 from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation_space
 from .trajectory import StepRecord, TrajectoryRecorder
+from .usage import add_usage, check_usage
 
 
 class DojoEnv(gymnasium.Env):
@@ -173,6 +176,26 @@ class DojoEnv(gymnasium.Env):
             self._close_episode(episode)
         return obs, float(outcome.reward), terminated, truncated, compact(info)
 
+    def fork(self, n: int | None = None) -> DojoEnv | list[DojoEnv]:
+        """Independent envs at this step of this episode (history, budget, rewards, best score,
+        and a copy-on-write fork of the kernel), each in its own run dir whose notebook starts
+        with this episode's cells marked inherited; recorded in <output_dir>/tree.json.
+        fork() gives one env; fork(n) a list of n. Raises ForkError if the kernel holds a GPU."""
+        return branching.fork_env(self, n)
+
+    @property
+    def session(self) -> KernelSession | None:
+        """The running episode's kernel session (None between episodes), e.g. for a live view."""
+        return self._episode.session if self._episode is not None else None
+
+    def record_usage(self, **usage: Any) -> None:
+        """Tokens and cost of producing the next action (prompt_tokens, completion_tokens,
+        total_tokens, cost_usd, requests): kept in that step's rewards.jsonl line, summed in
+        summary.json. Calls before one step add up."""
+        if self._episode is None:
+            raise ResetNeeded("expected reset() before record_usage(), got record_usage() first: call env.reset()")
+        add_usage(self._episode.pending_usage, check_usage(usage))
+
     def render(self) -> str | None:
         return self._last_feedback if self.render_mode == "ansi" else None
 
@@ -298,13 +321,19 @@ class DojoEnv(gymnasium.Env):
             episode.end_reason = reason
             episode.truncated = True
             self._grade_final(episode)
-            self._close_episode(episode)
+            self._close_episode(episode, keep=episode.steps > 0)
         self._episode = None
 
-    def _close_episode(self, episode: Episode) -> None:
-        episode.recorder.close(self._summary(episode))
-        session = episode.session
-        self._closer.submit(session.close)
+    def _close_episode(self, episode: Episode, keep: bool = True) -> None:
+        """Write the summary and end the kernel. An episode that took no step (check_env's
+        resets, a reset followed by close) records nothing: its run dir goes with the kernel."""
+        summary = self._summary(episode)
+        episode.recorder.close(summary)
+        if keep:
+            branching.note_closed(self.output_dir, episode.run_dir, summary)
+            self._closer.submit(branching.close_session, episode.session, episode.run_dir)
+        else:
+            self._closer.submit(functools.partial(_close_and_remove, episode.session, episode.run_dir))
 
     def _summary(self, episode: Episode) -> dict[str, Any]:
         final = episode.final_grade
@@ -343,6 +372,7 @@ class DojoEnv(gymnasium.Env):
             "episode_time_s": limits.episode_time_s,
             "limit_events": list(episode.limit_events),
             "kernel_restarts": episode.kernel_restarts,
+            "usage": dict(episode.usage),
             "isolation": self.isolation_plan.mode,
             "isolation_warning": self.isolation_plan.warning,
             "limits": limits.to_dict(),
@@ -555,7 +585,10 @@ class DojoEnv(gymnasium.Env):
             feedback=obs["feedback"],
             arguments=outcome.arguments if outcome.action != "invalid" else {"received": safe_repr(raw_action)[:300]},
             started_at=outcome.started_at,
+            usage=episode.pending_usage or None,
         ))
+        add_usage(episode.usage, episode.pending_usage)
+        episode.pending_usage = {}
 
 
 def make(competition: str | Competition, *, output_dir: str | os.PathLike[str] | None = None,
@@ -567,6 +600,11 @@ def make(competition: str | Competition, *, output_dir: str | os.PathLike[str] |
 
 _ASYNC_EXECUTOR: ThreadPoolExecutor | None = None
 _ASYNC_EXECUTOR_LOCK = threading.Lock()
+
+
+def _close_and_remove(session: KernelSession, run_dir: Path) -> None:
+    session.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _async_executor() -> ThreadPoolExecutor:

@@ -48,6 +48,8 @@ class Episode:
     limit_events: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # one line per step, for get_history
     last_grade: Grade | None = None
+    pending_usage: dict[str, Any] = field(default_factory=dict)  # what the next step's action cost
+    usage: dict[str, Any] = field(default_factory=dict)  # token and cost totals so far
 
     @property
     def over(self) -> bool:

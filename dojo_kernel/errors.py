@@ -65,3 +65,8 @@ class PrepareError(DojoError, RuntimeError):
 
 class RecorderError(DojoError, RuntimeError):
     """The trajectory files could not be written (disk full, permissions)."""
+
+
+class ForkError(DojoError, RuntimeError):
+    """A kernel could not be forked (it holds a GPU, it is not running, the child did not start);
+    the parent kernel keeps running, unchanged."""

@@ -72,6 +72,45 @@ _INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap
                  "kernel.apparmor_restrict_unprivileged_userns=0), or pass isolation='none'")
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "LOKY_MAX_CPU_COUNT")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, capped by a cgroup CPU quota
+    (a container's --cpus), which os.cpu_count() does not see."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cores, quota)) if quota else max(1, cores)
+
+
+def _cgroup_cpu_quota() -> int | None:
+    """Whole cores allowed by the cgroup CPU quota (v2 cpu.max, v1 cfs_quota_us), None if unlimited."""
+    for path, parse in (("/sys/fs/cgroup/cpu.max", lambda text: text.split()),
+                        ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None)):
+        try:
+            if parse is not None:
+                quota, period = parse(Path(path).read_text())
+            else:
+                quota = Path(path).read_text().strip()
+                period = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text().strip()
+            if quota in ("max", "-1"):
+                return None
+            return max(1, int(int(quota) // int(period)))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def default_threads() -> int:
+    """The kernel's share of the cores where no cpus limit is set: the usable cores less one
+    kept for the env and the agent (at least one)."""
+    return max(1, usable_cores() - 1)
+
+
 def kernel_environment(*, home: Path, gpu_device: int | None = None, cpus: int | None = None,
                        extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The kernel's whole environment: a few safe variables, soft limits (the GPU it may use,
@@ -89,10 +128,11 @@ def kernel_environment(*, home: Path, gpu_device: int | None = None, cpus: int |
     env["CUDA_VISIBLE_DEVICES"] = "" if gpu_device is None else str(gpu_device)
     env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
-    if cpus is not None:
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                     "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "LOKY_MAX_CPU_COUNT"):
-            env[name] = str(cpus)
+    # Without a cpus limit the kernel still gets its share of the cores, never every core each
+    # for BLAS, OpenMP and joblib at once: oversubscribed, a fit runs about twice as slow.
+    threads = cpus if cpus is not None else default_threads()
+    for name in THREAD_VARIABLES:
+        env[name] = str(threads)
     if extra:
         env.update(extra)
     return env

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -117,6 +117,9 @@ class _Kernel:
     connection_file: Path
     socket_prefix: Path
     reaper: subprocess.Popen | None = None  # see _GROUP_REAPER; None inside the sandbox
+    sandbox: Any = None  # a fork.SharedSandbox once branches share this kernel's sandbox
+    retired: bool = False  # a root kernel stopped, not killed, because branches live in its sandbox
+    held: list = field(default_factory=list)  # (channel, message) received between cells (a fork), kept
 
     def __post_init__(self) -> None:
         self.shell = self.client.shell_channel.socket
@@ -126,7 +129,7 @@ class _Kernel:
         self.poller.register(self.iopub, zmq.POLLIN)
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return not self.retired and self.process.poll() is None
 
     def receive(self, timeout_s: float):
         """Yield ("shell" | "iopub", message) for every message that arrives within timeout_s."""
@@ -142,13 +145,21 @@ class _Kernel:
                 yield name, message
 
     def kill(self) -> None:
-        kill_tree(self.process.pid, process_group=self.process.pid)
+        if self.sandbox is not None and self.sandbox.spare_branches(self):
+            return  # a root whose sandbox holds live branches is retired instead (see fork.py)
+        kill_adopted = getattr(self.process, "kill_tree", None)
+        if kill_adopted is not None:  # a forked kernel: signalled through its pidfd
+            kill_adopted()
+        else:
+            kill_tree(self.process.pid, process_group=self.process.pid)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:  # in uninterruptible sleep (D state): leave it to init
             pass
 
     def dispose(self) -> None:
+        if self.sandbox is not None and self.sandbox.release(self):
+            return
         self.kill()
         if self.reaper is not None:
             self.reaper.kill()
@@ -212,7 +223,8 @@ class KernelSession:
                  input_source: str | os.PathLike | None = None, env: Mapping[str, str] | None = None,
                  startup_timeout: float = 60.0, log_path: str | os.PathLike | None = None,
                  hidden_paths: Sequence[str | os.PathLike] = (),
-                 disk_path: str | os.PathLike | None = None) -> None:
+                 disk_path: str | os.PathLike | None = None,
+                 _adopt: Callable[["KernelSession"], _Kernel] | None = None) -> None:
         self.cwd = Path(cwd).resolve()
         if not self.cwd.is_dir():
             raise ConfigError(expected("cwd to be an existing directory", str(cwd), "create it first"))
@@ -246,11 +258,14 @@ class KernelSession:
         self._closed = False
         self._generation = 0
         self._kernel: _Kernel | None = None
+        self._pending_notes: list[str] = []  # said at the start of the next cell's output
+        self.fork_report: Any = None  # for a fork: what the parent could not carry (fork.ForkReport)
         disk = Path(disk_path) if disk_path is not None else self.cwd
         self._watchdog = Watchdog(limits, disk_path=disk, on_breach=self._on_breach)
         self.warnings.extend(self._watchdog.warnings)
         try:
-            self._kernel = self._launch()
+            # A fork adopts the kernel its parent forked instead of launching one (fork.py).
+            self._kernel = self._launch() if _adopt is None else _adopt(self)
         except BaseException:
             self._watchdog.stop()
             if not self.log_path.is_relative_to(self.runtime_dir):
@@ -265,6 +280,11 @@ class KernelSession:
     def pid(self) -> int | None:
         """PID of the launched root process (the kernel, or the sandbox that forks it)."""
         return None if self._kernel is None else self._kernel.process.pid
+
+    @property
+    def cell_peak_rss_bytes(self) -> int:
+        """Peak memory of the kernel's tree during the cell running now (0 when idle)."""
+        return self._watchdog.cell_peak_rss()
 
     @property
     def connection_file(self) -> Path | None:
@@ -305,7 +325,7 @@ class KernelSession:
             raise ConfigError(expected("a positive number of seconds (or None) for timeout", timeout))
         with self._run_lock:
             self._check_open()
-            notes: list[str] = []
+            notes, self._pending_notes = self._pending_notes, []
             restarted = False
             if not self._kernel.alive():  # died between cells (a thread, exit(), the watchdog)
                 notes.append(self._between_cells_death())
@@ -330,6 +350,13 @@ class KernelSession:
         else:
             os.kill(kernel.process.pid, signal.SIGINT)
 
+    def fork(self) -> "KernelSession":
+        """A new session whose kernel is a copy-on-write fork of this one at this moment: every
+        variable, loaded frame and fitted model is there, independent afterwards. Same sandbox,
+        same limits. Raises ForkError (this session unchanged) when the kernel holds a GPU."""
+        from .fork import fork_session
+        return fork_session(self)
+
     def restart(self) -> None:
         """Kill the kernel (its whole tree) and start a fresh one: every variable is lost."""
         with self._run_lock:
@@ -349,7 +376,9 @@ class KernelSession:
             self._watchdog.stop()
             if self._kernel is not None:
                 self._kernel.dispose()
-            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+            # Not rmtree: a sandbox this session shared with forks may still need its folder.
+            from .fork import remove_runtime_dir
+            remove_runtime_dir(self.runtime_dir)
         _LIVE_SESSIONS.discard(self)
 
     # -- launching ------------------------------------------------------------------------------
@@ -454,7 +483,9 @@ class KernelSession:
         assert kernel is not None
         cell = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
         background = _OutputCollector(self.limits.max_output_chars, self.limits.max_image_bytes)
-        for channel, message in kernel.receive(0):  # output of earlier cells' threads, queued
+        queued = [*kernel.held, *kernel.receive(0)]  # output of earlier cells' threads
+        kernel.held.clear()
+        for channel, message in queued:
             self._route_background(channel, message, background)
         msg_id = kernel.client.execute(code, silent=False, store_history=True, allow_stdin=False,
                                        stop_on_error=False, user_expressions={"cwd": _CWD_EXPRESSION})
@@ -520,7 +551,17 @@ class KernelSession:
     def _route_background(self, channel: str, message: dict[str, Any], background: _OutputCollector) -> None:
         if channel == "iopub" and message["header"]["msg_type"] in ("stream", "display_data",
                                                                      "execute_result", "error"):
+            if self._from_another_client(message):
+                return  # a person's `jupyter console --existing`: their output, not the agent's
             background.add(output_from_msg(message))
+
+    def _from_another_client(self, message: dict[str, Any]) -> bool:
+        """Whether the message answers a request of another client session (an attached
+        console). Output of the agent's own earlier cells (threads) carries our session."""
+        parent = message.get("parent_header")
+        session = parent.get("session") if isinstance(parent, dict) else None
+        kernel = self._kernel
+        return bool(session) and kernel is not None and session != kernel.client.session.session
 
     def _complete(self, result: CellResult, reply: dict[str, Any] | None, interrupted: bool,
                   timeout: float | None, notes: list[str]) -> None:
@@ -571,7 +612,8 @@ class KernelSession:
         return code
 
     def _report_exit(self, result: CellResult, kernel: _Kernel, notes: list[str]) -> None:
-        kernel.process.wait()
+        if not kernel.retired:  # a retired root's sandbox runs on for its forks (fork.py)
+            kernel.process.wait()
         result.exit_code = self._exit_code(kernel)
         breach = self._watchdog.breach
         if breach is not None and breach.root_pid == kernel.process.pid:

@@ -6,7 +6,7 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,19 +95,24 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def tree_pids(root_pid: int) -> list[int]:
-    """The PIDs of `root_pid` and all its descendants (root first); [] if root is gone."""
+def tree_pids(root_pid: int, exclude: Collection[int] = ()) -> list[int]:
+    """The PIDs of `root_pid` and all its descendants (root first); [] if root is gone.
+    `exclude`: PIDs whose whole subtree is left out (forked kernels sharing a sandbox)."""
     if not psutil.pid_exists(root_pid):
         return []
     if not _HAS_PROC_CHILDREN:
         try:
-            return [root_pid] + [child.pid for child in psutil.Process(root_pid).children(recursive=True)]
+            found = [root_pid] + [child.pid for child in psutil.Process(root_pid).children(recursive=True)]
         except psutil.NoSuchProcess:
             return []
+        if exclude:
+            left_out = {pid for excluded in exclude if excluded in found for pid in tree_pids(excluded)}
+            found = [pid for pid in found if pid not in left_out]
+        return found
     pids = [root_pid]
     index = 0
     while index < len(pids):
-        pids.extend(_children(pids[index]))
+        pids.extend(kid for kid in _children(pids[index]) if kid not in exclude)
         index += 1
     return pids
 
@@ -261,6 +266,7 @@ class Watchdog:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._root: int | None = None
+        self._exclude: Callable[[], Collection[int]] | None = None
         self._breach: Breach | None = None
         self._in_cell = False
         self._last_rss = 0
@@ -288,11 +294,18 @@ class Watchdog:
         """Watch the tree of `root_pid` from now on (None: watch nothing)."""
         with self._lock:
             self._root = root_pid
+            self._exclude = None
             self._breach = None
             self._disk_floor = None
             self._pss_cache = None
             self._last_rss = 0
         self._wake.set()
+
+    def set_exclude(self, exclude: Callable[[], Collection[int]] | None) -> None:
+        """Leave the subtrees of these PIDs out of the watched tree from now on (branches forked
+        into the same sandbox are accounted by their own watchdogs). Cleared by attach()."""
+        with self._lock:
+            self._exclude = exclude
 
     @property
     def breach(self) -> Breach | None:
@@ -309,6 +322,11 @@ class Watchdog:
             self._next_disk_at = 0.0
             self._disk_floor = None
         self._wake.set()
+
+    def cell_peak_rss(self) -> int:
+        """The running cell's peak so far (bytes), for a live display; 0 between cells."""
+        with self._lock:
+            return self._peak_rss if self._in_cell else 0
 
     def end_cell(self) -> CellPeaks:
         with self._lock:
@@ -347,7 +365,8 @@ class Watchdog:
 
     def sample(self, root: int) -> Breach | None:
         """Measure the tree once; return the first limit it crosses, if any."""
-        pids = tree_pids(root)
+        exclude = self._exclude
+        pids = tree_pids(root, exclude() if exclude is not None else ())
         if not pids:
             return None
         limits = self.limits

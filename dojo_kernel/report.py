@@ -8,7 +8,6 @@ read as the env writes them is skipped with a warning, never allowed to stop the
 
 from __future__ import annotations
 
-import html
 import math
 import os
 import warnings
@@ -18,7 +17,7 @@ from typing import Any
 
 from .errors import ConfigError, expected
 from .metrics.registry import is_better
-from .rundir import NOTEBOOK_FILE, REWARDS_FILE, RunDir, find_run_dirs, read_run
+from .rundir import REWARDS_FILE, RunDir, find_run_dirs, read_run
 
 REPORT_FILE = "report.html"
 
@@ -199,54 +198,33 @@ def _relative(target: Path, start: Path) -> str:
 
 
 def write_report(runs_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Write one PNG per run and `report.html` into `out_dir` (default: `runs_dir`); return the HTML path."""
+    """Write one PNG per run (reward and score curves, for slides and papers) and the
+    self-contained `report.html` (see report_html) into `out_dir` (default: `runs_dir`)."""
+    from .leaderboard import read_run
+    from .report_html import write_page
+
     runs_root = Path(runs_dir)
     runs = find_runs(runs_root)
     if not runs:
         raise ConfigError(expected(f"run dirs (with {REWARDS_FILE}) under {runs_root}", "none",
                                    "run an episode first: dojo run <competition> --out " + str(runs_root)))
-    out = Path(out_dir) if out_dir is not None else runs_root
-    out.mkdir(parents=True, exist_ok=True)
-    records = load_runs(runs)
+    records = load_runs(runs)  # a run that does not read is skipped with a warning
     if not records:
         raise ConfigError(expected(f"run dirs under {runs_root} that can be read", "none (see the warnings)"))
-    rows = summary_rows(records)
-    columns = list(rows[0])
-    parts = ["<!doctype html>", "<html><head><meta charset='utf-8'><title>dojo-kernel report</title>",
-             ("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-              "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}img{max-width:100%}</style>"),
-             "</head><body>", f"<h1>dojo-kernel report: {html.escape(str(runs_root))}</h1>",
-             f"<p>{len(records)} run(s).</p>", "<table><tr>"]
-    parts += [f"<th>{html.escape(column)}</th>" for column in columns] + ["<th>notebook</th></tr>"]
+    out = Path(out_dir) if out_dir is not None else runs_root
+    out.mkdir(parents=True, exist_ok=True)
     used_names: set[str] = set()
-    sections = []
-    for record, row in zip(records, rows):
+    for record in records:
+        run = record.path
         # Runs in different folders may share a name; the image file names must not collide.
-        label = _relative(record.path, runs_root).replace("/", "__") if record.path != runs_root else record.name
+        label = _relative(run, runs_root).replace("/", "__") if run != runs_root else run.name
         while label in used_names:
             label += "_"
         used_names.add(label)
         try:
-            png: Path | None = plot_run(record, out / f"{label}.png")
+            plot_run(record, out / f"{label}.png")
         except Exception as error:  # a run's odd numbers must not cost the others their page
             warnings.warn(f"dojo-kernel: no chart for the run {record.path}: {type(error).__name__}: {error}",
                           stacklevel=2)
-            png = None
-        anchor = html.escape(label)
-        notebook = (f"<a href='{html.escape(_relative(record.notebook, out))}'>{NOTEBOOK_FILE}</a>"
-                    if record.notebook else "-")
-        cells = [f"<td><a href='#{anchor}'>{html.escape(row['run'])}</a></td>"]
-        cells += [f"<td>{html.escape(row[column])}</td>" for column in columns[1:]]
-        parts.append("<tr>" + "".join(cells) + f"<td>{notebook}</td></tr>")
-        sections.append(f"<h2 id='{anchor}'>{html.escape(record.name)}</h2>"
-                        f"<p>{html.escape(str(record.path))} &middot; {notebook}</p>"
-                        + (f"<img src='{html.escape(_relative(png, out))}' alt='reward and score of {anchor}'>"
-                           if png is not None else "<p>no chart</p>"))
-    parts.append("</table>")
-    parts += sections
-    parts.append("</body></html>")
-    page = out / REPORT_FILE
-    temporary = page.with_suffix(".html.tmp")
-    temporary.write_text("\n".join(parts), encoding="utf-8")
-    temporary.replace(page)  # a browser reloading mid-write sees the old page or the new one
-    return page
+    return write_page([read_run(record.path) for record in records], out / REPORT_FILE,
+                      title=f"dojo-kernel report: {runs_root}")

@@ -54,7 +54,7 @@ import nbformat
 from . import __version__
 from .errors import ConfigError, RecorderError, expected
 from .grading import Grade
-from .rundir import NOTEBOOK_FILE, REWARDS_FILE, SUMMARY_FILE, atomic_write, json_bytes, json_line, notebook_path_of
+from .rundir import NOTEBOOK_FILE, REWARDS_FILE, SUMMARY_FILE, atomic_write, json_bytes, json_line, notebook_path_of, read_rewards
 
 FORMAT_VERSION = 1
 
@@ -101,6 +101,7 @@ class StepRecord:
     info_markdown: the request_info answer as markdown, where it differs from `feedback`.
     arguments:     the action's other arguments, e.g. {"info_type": "overview"} or {"final": True}.
     started_at:    when the step began (epoch seconds); default: its end minus the cell's duration.
+    usage:         tokens and cost of producing the action (see dojo_kernel.usage), where known.
     """
 
     step: int
@@ -119,6 +120,7 @@ class StepRecord:
     info_markdown: str | None = None
     arguments: dict[str, Any] = field(default_factory=dict)
     started_at: float | None = None
+    usage: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -495,6 +497,31 @@ class TrajectoryRecorder:
         self._steps += 1
         self._last_step = step.step
 
+    def inherit(self, parent: "TrajectoryRecorder", branch: dict[str, Any]) -> None:
+        """Begin this new trajectory with every step `parent` recorded (a fork of its episode):
+        its cells, each marked `dojo.inherited: true`, and its reward lines, each marked
+        `"inherited": true`; `branch` (parent run dir, fork step) goes into the metadata.
+        The branch's own steps then continue the parent's numbering."""
+        if self._steps or self._closed:
+            raise RecorderError(f"inherit() on a trajectory that already has steps ({self.run_dir})")
+        cells = json.loads(b"[" + bytes(parent._body) + b"]")[1:]  # the env's own copy, not the file
+        for cell in cells:
+            if cell.get("metadata", {}).get("dojo", {}).get("kind") == "summary":
+                continue
+            cell.setdefault("metadata", {}).setdefault("dojo", {})["inherited"] = True
+            self._add_cell(cell)
+        self._metadata["dojo"]["branch"] = _jsonable(branch)
+        self._write_notebook()
+        lines = []
+        for entry in read_rewards(parent.rewards_path) if parent.rewards_path.exists() else []:
+            entry["inherited"] = True
+            lines.append(json_line(entry))  # escaped as every line of the log is
+        if lines:
+            os.write(self._rewards_fd, b"".join(lines))
+            os.fsync(self._rewards_fd)
+        self._steps = parent._steps
+        self._last_step = parent._last_step
+
     def close(self, summary: dict[str, Any]) -> None:
         """Finish the episode: the summary goes into the notebook metadata and summary.json."""
         if self._closed:
@@ -553,7 +580,9 @@ class TrajectoryRecorder:
             "budget_left": step.budget_left,
             "limit_event": step.limit_event or (step.result.limit_event if step.result is not None else None),
             "duration_s": step.result.duration_s if step.result is not None else None,
+            "peak_rss_bytes": step.result.peak_rss_bytes if step.result is not None else None,
             "grade": grade,
+            "usage": step.usage,
             "competition": self.competition,
             "agent": self.agent,
             "time": _iso(finished_at),
@@ -576,8 +605,14 @@ class TrajectoryRecorder:
 def load_trajectory(source: str | os.PathLike[str]) -> nbformat.NotebookNode:
     """Read (and validate) a recorded notebook from a run dir or a path."""
     path = notebook_path_of(source)
-    notebook = nbformat.read(path, as_version=4)
-    nbformat.validate(notebook)
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+    except (OSError, ValueError, UnicodeDecodeError, nbformat.ValidationError) as error:
+        # A file that is not a notebook is a user's mistake: one line, not a traceback.
+        reason = " ".join(str(error).split())[:200]
+        raise ConfigError(expected("a Jupyter notebook (trajectory.ipynb of a run dir)", str(path),
+                                   f"it cannot be read as one: {reason}")) from None
     return notebook
 
 

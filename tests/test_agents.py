@@ -263,3 +263,21 @@ def test_run_episode_through_gymnasium_make_and_its_wrappers(tmp_path, monkeypat
     assert summary["final_score"] > 0.5 and Path(summary["notebook"]).is_file()
     assert events[-1].terminated and events[-1].score == summary["best_score"]
     assert all(event.budget["steps_left"] == 12 - event.index for event in events)
+
+
+@pytest.mark.parametrize("max_steps", [3, 5])
+def test_baseline_submits_as_final_within_a_small_step_budget(tmp_path, max_steps):
+    """With too few steps for its script, the baseline writes the sample submission and submits
+    it as final on the last step instead of being cut off without a final submission."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import tiny_competition
+
+    import dojo_kernel
+    from dojo_kernel.agents import run_episode
+
+    competition = tiny_competition.build(tmp_path / "data")
+    env = dojo_kernel.make(competition, output_dir=tmp_path / "runs", max_steps=max_steps, isolation="none")
+    summary = run_episode(env, get_agent("baseline", n_estimators=5, folds=2))
+    assert summary["steps"] == max_steps
+    assert summary["stopped_by"] == "final_submit"
+    assert summary["env_summary"]["final_valid"] is True

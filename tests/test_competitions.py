@@ -373,3 +373,15 @@ def test_a_single_column_metric_with_several_targets_is_refused(tmp_path):
         .score
         == 0.0
     )
+
+
+def test_a_catalog_name_not_prepared_yet_says_how_to_prepare_it(tmp_path, monkeypatch):
+    from dojo_kernel import get_competition, make
+    from dojo_kernel.errors import CompetitionNotFound
+
+    monkeypatch.setenv("DOJO_DATA", str(tmp_path))
+    for call in (lambda: get_competition("spaceship-titanic"), lambda: make("spaceship-titanic")):
+        with pytest.raises(CompetitionNotFound, match=r"in the catalog, not prepared: run `dojo prepare spaceship-titanic`"):
+            call()
+    with pytest.raises(CompetitionNotFound, match="expected a known competition name"):
+        get_competition("no-such-thing-at-all")

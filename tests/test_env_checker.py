@@ -30,3 +30,6 @@ def test_check_env_passes_on_a_builtin_competition(tmp_path, monkeypatch):
     finally:
         env.close()
     assert_nothing_left(runs)
+    # Resets that took no step leave no run dir behind: what is left recorded steps.
+    left = sorted(runs.iterdir())
+    assert all((run / "rewards.jsonl").stat().st_size > 0 for run in left), left

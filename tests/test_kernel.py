@@ -526,3 +526,15 @@ def test_a_cell_that_leaves_the_run_dir_is_told_how_to_go_back(tmp_path):
         assert "working directory is now '/'" in moved.text and f"os.chdir({str(tmp_path.resolve())!r})" in moved.text
         back = session.run(f"os.chdir({str(tmp_path.resolve())!r})")
         assert "working directory" not in back.text
+
+
+def test_thread_counts_default_to_the_kernels_share_of_the_cores(make_session):
+    """No cpus limit still sets BLAS/OpenMP/joblib threads: the usable cores less one for the env."""
+    from dojo_kernel.isolation import THREAD_VARIABLES, default_threads, usable_cores
+
+    assert default_threads() == max(1, usable_cores() - 1)
+    code = "import os; print(' '.join(os.environ.get(name, '-') for name in %r))" % (THREAD_VARIABLES,)
+    shared = make_session(Limits(cell_timeout_s=30)).run(code)
+    assert shared.text.split() == [str(default_threads())] * len(THREAD_VARIABLES)
+    pinned = make_session(Limits(cell_timeout_s=30, cpus=3)).run(code)
+    assert pinned.text.split() == ["3"] * len(THREAD_VARIABLES)

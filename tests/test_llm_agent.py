@@ -228,12 +228,20 @@ def test_llm_agent_plays_a_whole_episode_through_dojo_run(tmp_path, capsys):
     with ChatServer(replies) as server:
         code = main(["run", tiny_competition.NAME, "--agent", "llm", "--model", "test-model", "--base-url",
                      server.base_url, "--agent-option", "backoff_s=0.01", "--out", str(tmp_path / "runs"),
+                     "--agent-option", "prompt_usd_per_mtok=2.0", "--agent-option", "completion_usd_per_mtok=4.0",
                      "--isolation", "none", "--quiet", "--json", str(tmp_path / "summary.json")])
     assert code == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["final_score"] == 1.0 and summary["stopped_by"] == "final_submit"
     assert summary["agent_stats"]["total_tokens"] == 36 and summary["agent_stats"]["requests"] == 2
     assert "tokens" in capsys.readouterr().out
+    # per step in rewards.jsonl, summed in summary.json: (11 * $2 + 7 * $4) per million tokens a call
+    steps = [json.loads(line) for line in (Path(summary["run_dir"]) / "rewards.jsonl").read_text().splitlines()]
+    assert [step["usage"]["total_tokens"] for step in steps] == [18, 18]
+    assert steps[0]["usage"]["cost_usd"] == pytest.approx(50e-6)
+    env_summary = json.loads((Path(summary["run_dir"]) / "summary.json").read_text())
+    assert env_summary["usage"]["total_tokens"] == 36 and env_summary["usage"]["requests"] == 2
+    assert env_summary["usage"]["cost_usd"] == pytest.approx(100e-6)
     second = server.requests[1]["body"]["messages"]
     assert second[-1]["role"] == "tool" and "graded on the public split" in second[-1]["content"]
     notebook = nbformat.read(summary["notebook"], as_version=4)

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError, DojoError, expected
 from ..rundir import RunDir
+from ..usage import stats_snapshot, usage_delta
 
 Action = dict[str, Any] | str
 Observation = dict[str, Any]
@@ -198,15 +199,23 @@ def _run_dir(env: Any) -> Path | None:
     return None
 
 
+def _record_usage(env: Any, usage: dict[str, Any]) -> None:
+    """Hand the env what the agent's last act() cost, where the env keeps such a record."""
+    record = getattr(getattr(env, "unwrapped", env), "record_usage", None)
+    if usage and callable(record):
+        record(**usage)
+
+
 def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] | None = None,
                 seed: int | None = None, options: dict[str, Any] | None = None,
-                close: bool = True) -> dict[str, Any]:
+                close: bool = True, on_action: Callable[[int, Action], None] | None = None) -> dict[str, Any]:
     """Play one episode of `agent` in `env` and return its summary as a dict.
 
     The env is reset (with `seed`), the agent acts until the env terminates or truncates
     the episode or the agent raises `StopEpisode`; then the env is closed (unless
     `close=False`) so that its summary.json exists, and that summary is merged in.
     An exception from the agent is not an episode result: the env is closed and it propagates.
+    `on_action(step_number, action)` is called as each step starts (a live view of a running cell).
     """
     competition = getattr(getattr(env, "unwrapped", env), "competition", None)
     summary = EpisodeSummary(competition=getattr(competition, "name", competition), agent=_agent_label(agent))
@@ -215,11 +224,15 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
     try:
         agent.reset(observation)
         while True:
+            before = stats_snapshot(getattr(agent, "stats", None))
             try:
                 action = agent.act(observation)
             except StopEpisode:
                 summary.stopped_by = "agent_quit"
                 break
+            _record_usage(env, usage_delta(before, stats_snapshot(getattr(agent, "stats", None))))
+            if on_action is not None:
+                on_action(summary.steps + 1, action)
             observation, reward, terminated, truncated, info = env.step(action)
             summary.steps += 1
             summary.total_reward += float(reward or 0.0)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import codeop
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..actions import INFO_TYPES
 from ..printable import printable
@@ -22,19 +25,23 @@ Python prompt (a line with only '.' always ends it). Commands:
   :history       show the steps so far
   :why TEXT      attach a note to the next cell (kept in the notebook)
   :quit          end the episode without a final submission
-  :help          this text""".format(info_types=", ".join(INFO_TYPES))
+  :help          this text
+Ctrl-C interrupts a running cell (the kernel keeps its variables); a second Ctrl-C within
+2 seconds ends the episode.""".format(info_types=", ".join(INFO_TYPES))
 
 
 class HumanAgent:
-    """Reads cells from a terminal. `input_fn` and `output` can be replaced (tests, other UIs)."""
+    """Reads cells from a terminal. `input_fn` and `output` can be replaced (tests, other UIs);
+    `header()`, where given, is shown after the help at the start (e.g. the run dir)."""
 
     name = "human"
 
     def __init__(self, *, input_fn: Callable[[str], str] | None = None, output: TextIO | None = None,
-                 end_marker: str = ".") -> None:
+                 end_marker: str = ".", header: Callable[[], str | None] | None = None) -> None:
         self._input = input_fn or input
         self._output = output or sys.stdout
         self.end_marker = end_marker
+        self.header = header
         self._note: str | None = None
         self.stats: dict[str, int] = {"cells": 0, "commands": 0}
 
@@ -46,6 +53,9 @@ class HumanAgent:
         self._note = None
         self.stats = {"cells": 0, "commands": 0}
         self._show(HELP)
+        text = self.header() if self.header is not None else None
+        if text:
+            self._show(text)
 
     def act(self, observation: Observation) -> Action:
         self._show("\n" + str(observation.get("feedback", observation) if isinstance(observation, dict) else observation))
@@ -120,6 +130,49 @@ class HumanAgent:
             action["message"] = self._note
             self._note = None
         return action
+
+
+class CtrlC:
+    """While installed (a context manager, in the main thread), Ctrl-C interrupts the running
+    cell rather than ending the episode; a second Ctrl-C within `window_s` ends it
+    (KeyboardInterrupt). `on_action` / `on_step` are `run_episode`'s hooks: they say when a
+    cell runs. `env` is the DojoEnv, whose `session` is interrupted."""
+
+    def __init__(self, env: Any, *, window_s: float = 2.0, output: TextIO | None = None) -> None:
+        self.env, self.window_s = env, window_s
+        self._output = output or sys.stderr
+        self._last: float | None = None
+        self._running = False
+        self._previous: Any = None
+
+    def __enter__(self) -> CtrlC:
+        self._previous = signal.signal(signal.SIGINT, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.default_int_handler)
+
+    def on_action(self, step: int, action: Any) -> None:
+        self._running = True
+
+    def on_step(self, event: Any) -> None:
+        self._running = False
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        now = time.monotonic()
+        if self._last is not None and now - self._last <= self.window_s:
+            raise KeyboardInterrupt
+        self._last = now
+        session = getattr(self.env, "session", None)
+        if self._running and session is not None:
+            # From a thread: the handler runs inside whatever the main thread was doing, which
+            # may hold the session's locks; the interrupt waits for them, the handler does not.
+            threading.Thread(target=session.interrupt, name="dojo-ctrl-c", daemon=True).start()
+            what = "interrupting the running cell"
+        else:
+            what = "no cell is running"
+        print(f"\nCtrl-C: {what}; press Ctrl-C again within {self.window_s:.0f} s to end the episode.",
+              file=self._output, flush=True)
 
 
 def _complete(source: str) -> bool:

@@ -182,7 +182,8 @@ class LLMAgent:
                  max_context_tokens: int = 24_000, max_observation_chars: int = 8_000,
                  max_retries: int = 5, backoff_s: float = 1.0, max_backoff_s: float = 60.0,
                  request_timeout_s: float = 300.0, max_nudges: int = 2, system_prompt: str | None = None,
-                 client: Any = None) -> None:
+                 client: Any = None, prompt_usd_per_mtok: float | None = None,
+                 completion_usd_per_mtok: float | None = None) -> None:
         self.model = model or os.environ.get("DOJO_LLM_MODEL")
         if not self.model:
             raise ConfigError(expected("a model name for the llm agent", self.model,
@@ -190,6 +191,11 @@ class LLMAgent:
         for label, value in (("max_context_tokens", max_context_tokens), ("max_observation_chars", max_observation_chars)):
             if not isinstance(value, int) or value < 256:
                 raise ConfigError(expected(f"an int >= 256 for {label}", value))
+        for label, price in (("prompt_usd_per_mtok", prompt_usd_per_mtok),
+                             ("completion_usd_per_mtok", completion_usd_per_mtok)):
+            if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0):
+                raise ConfigError(expected(f"a price >= 0 in US dollars per million tokens for {label}", price))
+        self.prices = (prompt_usd_per_mtok, completion_usd_per_mtok)
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigError(expected("an int >= 0 for max_retries", max_retries))
         self.use_tools = use_tools
@@ -222,7 +228,7 @@ class LLMAgent:
 
     def _reset_stats(self) -> None:
         self.stats = {"model": self.model, "requests": 0, "retries": 0, "prompt_tokens": 0,
-                      "completion_tokens": 0, "total_tokens": 0, "replies_without_code": 0,
+                      "completion_tokens": 0, "total_tokens": 0, "cost_usd": 0.0, "replies_without_code": 0,
                       "trimmed_messages": 0}
 
     # -- the protocol ---------------------------------------------------------------
@@ -247,6 +253,15 @@ class LLMAgent:
         # The model keeps talking without acting: show it the task again rather than stall.
         return {"action": "request_info", "info_type": "overview",
                 "message": "The model replied without code; showing it the task again."}
+
+    def _cost(self, usage: Any, counts: dict[str, int]) -> float:
+        """The call's cost in US dollars: the endpoint's own figure where it sends one (OpenRouter's
+        usage.cost), else the configured prices per million tokens, else 0."""
+        reported = getattr(usage, "cost", None)
+        if isinstance(reported, (int, float)) and not isinstance(reported, bool) and reported >= 0:
+            return float(reported)
+        prompt_price, completion_price = self.prices
+        return ((prompt_price or 0.0) * counts["prompt_tokens"] + (completion_price or 0.0) * counts["completion_tokens"]) / 1e6
 
     # -- the conversation -----------------------------------------------------------
 
@@ -298,8 +313,10 @@ class LLMAgent:
             kwargs["max_tokens"] = self.max_tokens
         response = self._with_retries(kwargs)
         usage = getattr(response, "usage", None)
-        for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
-            self.stats[key] += int(getattr(usage, key, 0) or 0)
+        counts = {key: int(getattr(usage, key, 0) or 0) for key in ("prompt_tokens", "completion_tokens", "total_tokens")}
+        for key, count in counts.items():
+            self.stats[key] += count
+        self.stats["cost_usd"] += self._cost(usage, counts)
         choices = getattr(response, "choices", None) or []
         if not choices:
             raise AgentError(f"the endpoint returned no choices for model {self.model!r}")

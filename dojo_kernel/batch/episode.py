@@ -153,6 +153,7 @@ class EpisodeResult:
         event_kinds = [str(e.get("kind", "?")) if isinstance(e, dict) else str(e) for e in events] \
             if isinstance(events, list) else []
         slot = self.slot or Slot()
+        usage = summary.get("usage") if isinstance(summary.get("usage"), dict) else {}
         return {
             "competition": self.spec.competition, "agent": self.spec.agent, "seed": self.spec.seed,
             "status": self.status, "attempts": self.attempts,
@@ -163,6 +164,10 @@ class EpisodeResult:
             "steps": _number(summary.get("steps")),
             "episode_s": _number(summary.get("elapsed_s")),  # the env's clock, kernel start excluded
             "wall_s": self.duration_s,
+            "tokens": _number(usage.get("total_tokens")),
+            "cost_usd": _number(usage.get("cost_usd")),
+            # "none" is an unisolated kernel: agent code could read the answers (README, Isolation)
+            "isolation": summary.get("isolation") or "",
             "limit_events": ";".join(event_kinds),
             "cpus": slot.cpus, "gpu_device": slot.gpu_device, "gpu_memory_gb": slot.gpu_memory_gb,
             "error": self.error or "",

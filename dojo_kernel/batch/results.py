@@ -15,8 +15,8 @@ from .episode import EpisodeResult, EpisodeStatus, _atomic_write
 
 SCORES_CHART = "scores.png"
 RESULT_COLUMNS = ("competition", "agent", "seed", "status", "attempts", "best_score", "final_score",
-                  "position", "medal", "steps", "episode_s", "wall_s", "limit_events", "cpus", "gpu_device",
-                  "gpu_memory_gb", "error", "run_dir")
+                  "position", "medal", "steps", "episode_s", "wall_s", "tokens", "cost_usd", "isolation",
+                  "limit_events", "cpus", "gpu_device", "gpu_memory_gb", "error", "run_dir")
 
 
 @dataclass
@@ -67,7 +67,7 @@ def write_results(out: Path, episodes: Sequence[EpisodeResult]) -> tuple[Path, P
     _atomic_write(csv_path, buffer.getvalue())
 
     shown = ("competition", "agent", "seed", "status", "best_score", "final_score", "position", "medal",
-             "steps", "episode_s", "wall_s", "limit_events", "error")
+             "steps", "episode_s", "wall_s", "tokens", "cost_usd", "isolation", "limit_events", "error")
     lines = [f"# Batch results: {len(rows)} episode(s)", "",
              "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
     for row in rows:

@@ -31,7 +31,8 @@ def test_results_table_and_means_per_competition_and_agent(tmp_path):
         episodes.append(_finished_episode(tmp_path, spec, {
             "best_score": 0.9, "final_score": float("nan") if final is None else final, "steps": 3,
             "elapsed_s": 1.25, "medal": "gold" if final == 0.7 else None,
-            "limit_events": [{"kind": "memory"}, {"kind": "timeout"}] if spec.seed == 1 else []}))
+            "limit_events": [{"kind": "memory"}, {"kind": "timeout"}] if spec.seed == 1 else [],
+            "usage": {"total_tokens": 1200, "cost_usd": 0.25}, "isolation": "none" if spec.seed else "namespaces"}))
     failed = EpisodeResult(build_grid(["beta"], ["llm"], [0])[0], tmp_path / "beta/llm/seed-0", "failed", 2,
                            error="RuntimeError: a | in it")
     episodes.append(failed)
@@ -45,6 +46,8 @@ def test_results_table_and_means_per_competition_and_agent(tmp_path):
     assert (alpha1["final_score"], alpha1["medal"], alpha1["limit_events"], alpha1["cpus"]) == (
         "0.7", "gold", "memory;timeout", "2")
     assert alpha1["run_dir"] == "alpha/baseline/seed-1/20260101-000000-abcd"  # relative to the batch folder
+    assert (alpha1["tokens"], alpha1["cost_usd"], alpha1["isolation"]) == ("1200", "0.25", "none")
+    assert rows[("alpha", "baseline", "0")]["isolation"] == "namespaces"
     assert rows[("beta", "baseline", "1")]["final_score"] == ""  # NaN is no score
     assert rows[("beta", "llm", "0")]["status"] == "failed"
 
