@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import ConfigError, DojoError, expected
 from .feedback import size as size_text
-from .rundir import KERNEL_POINTER_FILE, RunDir
+from .printable import plain, printable
+from .rundir import ATTACH_FILE, KERNEL_POINTER_FILE, RunDir
 
 if TYPE_CHECKING:
     from .batch import BatchResult
@@ -105,7 +106,6 @@ def _catalog_module() -> Any:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rich.markup import escape
     from rich.table import Table
 
     from . import competition as registry
@@ -122,7 +122,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         names = list_competitions()
     for warning in skipped:
-        print(f"dojo list: {str(warning.message).removeprefix('dojo-kernel: ')}", file=sys.stderr)
+        print(f"dojo list: {printable(str(warning.message).removeprefix('dojo-kernel: '), newlines=False)}",
+              file=sys.stderr)
     for name in names:
         shown.add(name)
         spec = builtin.BUILTINS.get(name)
@@ -140,12 +141,14 @@ def cmd_list(args: argparse.Namespace) -> int:
             try:
                 facts = dir_checks.summarize(path)
             except DojoError as error:
-                print(f"dojo list: skipped {name}: {_one_line(error)}", file=sys.stderr)
+                print(f"dojo list: skipped {printable(name, newlines=False)}: {printable(_one_line(error))}",
+                      file=sys.stderr)
                 continue
             kind, metric, built = facts["kind"], facts["metric"], facts["built"]
         size = size_text(_dir_size(path)) if built else "-"
         # a dir's manifest is text from whoever made it: shown as written, never read as markup
-        table.add_row(*(escape(cell) for cell in (name, kind or "-", str(metric), size, "yes" if built else "no")))
+        table.add_row(*(plain(cell, newlines=False)
+                        for cell in (name, kind or "-", str(metric), size, "yes" if built else "no")))
     if args.all:
         for row in _catalog_module().list_catalog():
             if row["name"] in shown:
@@ -174,7 +177,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
                 path = catalog.prepare_competition(name, raw_dir=args.raw_dir, overwrite=args.force)
             except catalog.PREPARE_ERRORS as error:
                 raise UsageError(f"{name}: {error}") from None
-        console.print(f"prepared [bold]{name}[/bold] in {time.monotonic() - started:.1f}s: {path}")
+        console.print(f"prepared [bold]{plain(name)}[/bold] in {time.monotonic() - started:.1f}s: {path}")
     return 0
 
 
@@ -235,7 +238,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             with LiveSteps(console, args.competition, args.agent, env=env) as live:
                 summary = run_episode(env, agent, seed=args.seed, on_step=live.on_step, on_action=live.on_action)
     except KeyboardInterrupt:
-        print(f"dojo run: interrupted; the episode so far is in {env.run_dir}", file=sys.stderr)
+        print(f"dojo run: interrupted; the episode so far is in {printable(env.run_dir)}", file=sys.stderr)
         return 130
     except DojoError as error:  # e.g. an LLM endpoint that stays down: say where the episode so far is
         where = f" (the episode so far: {RunDir(env.run_dir).notebook})" if env.run_dir else ""
@@ -294,12 +297,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     try:
         result = _run_batch_command(args)
     except DojoError as error:
-        print(f"dojo batch: error: {_one_line(error)}", file=sys.stderr)
+        print(f"dojo batch: error: {printable(_one_line(error))}", file=sys.stderr)
         return EXIT_USAGE
     print(f"{result.count('ok')} finished, {result.count('skipped')} skipped (done before), "
-          f"{result.count('failed')} failed: {result.results_md}")
-    for episode in result.failed:
-        print(f"  failed {episode.spec.key} after {episode.attempts} attempt(s): {episode.error}")
+          f"{result.count('failed')} failed: {printable(result.results_md)}")
+    for episode in result.failed:  # the error is the episode's own text: control characters shown
+        print(f"  failed {printable(episode.spec.key)} after {episode.attempts} attempt(s): "
+              f"{printable(episode.error, newlines=False)}")
     if result.report:
         print(f"report: {result.report}")
     return 1 if result.failed else 0
@@ -338,7 +342,6 @@ def _run_batch_command(args: argparse.Namespace) -> BatchResult:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from .replay import replay
-    from .trajectory import load_trajectory
 
     notebook = Path(args.notebook)
     if not notebook.exists():
@@ -346,12 +349,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {"split": args.split}
     if args.isolation is not None:
         kwargs["isolation"] = args.isolation
-    if args.cell_timeout is not None:  # the recorded limits, with a different cell timeout
+    if args.cell_timeout is not None:  # the default limits, with another cell timeout (never the notebook's)
         from .limits import Limits
 
-        recorded = load_trajectory(notebook).metadata.get("dojo", {}).get("limits")
-        limits = Limits.from_dict(recorded) if recorded else Limits()
-        kwargs["limits"] = limits.replace(cell_timeout_s=args.cell_timeout)
+        kwargs["limits"] = Limits().replace(cell_timeout_s=args.cell_timeout)
     if args.out is not None:
         report = replay(notebook, run_dir=args.out, **kwargs)
         print(report.to_text())
@@ -369,18 +370,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from .report import find_runs, load_run, summary_rows, write_report
+    from .report import find_runs, load_runs, summary_rows, write_report
 
-    page = write_report(args.runs_dir, args.out)
-    rows = summary_rows([load_run(run) for run in find_runs(args.runs_dir)])
-    table = Table(title=f"runs in {args.runs_dir}")
+    with warnings.catch_warnings(record=True) as skipped:  # runs that do not read: one line each
+        warnings.simplefilter("always")
+        page = write_report(args.runs_dir, args.out)
+        rows = summary_rows(load_runs(find_runs(args.runs_dir)))
+    for message in dict.fromkeys(str(warning.message) for warning in skipped):
+        print(f"dojo report: {printable(message.removeprefix('dojo-kernel: '), newlines=False)}", file=sys.stderr)
+    table = Table(title=f"runs in {plain(args.runs_dir)}")
     for column in rows[0]:
         table.add_column(column)
-    for row in rows:
-        table.add_row(*row.values())
+    for row in rows:  # names and fields come from the run dirs: shown as written, never as markup
+        table.add_row(*(plain(value, newlines=False) for value in row.values()))
     console = _console()
     console.print(table)
-    console.print(f"report: {page}")
+    console.print(f"report: {plain(page)}")
     return 0
 
 
@@ -422,14 +427,19 @@ def cmd_attach(args: argparse.Namespace) -> int:
     pointer = layout.read_kernel_pointer()
     if pointer is None:
         raise UsageError(f"expected a run dir with {KERNEL_POINTER_FILE} (written when an episode starts), got none "
-                         f"in {run_dir}; pass the folder `dojo run` printed")
-    connection = Path(pointer["connection_file"])
-    if layout.is_finished or not connection.exists() or ("pid" in pointer and not _alive(pointer["pid"])):
-        raise UsageError(f"the episode in {run_dir} has ended: its kernel is gone. "
-                         f"Open its notebook instead: jupyter lab {layout.notebook}")
-    print(f"The episode's kernel is running (pid {pointer.get('pid', '?')}). To open it beside the agent:\n"
-          f"  cd {run_dir.resolve()}\n"
-          f"  jupyter console --existing {connection}\n"
+                         f"in {printable(run_dir)}; pass the folder `dojo run` printed")
+    if layout.is_finished or ("pid" in pointer and not _alive(pointer["pid"])):
+        raise UsageError(f"the episode in {printable(run_dir)} has ended: its kernel is gone. "
+                         f"Open its notebook instead: jupyter lab {printable(layout.notebook)}")
+    # Only the copy the env wrote beside kernel.json, where the kernel cannot write: the
+    # kernel's own connection file could point a client anywhere.
+    connection = layout.attach_file.resolve()
+    if not layout.attach_file.is_file() or layout.attach_file.is_symlink():
+        raise UsageError(f"expected {ATTACH_FILE} (written by the env when the kernel starts) in {printable(run_dir)}, "
+                         "got none: the run was made by an older dojo-kernel, or it has ended")
+    print(f"The episode's kernel is running (pid {printable(pointer.get('pid', '?'))}). To open it beside the agent:\n"
+          f"  cd {printable(run_dir.resolve())}\n"
+          f"  jupyter console --existing {printable(connection)}\n"
           "Variables are shared with the agent, and what you run there is not recorded in the notebook. "
           "Leave with exit(keep_kernel=True) or Ctrl-D and answer 'n' to keep the kernel running.")
     if shutil.which("jupyter-console") is None:
@@ -492,9 +502,10 @@ def build_parser() -> _Parser:
     replay = commands.add_parser("replay", help="rerun a notebook and compare",
                                  description="Rerun a recorded trajectory.ipynb in a fresh kernel and compare it with the record.")
     replay.add_argument("notebook", metavar="NOTEBOOK", help="a trajectory.ipynb, or the run dir holding it")
-    replay.add_argument("--cell-timeout", type=positive_float, metavar="SECONDS", help="instead of the recorded one (default: the recorded one)")
+    replay.add_argument("--cell-timeout", type=positive_float, metavar="SECONDS",
+                        help="wall clock of one cell (default: Limits()'s; the notebook's is never used)")
     replay.add_argument("--isolation", choices=("auto", "namespaces", "none"),
-                        help="instead of the recorded one (default: the recorded one)")
+                        help="how the kernel is sandboxed (default: auto; the notebook's is never used)")
     replay.add_argument("--out", type=Path, metavar="DIR",
                         help="keep the replay's run dir here (default: a temporary one, removed afterwards)")
     replay.add_argument("--split", choices=("public", "private", "full"), default="private",
@@ -539,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except (UsageError, DojoError, OSError) as error:  # OSError: a folder that cannot be made or read
-        print(f"dojo {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        print(f"dojo {args.command}: error: {printable(_one_line(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"dojo {args.command}: interrupted", file=sys.stderr)

@@ -11,7 +11,7 @@ import shutil
 import time
 from typing import Any
 
-from rich.markup import escape
+from .printable import plain, printable
 
 JUPYTER_HINT = "pip install 'dojo-kernel[jupyter]'"
 
@@ -56,17 +56,17 @@ class LiveSteps:
     def render(self) -> Any:
         from rich.table import Table
 
-        table = Table(title=escape(f"{self.competition} / {self.agent}  (Ctrl-C stops the episode)"))
+        table = Table(title=plain(f"{self.competition} / {self.agent}  (Ctrl-C stops the episode)"))
         for column in ("step", "action", "status", "reward", "score", "best", "budget left"):
             table.add_column(column, justify="right" if column in ("step", "reward", "score", "best") else "left")
         hidden = len(self.rows) - self.max_rows
         if hidden > 0:
             table.add_row("...", f"{hidden} earlier", "", "", "", "", "")
         for row in self.rows[-self.max_rows:]:
-            table.add_row(*(escape(cell) for cell in row))
+            table.add_row(*(plain(cell) for cell in row))
         if self.running is not None:
             step, action, started = self.running
-            table.add_row(str(step), escape(action), self._running_text(time.monotonic() - started), "", "", "", "")
+            table.add_row(str(step), plain(action), self._running_text(time.monotonic() - started), "", "", "", "")
         elif not self.rows:
             table.add_row("-", "starting the kernel", "", "", "", "", "")
         return table
@@ -148,15 +148,15 @@ def summary_table(summary: dict[str, Any]) -> Any:
         rows.append(("isolation", "none: NOT isolated, agent code could read the answers"
                      if env["isolation"] == "none" else env["isolation"]))
     for key, value in rows:
-        table.add_row(key, escape("-" if value is None else str(value)))
+        table.add_row(key, plain("-" if value is None else str(value)))
     return table
 
 
 def print_paths(summary: dict[str, Any]) -> None:
     """The run dir and the notebook with the commands that open it, each whole on its line."""
     if summary.get("run_dir"):
-        print(f"run dir:  {summary['run_dir']}")
-    notebook = summary.get("notebook")
+        print(f"run dir:  {printable(summary['run_dir'])}")
+    notebook = printable(summary["notebook"], newlines=False) if summary.get("notebook") else None
     if notebook:
         print(f"notebook: {notebook}")
         print(f"  open it:   jupyter lab {notebook}")

@@ -449,7 +449,8 @@ class DojoEnv(gymnasium.Env):
 
     def _write_kernel_pointer(self, episode: Episode) -> None:
         """kernel.json: where `dojo attach` finds the running kernel of this run dir."""
-        episode.files.write_kernel_pointer(episode.session.connection_file, episode.session.pid)
+        episode.files.write_kernel_pointer(episode.session.connection_file, episode.session.pid,
+                                           episode.session.connection_info)
 
     def _submission_path(self, episode: Episode | None = None) -> Path:
         episode = episode or self._episode

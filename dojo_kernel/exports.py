@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .replay import outputs_text
-from .rundir import atomic_write
+from .rundir import atomic_write, json_bytes
 from .trajectory import load_trajectory, step_cells
 
 Source = str | os.PathLike[str]
@@ -153,7 +153,7 @@ def export_mle_dojo_history(source: Source, out_path: Source | None = None) -> d
     if out_path is not None:
         out = Path(out_path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, (json.dumps(history, indent=2, ensure_ascii=False) + "\n").encode())
+        atomic_write(out, json_bytes(json.dumps(history, indent=2, ensure_ascii=False) + "\n"))
     return history
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from .actions import ActionError, usage
 from .grading import Grade
 from .limits import Limits
+from .printable import without_surrogates
 from .rundir import WORKING_DIR
 
 _PREVIEW_LINES = 6
@@ -88,7 +89,7 @@ def cell_result(action: str, result: Any) -> str:
                      "Rerun your imports and data loading.")
     for warning in result.warnings:
         lines.append(f"Warning: {warning}")
-    output = result.text.rstrip()
+    output = without_surrogates(result.text).rstrip()
     lines.append(output if output else "(no output)")
     if action == "validate_code" and result.status == "ok":
         lines.append("The code ran without error (validate_code grades nothing).")

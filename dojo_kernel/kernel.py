@@ -232,6 +232,17 @@ class KernelSession:
         return None if self._kernel is None else self._kernel.connection_file
 
     @property
+    def connection_info(self) -> dict[str, Any] | None:
+        """The connection details this process loaded when it started the kernel (held in
+        memory: the file on disk sits in a folder the kernel can write)."""
+        if self._kernel is None:
+            return None
+        info = dict(self._kernel.client.get_connection_info())
+        key = info.get("key")
+        info["key"] = key.decode() if isinstance(key, bytes) else key
+        return info
+
+    @property
     def is_alive(self) -> bool:
         return not self._closed and self._kernel is not None and self._kernel.alive()
 

@@ -13,14 +13,16 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
 from .errors import ConfigError, expected
 from .grading import Grade
+from .printable import printable
 from .rundir import RunDir, notebook_path_of, open_workspace
 from .trajectory import _jsonable, load_trajectory, step_cells
 
@@ -142,6 +144,12 @@ class ReplayReport:
     recorded_score_source: str | None = None  # "submission" | "summary" | "last graded step"
     replay_score: float | None = None
     replay_grade: Grade | None = None
+    # What the replay ran under (the caller's choice, else the defaults) and, for comparison
+    # only, what the notebook says it was recorded under: a shared notebook is untrusted.
+    isolation: str = "auto"
+    limits: dict[str, Any] = field(default_factory=dict)
+    recorded_isolation: Any = None
+    recorded_limits: Any = None
 
     @property
     def score_agrees(self) -> bool:
@@ -162,7 +170,8 @@ class ReplayReport:
             "notebook": self.notebook, "run_dir": self.run_dir, "competition": self.competition,
             "split": self.split, "agrees": self.agrees, "score_agrees": self.score_agrees,
             "recorded_score": self.recorded_score, "recorded_score_source": self.recorded_score_source,
-            "replay_score": self.replay_score,
+            "replay_score": self.replay_score, "isolation": self.isolation, "limits": self.limits,
+            "recorded_isolation": self.recorded_isolation, "recorded_limits": self.recorded_limits,
             "replay_grade": self.replay_grade.to_dict() if self.replay_grade is not None else None,
             "cells": [{"index": cell.index, "step": cell.step, "action": cell.action,
                        "recorded_status": cell.recorded_status, "replay_status": cell.replay_status,
@@ -171,25 +180,43 @@ class ReplayReport:
         })
 
     def to_text(self) -> str:
-        lines = [f"replay of {self.notebook}", f"in {self.run_dir}", "",
-                 f"{'cell':>4} {'step':>4}  {'recorded':<8} {'replay':<8} output"]
+        lines = [f"replay of {printable(self.notebook)}", f"in {printable(self.run_dir)}",
+                 f"sandbox: {self.isolation} (recorded: {printable(str(self.recorded_isolation))}, not used)"]
+        loosened = _loosened(self.limits, self.recorded_limits)
+        if loosened:
+            lines.append("limits: the defaults and the command line; the notebook's looser "
+                         f"{printable(', '.join(loosened))} not used")
+        lines += ["", f"{'cell':>4} {'step':>4}  {'recorded':<8} {'replay':<8} output"]
         for cell in self.cells:
             output = "same" if cell.output_agrees else "DIFFERS"
             mark = "" if cell.status_agrees else "  STATUS DIFFERS"
             step = "" if cell.step is None else cell.step
             lines.append(f"{cell.index:>4} {step:>4}  {cell.recorded_status or '-':<8} {cell.replay_status:<8} {output}{mark}")
             if not cell.output_agrees:
-                lines.extend("        " + line for line in cell.diff().splitlines())
+                # the diff quotes cell output: control characters shown, never sent to the terminal
+                lines.extend("        " + printable(line) for line in cell.diff().splitlines())
         recorded = "none" if self.recorded_score is None else f"{self.recorded_score:.6g} (from {self.recorded_score_source})"
         replayed = "none" if self.replay_score is None else f"{self.replay_score:.6g}"
         if self.replay_grade is not None and not self.replay_grade.valid:
-            replayed += f" (invalid: {self.replay_grade.error})"
+            replayed += f" (invalid: {printable(self.replay_grade.error)})"
         lines += ["", f"final score ({self.split} split): recorded {recorded}, replay {replayed}: "
                       + ("agrees" if self.score_agrees else "DIFFERS")]
         agreeing = sum(cell.agrees for cell in self.cells)
         lines.append(f"{agreeing} of {len(self.cells)} cells agree; replay "
                      + ("AGREES" if self.agrees else "DIFFERS"))
         return "\n".join(lines)
+
+
+def _loosened(used: dict[str, Any], recorded: Any) -> list[str]:
+    """The recorded limits that are looser than those used (None: no limit), as `name=value`."""
+    if not isinstance(recorded, dict):
+        return []
+    looser = []
+    for name, value in recorded.items():
+        current = used.get(name, value)
+        if current is not None and (value is None or (isinstance(value, (int, float)) and value > current)):
+            looser.append(f"{name}={value}")
+    return looser
 
 
 def _recorded_score(notebook: nbformat.NotebookNode, notebook_path: Path, competition: Any,
@@ -215,7 +242,9 @@ def replay(notebook_path: str | os.PathLike[str], *, run_dir: str | os.PathLike[
     """Re-execute a recorded notebook's code cells, in order, in a fresh kernel session in a
     fresh run dir, then regrade its `working/submission.csv`.
 
-    competition, limits and isolation default to those in the notebook's metadata; the score
+    competition defaults to the notebook's. limits and isolation come from the caller and the
+    defaults only (`Limits()`, "auto"): a notebook is untrusted, so what its metadata says it
+    was recorded under is shown in the report for comparison, never obeyed. The score
     compared is the final submission's on `split`, recorded (the original run dir's submission
     regraded, else the summary's final score) against replayed. run_dir defaults to a
     new temporary directory (kept, so it can be inspected; its path is in the report), laid
@@ -233,19 +262,23 @@ def replay(notebook_path: str | os.PathLike[str], *, run_dir: str | os.PathLike[
     name = competition or dojo.get("competition")
     if not name:
         raise ConfigError(expected("a competition name (in the notebook's metadata or as competition=)", name))
+    # Never from the notebook: its metadata could turn the sandbox or the limits off.
     if limits is None:
-        limits = Limits.from_dict(dojo["limits"]) if dojo.get("limits") else Limits()
+        limits = Limits()
     elif isinstance(limits, dict):
         limits = Limits.from_dict(limits)
     if isolation is None:
-        isolation = (dojo.get("settings") or {}).get("isolation", "auto")
+        isolation = "auto"
     comp = get_competition(name)
     target = _fresh_run_dir(run_dir, name)
     # The run dir layout the env gives an episode: working/, and input/ linking the public data.
     launch = default_launch_spec(limits, isolation=isolation, input_source=comp.public_dir,
                                  hidden_paths=[comp.private_dir])
     session = open_workspace(target, launch=launch, limits=limits).session
-    report = ReplayReport(notebook=path, run_dir=target, competition=name, split=split)
+    settings = dojo.get("settings")
+    report = ReplayReport(notebook=path, run_dir=target, competition=name, split=split, isolation=isolation,
+                          limits=limits.to_dict(), recorded_limits=dojo.get("limits"),
+                          recorded_isolation=settings.get("isolation") if isinstance(settings, dict) else None)
     public = str(Path(comp.public_dir).resolve())
     recorded_dirs = [str(dojo.get("run_dir") or ""), str(path.parent), public]
 

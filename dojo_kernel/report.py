@@ -1,13 +1,16 @@
 """`dojo report`: a table of runs, a reward and score curve per run (PNG), and one HTML page.
 
-A run is any directory holding a `rewards.jsonl` (the env writes one per episode); its
+A run is a directory the env made (it holds the env's marker and a `rewards.jsonl`); its
 `summary.json` and `trajectory.ipynb`, where present, add the final numbers and the link.
+Everything in a run dir is untrusted (agent code wrote beside it): a run whose files do not
+read as the env writes them is skipped with a warning, never allowed to stop the report.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,20 +91,43 @@ def _score_of(entry: dict[str, Any]) -> float | None:
     return score
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def load_run(run_dir: str | os.PathLike[str]) -> RunRecord:
-    """Read one run dir. Lines of rewards.jsonl that are cut short (a crash mid-write) are skipped."""
-    run = read_run(run_dir)
+    """Read one run dir. Lines of rewards.jsonl that are cut short (a crash mid-write) are
+    skipped; fields of the wrong type read as missing. Raises ConfigError where the files
+    cannot be read at all (not UTF-8, unreadable)."""
+    try:
+        run = read_run(run_dir)
+    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+        raise ConfigError(expected(f"a readable {REWARDS_FILE} in {run_dir}", f"{type(error).__name__}: {error}")) from None
     record = RunRecord(path=run.path, name=run.path.name, summary=run.summary)
     for number, entry in run.lines:
-        record.steps.append(int(entry.get("step", number)) if isinstance(entry.get("step"), int) else number)
+        step = entry.get("step")
+        record.steps.append(step if isinstance(step, int) and not isinstance(step, bool) else number)
         record.rewards.append(_number(entry.get("reward")) or 0.0)
         record.scores.append(_score_of(entry))
-        record.statuses.append(entry.get("status"))
-        record.competition = record.competition or entry.get("competition")
-        record.agent = record.agent or entry.get("agent")
-    record.competition = record.summary.get("competition") or record.competition
-    record.agent = record.summary.get("agent") or record.agent
+        record.statuses.append(_text(entry.get("status")))
+        record.competition = record.competition or _text(entry.get("competition"))
+        record.agent = record.agent or _text(entry.get("agent"))
+    record.competition = _text(record.summary.get("competition")) or record.competition
+    record.agent = _text(record.summary.get("agent")) or record.agent
+    if not isinstance(record.summary.get("higher_is_better"), (bool, type(None))):
+        record.summary = {**record.summary, "higher_is_better": None}
     return record
+
+
+def load_runs(runs: list[Path]) -> list[RunRecord]:
+    """`load_run` of each run; one that cannot be read is skipped with a warning."""
+    records = []
+    for run in runs:
+        try:
+            records.append(load_run(run))
+        except Exception as error:  # untrusted files: whatever they hold, the other runs are reported
+            warnings.warn(f"dojo-kernel: skipped the run {run}: {type(error).__name__}: {error}", stacklevel=2)
+    return records
 
 
 def find_runs(runs_dir: str | os.PathLike[str]) -> list[Path]:
@@ -143,11 +169,14 @@ def plot_run(record: RunRecord, png_path: Path) -> Path:
         score_axes.legend(loc="best", fontsize="small")
     else:
         score_axes.text(0.5, 0.5, "no graded submission", ha="center", va="center", transform=score_axes.transAxes)
-    score_axes.set_title("score" + (f" ({record.summary['metric']})" if record.summary.get("metric") else ""))
+    metric = str(record.summary['metric']).replace('$', r'\$') if record.summary.get('metric') else ''
+    score_axes.set_title('score' + (f' ({metric})' if metric else ''))
     score_axes.set_xlabel("step")
     for axes in (reward_axes, score_axes):
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    figure.suptitle(f"{record.name}: {record.competition or '?'} / {record.agent or '?'}", fontsize="medium")
+    # usetex off and $ escaped: matplotlib must not read a run's names as mathtext
+    title = f"{record.name}: {record.competition or '?'} / {record.agent or '?'}".replace("$", r"\$")
+    figure.suptitle(title, fontsize="medium", usetex=False)
     png_path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(png_path)
     return png_path
@@ -179,14 +208,23 @@ def write_report(runs_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
     if not runs:
         raise ConfigError(expected(f"run dirs (with {REWARDS_FILE}) under {runs_root}", "none",
                                    "run an episode first: dojo run <competition> --out " + str(runs_root)))
+    records = load_runs(runs)  # a run that does not read is skipped with a warning
+    if not records:
+        raise ConfigError(expected(f"run dirs under {runs_root} that can be read", "none (see the warnings)"))
     out = Path(out_dir) if out_dir is not None else runs_root
     out.mkdir(parents=True, exist_ok=True)
     used_names: set[str] = set()
-    for run in runs:
+    for record in records:
+        run = record.path
         # Runs in different folders may share a name; the image file names must not collide.
         label = _relative(run, runs_root).replace("/", "__") if run != runs_root else run.name
         while label in used_names:
             label += "_"
         used_names.add(label)
-        plot_run(load_run(run), out / f"{label}.png")
-    return write_page([read_run(run) for run in runs], out / REPORT_FILE, title=f"dojo-kernel report: {runs_root}")
+        try:
+            plot_run(record, out / f"{label}.png")
+        except Exception as error:  # a run's odd numbers must not cost the others their page
+            warnings.warn(f"dojo-kernel: no chart for the run {record.path}: {type(error).__name__}: {error}",
+                          stacklevel=2)
+    return write_page([read_run(record.path) for record in records], out / REPORT_FILE,
+                      title=f"dojo-kernel report: {runs_root}")

@@ -7,6 +7,8 @@
     summary.json      written when the episode ends
     kernel.json       where `dojo attach` finds the running kernel
     kernel.log        the kernel's own stdout and stderr
+    attach.json       a copy of the kernel's connection file, for `dojo attach`
+    .dojo-run         the marker: the env made this run dir (readers list only marked ones)
 
 This module owns those names, creating a run dir, reading a finished one back (one reader
 for the report, the agents' loop, the batch runner and `dojo attach`), the kernel pointer,
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -40,6 +43,10 @@ REWARDS_FILE = "rewards.jsonl"
 SUMMARY_FILE = "summary.json"
 KERNEL_POINTER_FILE = "kernel.json"
 KERNEL_LOG_FILE = "kernel.log"
+ATTACH_FILE = "attach.json"
+# Written by the env into the run dir's top folder, which the sandboxed kernel sees read-only:
+# a folder agent code makes under working/ can copy every other file, never this one's place.
+RUN_MARKER_FILE = ".dojo-run"
 
 PathLike = str | os.PathLike[str]
 
@@ -48,15 +55,16 @@ PathLike = str | os.PathLike[str]
 # Writing files so that a crash leaves them whole
 
 
-def atomic_write(path: PathLike, *parts: bytes | bytearray | str) -> None:
+def atomic_write(path: PathLike, *parts: bytes | bytearray | str, mode: int = 0o644) -> None:
     """Replace `path` with the concatenated `parts`, so that a crash at any moment leaves the
     old file or the new one, whole (temporary file, fsync, rename, fsync of the folder).
-    Text parts are written as UTF-8. Raises RecorderError (a RuntimeError) on failure."""
+    Text parts are written as UTF-8; a new file gets `mode`. Raises RecorderError (a RuntimeError) on failure."""
     path = Path(path)
     folder = path.parent
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "wb") as handle:
+        # a new file with `mode` (less the umask) from its first byte; never written through a link
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode), "wb") as handle:
             for part in parts:
                 # a large part goes straight from its buffer to the file
                 handle.write(part.encode("utf-8") if isinstance(part, str) else part)
@@ -72,6 +80,34 @@ def atomic_write(path: PathLike, *parts: bytes | bytearray | str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise RecorderError(f"could not write {path}: {error}. Check free disk space and permissions") from error
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON that every reader reads back whole
+
+# Characters that str.splitlines() (and many JSON-lines readers) break a line at, which JSON
+# leaves unescaped with ensure_ascii=False; JSON escapes every other control character itself.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_LINE_BREAK = re.compile("[\x85\u2028\u2029]")
+
+
+def json_bytes(text: str) -> bytes:
+    """JSON text (from json.dumps) as UTF-8 for a file: line separators inside strings escaped,
+    so that splitting on anything but `\\n` still reads each line whole, and a lone surrogate
+    (kernel output can carry one) written as its `\\udXXX` escape, which JSON reads back,
+    instead of making the write raise."""
+    text = _LINE_BREAK.sub(lambda match: _LINE_BREAKS[match.group()], text)
+    return text.encode("utf-8", "backslashreplace")
+
+
+def json_line(value: Any) -> bytes:
+    """`value` as one line of a JSON-lines file, `\\n` included (see json_bytes)."""
+    return json_bytes(json.dumps(value, ensure_ascii=False, separators=(",", ":"))) + b"\n"
+
+
+def split_json_lines(text: str) -> list[str]:
+    """A JSON-lines file's lines, split on `\\n` only (never on other line separators)."""
+    return text.split("\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,8 +177,19 @@ class RunDir:
     def read_rewards(self) -> list[dict[str, Any]]:
         return read_rewards(self.rewards)
 
-    def write_kernel_pointer(self, connection_file: PathLike, pid: int | None) -> None:
-        """kernel.json: where `dojo attach` finds the running kernel of this run dir."""
+    @property
+    def attach_file(self) -> Path:
+        return self.path / ATTACH_FILE
+
+    def write_kernel_pointer(self, connection_file: PathLike, pid: int | None,
+                             connection_info: dict[str, Any] | None = None) -> None:
+        """kernel.json: where `dojo attach` finds the running kernel of this run dir. With
+        `connection_info` (what the env loaded when it started the kernel), a copy of the
+        connection file is written as attach.json, beside kernel.json where the kernel cannot
+        write, and kernel.json points there: the kernel's own file could be rewritten."""
+        if connection_info is not None:
+            atomic_write(self.attach_file, json.dumps(connection_info, indent=1), mode=0o600)  # it holds the key
+            connection_file = self.attach_file.resolve()
         pointer = {"connection_file": str(connection_file), "pid": pid}
         atomic_write(self.kernel_pointer, json.dumps(pointer))
 
@@ -156,7 +203,8 @@ class RunDir:
 
 
 def new_run_dir(output_dir: PathLike) -> Path:
-    """A new, empty run dir under `output_dir`: `<UTC timestamp>-<short id>`, sorting by time."""
+    """A new run dir under `output_dir`, `<UTC timestamp>-<short id>` (sorting by time), empty
+    but for the marker that says the env made it."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     while True:
@@ -165,12 +213,35 @@ def new_run_dir(output_dir: PathLike) -> Path:
             run_dir.mkdir()
         except FileExistsError:  # two envs sharing an output dir in the same second: draw again
             continue
+        mark_run_dir(run_dir)
         return run_dir
 
 
+def mark_run_dir(run_dir: PathLike) -> None:
+    """Mark `run_dir` as one the env made (see RUN_MARKER_FILE); call it before any kernel starts."""
+    atomic_write(Path(run_dir) / RUN_MARKER_FILE, "dojo-kernel run dir\n")
+
+
+def is_marked_run_dir(path: PathLike) -> bool:
+    """Whether `path` is a real folder holding the env's marker and a rewards.jsonl (no links)."""
+    path = Path(path)
+    return (not path.is_symlink() and path.is_dir() and (path / RUN_MARKER_FILE).is_file()
+            and not (path / RUN_MARKER_FILE).is_symlink() and (path / REWARDS_FILE).is_file()
+            and not (path / REWARDS_FILE).is_symlink())
+
+
 def find_run_dirs(root: PathLike) -> list[Path]:
-    """Every run dir (a folder holding rewards.jsonl) under `root`, itself included, sorted."""
-    return sorted({rewards.parent for rewards in Path(root).rglob(REWARDS_FILE)})
+    """Every run dir the env made under `root`, itself included, sorted: folders with the
+    marker and a rewards.jsonl. Links are not followed and nothing inside a run dir is
+    searched, so runs that agent code fakes under its working/ are never listed."""
+    found = []
+    for folder, subfolders, _ in os.walk(root):  # os.walk follows no links to folders
+        if is_marked_run_dir(folder):
+            found.append(Path(folder))
+            subfolders.clear()
+        else:
+            subfolders.sort()
+    return sorted(found)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,7 +269,9 @@ def _numbered_rewards(path: PathLike) -> list[tuple[int, dict[str, Any]]]:
     if path.is_dir():
         path = path / REWARDS_FILE
     entries = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(split_json_lines(path.read_text(encoding="utf-8")), start=1):
+        if not line.strip():
+            continue
         try:
             entry = json.loads(line)
         except ValueError:

@@ -54,7 +54,7 @@ import nbformat
 from . import __version__
 from .errors import ConfigError, RecorderError, expected
 from .grading import Grade
-from .rundir import NOTEBOOK_FILE, REWARDS_FILE, SUMMARY_FILE, atomic_write, notebook_path_of, read_rewards
+from .rundir import NOTEBOOK_FILE, REWARDS_FILE, SUMMARY_FILE, atomic_write, json_bytes, json_line, notebook_path_of, read_rewards
 
 FORMAT_VERSION = 1
 
@@ -517,9 +517,9 @@ class TrajectoryRecorder:
         lines = []
         for entry in read_rewards(parent.rewards_path) if parent.rewards_path.exists() else []:
             entry["inherited"] = True
-            lines.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n")
+            lines.append(json_line(entry))  # escaped as every line of the log is
         if lines:
-            os.write(self._rewards_fd, "".join(lines).encode())
+            os.write(self._rewards_fd, b"".join(lines))
             os.fsync(self._rewards_fd)
         self._steps = parent._steps
         self._last_step = parent._last_step
@@ -534,7 +534,7 @@ class TrajectoryRecorder:
         self._metadata["dojo"]["summary"] = summary
         self._add_cell(_summary_cell(summary))
         self._write_notebook()
-        atomic_write(self.summary_path, (_dumps(summary) + "\n").encode())
+        atomic_write(self.summary_path, json_bytes(_dumps(summary) + "\n"))
         os.close(self._rewards_fd)
         self._closed = True
 
@@ -559,11 +559,11 @@ class TrajectoryRecorder:
         text = "  " + _dumps(cell).replace("\n", "\n  ")
         if self._body:
             self._body += b",\n"
-        self._body += text.encode()
+        self._body += json_bytes(text)  # a lone surrogate from the kernel must not raise here
 
     def _write_notebook(self) -> None:
         tail = ('\n ],\n "metadata": ' + _dumps(self._metadata).replace("\n", "\n ")
-                + ',\n "nbformat": 4,\n "nbformat_minor": 5\n}\n').encode()
+                + ',\n "nbformat": 4,\n "nbformat_minor": 5\n}\n').encode("utf-8", "backslashreplace")
         atomic_write(self.notebook_path, b'{\n "cells": [\n', self._body, tail)
 
     def _append_reward(self, step: StepRecord, finished_at: float) -> None:
@@ -590,7 +590,7 @@ class TrajectoryRecorder:
             "agent": self.agent,
             "time": _iso(finished_at),
         })
-        data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        data = json_line(line)  # read back whole by readers that split on any line separator
         try:
             # One write on an O_APPEND descriptor: a line is in the file whole or not at all.
             written = os.write(self._rewards_fd, data)

@@ -219,13 +219,14 @@ def test_restart_kernel_loses_variables_but_keeps_files(make_env):
     env = make_env()
     _, reset_info = env.reset()
     step(env, "kept = 5\nopen('working/note.txt', 'w').write('hi')")
-    old_connection = json.loads((env.run_dir / "kernel.json").read_text())["connection_file"]
+    # kernel.json points at attach.json, the env's copy of the connection file: rewritten for the new kernel
+    old_connection = Path(json.loads((env.run_dir / "kernel.json").read_text())["connection_file"]).read_text()
     obs, reward, _, _, info = step(env, {"action": "restart_kernel"})
     assert int(obs["kernel_restarted"]) == 1 and info["kernel_restarted"] is True and reward == 0.0
     obs, *_ = step(env, "print('kept' in dir(), open('working/note.txt').read())")
     assert "False hi" in obs["feedback"]
-    new_connection = json.loads((env.run_dir / "kernel.json").read_text())["connection_file"]
-    assert new_connection != old_connection and Path(new_connection).is_file()
+    new_file = Path(json.loads((env.run_dir / "kernel.json").read_text())["connection_file"])
+    assert new_file.is_file() and new_file.read_text() != old_connection
 
 
 def test_get_history_lists_the_steps(make_env):

@@ -10,10 +10,10 @@ import nbformat
 import pytest
 
 import dojo_kernel
-from dojo_kernel.errors import ConfigError
-from dojo_kernel.replay import normalize_text, replay
-
 from conftest import assert_nothing_left
+from dojo_kernel.errors import ConfigError
+from dojo_kernel.isolation import resolve_mode
+from dojo_kernel.replay import normalize_text, replay
 from tiny_competition import build, submission_code
 
 
@@ -131,3 +131,25 @@ def test_normalize_text_masks_what_varies_and_keeps_what_matters():
     assert normalize_text(first) == normalize_text(second)
     assert normalize_text("accuracy 0.81") != normalize_text("accuracy 0.82")
     assert normalize_text("saved /runs/a/working/x.csv", paths=["/runs/a"]) == "saved <run_dir>/working/x.csv"
+
+
+def test_replay_takes_sandbox_and_limits_from_the_caller_never_from_the_notebook(competition, tmp_path):
+    # A shared notebook whose metadata asks for no sandbox and no limits: replay must not obey it.
+    notebook = _record_episode(competition, tmp_path / "runs", ["print(1)"])
+    data = nbformat.read(notebook, as_version=4)
+    data.metadata["dojo"]["settings"]["isolation"] = "none"
+    data.metadata["dojo"]["limits"] = {**data.metadata["dojo"]["limits"], "max_output_chars": None, "memory_gb": None}
+    private = Path(competition.private_dir).resolve()
+    data.cells.append(nbformat.v4.new_code_cell(f"import os\nprint('sees private:', os.path.exists({str(private)!r}))"))
+    data.cells.append(nbformat.v4.new_code_cell("print('x' * 50_000)"))
+    nbformat.write(data, notebook)
+
+    report = replay(notebook, run_dir=tmp_path / "replay")
+    assert report.isolation == "auto" and report.recorded_isolation == "none"
+    assert report.limits["max_output_chars"] == 20_000 and report.limits["memory_gb"] == 4.0
+    sees, flood = report.cells[-2], report.cells[-1]
+    if resolve_mode("auto").mode == "namespaces":  # the default sandbox hides the answers from replayed code
+        assert "sees private: False" in sees.replay_text
+    assert flood.replay_text.count("x") < 25_000  # the default output limit held
+    text = report.to_text()
+    assert "sandbox: auto (recorded: none, not used)" in text and "max_output_chars=None" in text

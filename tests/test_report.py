@@ -11,12 +11,14 @@ from PIL import Image
 
 from dojo_kernel.errors import ConfigError
 from dojo_kernel.report import find_runs, load_run, write_report
+from dojo_kernel.rundir import mark_run_dir
 
 
 def make_run(root: Path, name: str, steps: list[dict], summary: dict | None = None) -> Path:
     """A run dir in the env's file formats: rewards.jsonl, summary.json and a notebook."""
     run = root / name
     run.mkdir(parents=True)
+    mark_run_dir(run)
     (run / "rewards.jsonl").write_text("".join(json.dumps(step) + "\n" for step in steps))
     if summary is not None:
         (run / "summary.json").write_text(json.dumps(summary))
@@ -76,3 +78,31 @@ def test_report_of_a_folder_without_runs_says_how_to_make_one(tmp_path):
         write_report(tmp_path)
     with pytest.raises(ConfigError, match="directory of runs"):
         find_runs(tmp_path / "missing")
+
+
+def test_runs_planted_in_working_or_unmarked_are_not_reported(tmp_path):
+    runs = tmp_path / "runs"
+    real = make_run(runs, "real", STEPS, {"final_score": 0.5})
+    # agent code can write anything under working/, the marker included: never a run there
+    make_run(real / "working", "fake", [{"step": 1, "reward": 99.0, "score": 1.0}], {"final_score": 1.0})
+    (runs / "copied").mkdir()  # a run dir's files without the env's marker
+    (runs / "copied" / "rewards.jsonl").write_text(json.dumps({"step": 1, "reward": 5.0}) + "\n")
+    (runs / "linked").symlink_to(real, target_is_directory=True)  # links are not followed
+    assert find_runs(runs) == [real]
+    text = write_report(runs).read_text()
+    assert "fake" not in text and "copied" not in text and "linked" not in text and "1 run(s)" in text
+
+
+def test_a_run_that_does_not_parse_is_skipped_with_a_warning(tmp_path):
+    runs = tmp_path / "runs"
+    make_run(runs, "good", STEPS, {"final_score": 0.5})
+    bad = make_run(runs, "bad", STEPS)
+    (bad / "rewards.jsonl").write_bytes(b'{"step": 1, "reward": 1.0}\n\xff\xfe not utf-8\n')
+    odd = make_run(runs, "odd", [{"step": [1], "reward": "x", "competition": {"a": 1}, "status": 3}],
+                   {"competition": ["x"], "higher_is_better": "yes", "metric": "$\\frac{", "final_score": "1"})
+    with pytest.warns(UserWarning, match="skipped the run .*bad"):
+        page = write_report(runs)
+    text = page.read_text()
+    assert "2 run(s)" in text and "good" in text and "odd" in text
+    record = load_run(odd)
+    assert record.competition is None and record.steps == [1] and record.final_score is None

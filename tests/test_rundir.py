@@ -9,13 +9,16 @@ import re
 
 import pytest
 
+from conftest import assert_nothing_left
 from dojo_kernel.errors import ConfigError, RecorderError
 from dojo_kernel.kernel import default_launch_spec
 from dojo_kernel.limits import Limits
 from dojo_kernel.rundir import (
+    RUN_MARKER_FILE,
     RunDir,
     atomic_write,
     find_run_dirs,
+    mark_run_dir,
     new_run_dir,
     notebook_path_of,
     open_workspace,
@@ -23,8 +26,6 @@ from dojo_kernel.rundir import (
     read_run,
     read_summary,
 )
-
-from conftest import assert_nothing_left
 
 
 def test_the_layout_names_every_file_of_a_run_dir(tmp_path):
@@ -41,7 +42,9 @@ def test_the_layout_names_every_file_of_a_run_dir(tmp_path):
 
 def test_new_run_dirs_are_fresh_and_sort_by_time(tmp_path):
     made = [new_run_dir(tmp_path / "runs") for _ in range(5)]
-    assert len(set(made)) == 5 and all(path.is_dir() and not any(path.iterdir()) for path in made)
+    # empty but for the env's marker
+    assert len(set(made)) == 5 and all(path.is_dir() and [p.name for p in path.iterdir()] == [RUN_MARKER_FILE]
+                                       for path in made)
     assert all(re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{6}", path.name) for path in made)
 
 
@@ -49,6 +52,7 @@ def test_a_run_is_read_back_skipping_a_torn_last_line(tmp_path):
     (tmp_path / "runs" / "one").mkdir(parents=True)
     (tmp_path / "runs" / "not-a-run").mkdir()
     layout = RunDir(tmp_path / "runs" / "one")
+    mark_run_dir(layout.path)
     lines = [json.dumps({"step": 1, "reward": 0.5}), "[1, 2]", json.dumps({"step": 2, "reward": 0.25}), '{"step": 3, "rew']
     layout.rewards.write_text("\n".join(lines))
     assert read_rewards(layout.path) == read_rewards(layout.rewards) == [{"step": 1, "reward": 0.5}, {"step": 2, "reward": 0.25}]

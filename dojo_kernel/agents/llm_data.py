@@ -12,7 +12,7 @@ from typing import Any, Iterable
 import nbformat
 
 from ..errors import ConfigError, expected
-from ..rundir import atomic_write, notebook_path_of
+from ..rundir import atomic_write, json_bytes, notebook_path_of
 from ..trajectory import CODE_ACTIONS, load_trajectory, message_of, step_cells
 
 Source = str | os.PathLike[str]
@@ -106,5 +106,5 @@ def export_chat_jsonl(sources: Source | Iterable[Source], out_path: Source, *, s
         lines.append(json.dumps(record, ensure_ascii=False))
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, "".join(line + "\n" for line in lines).encode())
+    atomic_write(out, json_bytes("".join(line + "\n" for line in lines)))
     return len(lines)

@@ -4,6 +4,7 @@ whether it finished, and its result as read back from the run dir's summary."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -21,6 +22,7 @@ from .slots import Slot, episode_settings
 
 ERROR_FILE = "error.txt"
 SPEC_FILE = "episode.json"  # in each episode's folder, beside the env's run dir
+FINISHED_FILE = "finished.json"  # the runner's record of a finished episode (see is_finished)
 EpisodeStatus = Literal["ok", "failed", "skipped"]
 
 
@@ -62,8 +64,39 @@ def find_run_dir(episode_dir: Path) -> Path:
 
 
 def is_finished(episode_dir: Path) -> bool:
-    """Finished: the env wrote summary.json and the batch recorded no failure."""
-    return (find_run_dir(episode_dir) / SUMMARY_FILE).is_file() and not (episode_dir / ERROR_FILE).exists()
+    """Finished: the batch recorded the episode as played to its end (finished.json, which the
+    runner writes beside episode.json) and its run dir's summary.json is the one it recorded.
+    A summary.json that anyone else put into --out (copied, forged, or an older batch that
+    kept no record) is not trusted: that episode is played again."""
+    if (episode_dir / ERROR_FILE).exists():
+        return False
+    try:
+        record = json.loads((episode_dir / FINISHED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    run_dir = find_run_dir(episode_dir)
+    return (isinstance(record, dict) and record.get("run_dir") == _relative_to(run_dir, episode_dir)
+            and record.get("summary_sha256") == _summary_digest(run_dir))
+
+
+def _summary_digest(run_dir: Path) -> str | None:
+    """The SHA-256 of the run dir's summary.json; None where there is no regular file to read."""
+    summary = run_dir / SUMMARY_FILE
+    if summary.is_symlink() or not summary.is_file():
+        return None
+    try:
+        return hashlib.sha256(summary.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _record_finished(episode_dir: Path) -> None:
+    """finished.json: the runner's own record that the episode ended, and of its summary."""
+    run_dir = find_run_dir(episode_dir)
+    digest = _summary_digest(run_dir)
+    if digest is not None:
+        _atomic_write(episode_dir / FINISHED_FILE, json.dumps(
+            {"run_dir": _relative_to(run_dir, episode_dir), "summary_sha256": digest}, indent=1))
 
 
 def _record_spec(spec: EpisodeSpec, episode_dir: Path) -> None:
@@ -159,6 +192,7 @@ def _read_summary(episode_dir: Path) -> dict[str, Any]:
 def _finished(spec: EpisodeSpec, episode_dir: Path, attempts: int, slot: Slot | None,
               duration_s: float | None) -> EpisodeResult:
     _record_spec(spec, episode_dir)
+    _record_finished(episode_dir)
     return EpisodeResult(spec, episode_dir, "ok", attempts, None, slot, duration_s, _read_summary(episode_dir))
 
 

@@ -77,28 +77,41 @@ def _ray_episode(spec: EpisodeSpec, plan: RayPlan, episode_dir: str, driver_node
 
 
 def _pack(episode_dir: Path) -> bytes:
+    """The episode folder as a tar.gz of its folders and regular files only: a link (an
+    absolute one agent code made in working/, the run dir's input/) or a device stays behind."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        archive.add(episode_dir, arcname=".")
+        archive.add(episode_dir, arcname=".", filter=_regular_member)
     return buffer.getvalue()
 
 
 def _unpack(archive: bytes, episode_dir: Path) -> None:
+    """Extract what `_pack` made, again keeping only folders and regular files (and, where
+    Python has it, tar's 'data' filter on those): the archive came from another machine."""
     _prepare_episode_dir(episode_dir)
     episode_dir.mkdir()
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         if hasattr(tarfile, "data_filter"):
             tar.extractall(episode_dir, filter=_run_dir_member)
-        else:  # Python without extraction filters (< 3.10.12)
-            tar.extractall(episode_dir)
+        else:  # Python without extraction filters (< 3.10.12): the same checks by hand
+            tar.extractall(episode_dir, members=[m for m in tar.getmembers() if _plain_member(m)])
+
+
+def _regular_member(member: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    return member if member.isfile() or member.isdir() else None
+
+
+def _plain_member(member: tarfile.TarInfo) -> bool:
+    """A folder or regular file whose name stays inside the destination."""
+    name = Path(member.name)
+    return _regular_member(member) is not None and not name.is_absolute() and ".." not in name.parts
 
 
 def _run_dir_member(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
-    """Tar's 'data' filter, except that a run dir's `input` may stay a link to the
-    competition's public data (an absolute path, valid where that node keeps its data)."""
-    parts = Path(member.name).parts
-    if member.issym() and parts[-1:] == ("input",) and len(parts) <= 3 and ".." not in parts:
-        return member
+    """Tar's 'data' filter, on folders and regular files only: links are skipped, not refused
+    (one link must not cost the batch its episode)."""
+    if not _plain_member(member):
+        return None
     return tarfile.data_filter(member, destination)
 
 

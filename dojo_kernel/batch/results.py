@@ -43,6 +43,19 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+# A spreadsheet opening results.csv reads a cell starting with one of these as a formula;
+# error messages and names can be agent text. Numbers are written as numbers (a negative
+# score keeps its sign), text gets a leading apostrophe.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    text = _cell(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
 def write_results(out: Path, episodes: Sequence[EpisodeResult]) -> tuple[Path, Path]:
     """results.csv (every column) and results.md (the table plus a mean per competition and agent)."""
     rows = [episode.row(out) for episode in sorted(episodes, key=lambda e: e.spec.key)]
@@ -50,7 +63,7 @@ def write_results(out: Path, episodes: Sequence[EpisodeResult]) -> tuple[Path, P
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS)
     writer.writeheader()
-    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
+    writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
     _atomic_write(csv_path, buffer.getvalue())
 
     shown = ("competition", "agent", "seed", "status", "best_score", "final_score", "position", "medal",

@@ -2,8 +2,9 @@
 
 A batch gives each episode its own folder, `<out>/<competition>/<agent>/seed-<n>`, as the
 env's output dir (the env makes the episode's run dir inside it). It is resumable: an episode
-whose run dir holds a `summary.json` (and whose folder has no `error.txt`) is skipped on a
-rerun. An episode that crashes (its code raised, or what ran it died) is retried, then
+the runner recorded as finished (`finished.json`, with the checksum of the run dir's
+`summary.json`; no `error.txt`) is skipped on a rerun; a summary.json it did not record is
+played again. An episode that crashes (its code raised, or what ran it died) is retried, then
 reported with its error in the results table (`results.csv`, `results.md`) and in
 `error.txt` in its folder.
 """
@@ -84,9 +85,16 @@ def run_batch(specs: Sequence[EpisodeSpec], out: str | os.PathLike[str], *, back
                  for spec in skipped]
     episodes.sort(key=lambda e: e.spec.key)
     result = BatchResult(out_dir, episodes)
-    if report:  # first: results.md shows the chart it draws
-        result.report = write_batch_report(out_dir, episodes)
+    # The results first: drawing reads the run dirs, which agent code wrote beside, and
+    # whatever it finds there must not cost the batch its table.
     result.results_csv, result.results_md = write_results(out_dir, episodes)
+    if report:
+        try:
+            result.report = write_batch_report(out_dir, episodes)
+        except Exception as error:  # the table is written; say why the page is not
+            warnings.warn(f"dojo-kernel: no report page for {out_dir}: {type(error).__name__}: {error}", stacklevel=2)
+        else:
+            result.results_csv, result.results_md = write_results(out_dir, episodes)  # now showing the chart
     return result
 
 

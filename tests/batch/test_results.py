@@ -70,3 +70,21 @@ def test_no_chart_without_scores(tmp_path):
     episode = EpisodeResult(spec, tmp_path / spec.key, "failed", 1, error="boom")
     assert write_scores_chart(tmp_path, [episode]) is None
     assert not (tmp_path / SCORES_CHART).exists()
+
+
+def test_results_csv_cells_never_start_a_spreadsheet_formula(tmp_path):
+    specs = build_grid(["alpha"], ["baseline"], 2)
+    ok = _finished_episode(tmp_path, specs[0], {"final_score": -0.25, "best_score": -0.125,
+                                                 "medal": "=HYPERLINK(\"http://example.com\")"})
+    failed = EpisodeResult(specs[1], tmp_path / specs[1].key, "failed", 1, error="=cmd|' /C calc'!A0")
+    csv_path, _ = write_results(tmp_path, [ok, failed])
+    with open(csv_path, newline="") as file:
+        rows = {r["seed"]: r for r in csv.DictReader(file)}
+    assert rows["1"]["error"] == "'=cmd|' /C calc'!A0"
+    assert rows["0"]["medal"].startswith("'=")
+    assert (rows["0"]["final_score"], rows["0"]["best_score"]) == ("-0.25", "-0.125")  # numbers stay numbers
+    for prefix in ("+", "-", "@", "\t"):
+        failed.error = prefix + "SUM(1)"
+        csv_path, _ = write_results(tmp_path, [failed])
+        with open(csv_path, newline="") as file:
+            assert next(csv.DictReader(file))["error"] == "'" + prefix + "SUM(1)"

@@ -9,6 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 
 from dojo_kernel.batch import Backend, Job, Outcome, Slot, build_grid, play_episode, run_batch
+from dojo_kernel.batch.episode import _prepare_episode_dir
 from dojo_kernel.errors import ConfigError
 
 from .helpers import FAILING, SETTINGS, SUBMIT, result_rows
@@ -133,3 +134,66 @@ def test_the_old_runner_module_still_imports_and_says_where_things_went():
     assert runner.run_batch is batch.run_batch and runner.build_grid is batch.build_grid
     with pytest.raises(AttributeError, match="moved to dojo_kernel.cli"):
         runner.main  # noqa: B018
+
+
+class PlantingBackend(UnreachableCluster):
+    """Plays each job by writing what an episode leaves, as the env writes it, except that its
+    rewards.jsonl is not UTF-8 (what agent code could leave for the report to read)."""
+
+    def collect(self, timeout: float) -> list[Outcome]:
+        from dojo_kernel.rundir import mark_run_dir
+
+        job = self.in_flight.pop(0)
+        run_dir = job.episode_dir / "20260101-000000-abcdef"
+        run_dir.mkdir(parents=True)
+        mark_run_dir(run_dir)
+        (run_dir / "rewards.jsonl").write_bytes(b"\xff\xfe\n")
+        (run_dir / "summary.json").write_text('{"final_score": 0.5, "steps": 1}')
+        return [Outcome(job, None, 0.1)]
+
+
+def test_results_are_written_before_the_report_is_drawn(tmp_path):
+    specs = build_grid(["alpha"], ["baseline"], 1)
+    with pytest.warns(UserWarning):  # the run is skipped, then the page cannot be drawn: warned, not raised
+        result = run_batch(specs, tmp_path, backend=PlantingBackend(capacity=1), report=True)
+    assert result.report is None and result.results_csv.is_file()
+    assert [(row["status"], row["final_score"]) for row in result_rows(tmp_path)] == [("ok", "0.5")]
+
+
+class WritingBackend(UnreachableCluster):
+    """Plays each job by writing the files an episode leaves (a marked run dir, its summary)."""
+
+    def collect(self, timeout: float) -> list[Outcome]:
+        from dojo_kernel.rundir import mark_run_dir
+
+        job = self.in_flight.pop(0)
+        _prepare_episode_dir(job.episode_dir)  # as the local and Ray backends start each attempt
+        run_dir = job.episode_dir / "20260101-000000-abcdef"
+        run_dir.mkdir(parents=True)
+        mark_run_dir(run_dir)
+        (run_dir / "rewards.jsonl").write_text('{"step": 1, "reward": 0.0}\n')
+        (run_dir / "summary.json").write_text('{"final_score": 0.5, "steps": 1}')
+        return [Outcome(job, None, 0.1)]
+
+
+def test_resume_trusts_only_episodes_the_runner_recorded_as_finished(tmp_path):
+    specs = build_grid(["alpha", "beta", "gamma"], ["baseline"], 1)
+    # alpha: a summary.json someone put into --out, with no record of the runner's
+    forged = tmp_path / specs[0].key / "20260101-000000-ffffff"
+    forged.mkdir(parents=True)
+    (forged / "summary.json").write_text('{"final_score": 1.0, "steps": 1}')
+    (forged / "rewards.jsonl").write_text('{"step": 1, "reward": 9.0}\n')
+    first = WritingBackend(capacity=3)
+    run_batch(specs, tmp_path, backend=first, report=False)
+    assert sorted(key for key, _ in first.submitted) == sorted(s.key for s in specs)  # the forged one too
+    assert {row["final_score"] for row in result_rows(tmp_path)} == {"0.5"}
+
+    # beta: its summary.json rewritten after the runner recorded it
+    summary = next((tmp_path / specs[1].key).glob("*/summary.json"))
+    summary.write_text('{"final_score": 1.0, "steps": 1}')
+    again = WritingBackend(capacity=3)
+    result = run_batch(specs, tmp_path, backend=again, report=False)
+    assert [key for key, _ in again.submitted] == [specs[1].key]
+    assert {e.spec.key: e.status for e in result.episodes} == {
+        specs[0].key: "skipped", specs[1].key: "ok", specs[2].key: "skipped"}
+    assert {row["final_score"] for row in result_rows(tmp_path)} == {"0.5"}
