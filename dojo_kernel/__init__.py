@@ -21,6 +21,12 @@ _LAZY = {
     "replay": "replay",
     "DojoEnv": "env",
     "make": "env",
+    "register_action": "extensions",
+    "register_info": "extensions",
+    "register_reward": "extensions",
+    "register_feedback": "extensions",
+    "ActionResult": "extensions",
+    "EpisodeContext": "extensions",
 }
 
 __all__ = sorted(_LAZY) + ["__version__", "register", "register_envs"]
