@@ -305,3 +305,14 @@ def test_worked_examples_end_to_end_with_check_env(competition, make_env, regist
     assert reward == 0.0  # the same again pays nothing
     _, reward, *_ = env.step({"action": "execute_code", "code": tiny.submission_code("perfect")})
     assert 0.0 < reward < 1.0  # then only improvement pays
+
+
+def test_a_registered_action_runs_under_the_episode_s_cell_limit(make_env):
+    """Code a handler runs in the kernel is cut by the cell timeout, like an agent's cell."""
+    env = make_env(cell_timeout_s=2, actions={"stall": lambda ctx: ctx.kernel.run("import time\ntime.sleep(60)").status})
+    env.reset(seed=0)
+    obs, _, _, _, info = env.step({"action": "stall"})
+    assert obs["feedback"].startswith("timeout")
+    assert info["timings"]["action_s"] < 30
+    obs, *_ = env.step({"action": "execute_code", "code": "print(6 * 7)"})
+    assert "42" in obs["feedback"]  # the env keeps working after it
