@@ -22,6 +22,12 @@ _LAZY = {
     "DojoEnv": "env",
     "make": "env",
     "ForkError": "errors",
+    "register_action": "extensions",
+    "register_info": "extensions",
+    "register_reward": "extensions",
+    "register_feedback": "extensions",
+    "ActionResult": "extensions",
+    "EpisodeContext": "extensions",
 }
 
 __all__ = sorted(_LAZY) + ["__version__", "register", "register_envs"]

@@ -9,12 +9,13 @@ it into an observation, so an agent's typo never raises and never reaches the ke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .errors import expected, safe_repr
+from .extensions import ActionSet, resolve
 
 ACTION_NAMES = ("request_info", "validate_code", "execute_code", "submit", "restart_kernel", "get_history")
 INFO_TYPES = ("overview", "data_structure", "sample_submission", "metadata", "data_path", "output_path",
@@ -43,6 +44,7 @@ class Action:
     info_type: str | None = None
     final: bool = False
     message: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # a registered action's
 
 
 @dataclass(frozen=True)
@@ -53,18 +55,26 @@ class ActionError:
     name: str | None = None  # the action's name, where it had a readable one
 
 
-def usage() -> str:
+def usage(action_set: ActionSet | None = None) -> str:
     """One line per action: how to call it. Shown to the agent at reset and after a mistake."""
+    action_set = action_set or _default_set()
+    custom = [action_set.actions[name].usage() for name in action_set.custom]
     return "\n".join([
-        '{"action": "request_info", "info_type": ONE_OF(' + ", ".join(INFO_TYPES) + ")}",
+        '{"action": "request_info", "info_type": ONE_OF(' + ", ".join(action_set.info_types) + ")}",
         '{"action": "validate_code", "code": "..."}   runs the code, grades nothing',
         '{"action": "execute_code", "code": "..."}    runs the code, grades working/submission.csv '
         "if the cell wrote it (a bare string is the same action)",
         '{"action": "submit", "final": false}         grades working/submission.csv; final=true ends the episode',
         '{"action": "restart_kernel"}                  a fresh kernel: every variable is lost',
         '{"action": "get_history"}                     the steps so far and their scores',
+        *custom,
         'Any action may carry a "message" (or "reasoning") string, kept in the notebook.',
     ])
+
+
+def _default_set() -> ActionSet:
+    """The actions registered now (the built-ins and any register_action added)."""
+    return resolve()
 
 
 def _describe(value: Any) -> str:
@@ -118,13 +128,15 @@ def _plain_key(key: Any) -> str:
     return f"<{type(key).__name__} key {str.__str__(_field_name(key))[:60]}>"  # never a valid field name
 
 
-def parse_action(raw: Any, *, max_code_chars: int) -> Action | ActionError:
-    """Read `raw` as an action; never raises."""
+def parse_action(raw: Any, *, max_code_chars: int, action_set: ActionSet | None = None) -> Action | ActionError:
+    """Read `raw` as an action of `action_set` (default: every registered action); never raises."""
     try:
         raw = plain(raw)
     except Exception as error:  # a hostile dict subclass; a key whose __str__ raises is handled above
         return ActionError(f"expected an action made of plain str and dict values, got one that could not be read "
                            f"({type(error).__name__})")
+    action_set = action_set or _default_set()
+    names = action_set.names
     if isinstance(raw, str):
         problem = _check_text("code", raw, action="execute_code", limit=max_code_chars)
         return problem or Action("execute_code", code=raw)
@@ -142,11 +154,11 @@ def parse_action(raw: Any, *, max_code_chars: int) -> Action | ActionError:
             return ActionError(f"expected each field once, got {clash} both at the top level and in 'params'")
         fields.update(params)
     if "action" not in fields:
-        return ActionError("expected a field 'action' naming one of " + ", ".join(ACTION_NAMES) +
+        return ActionError("expected a field 'action' naming one of " + ", ".join(names) +
                            f", got a dict with keys {sorted(map(_field_name, fields))}")
     name = fields.pop("action")
-    if not isinstance(name, str) or name not in _FIELDS:
-        return ActionError(expected("an action among " + ", ".join(ACTION_NAMES), name))
+    if not isinstance(name, str) or name not in names:
+        return ActionError(expected("an action among " + ", ".join(names), name))
 
     message = None
     for key in MESSAGE_FIELDS:
@@ -162,7 +174,12 @@ def parse_action(raw: Any, *, max_code_chars: int) -> Action | ActionError:
         return ActionError(f"expected the message and reasoning together to have at most {MAX_MESSAGE_CHARS} "
                            f"characters, got {len(message)}. Shorten them", name)
 
-    required, optional = _FIELDS[name]
+    spec = action_set.actions[name]
+    if name in _FIELDS:
+        required, optional = _FIELDS[name]
+    else:
+        required = spec.required
+        optional = tuple(f for f in spec.fields if f not in required)
     unknown = sorted(map(_field_name, set(fields) - set(required) - set(optional)))
     if unknown:
         takes = ", ".join(required + optional) or "no fields"
@@ -170,15 +187,21 @@ def parse_action(raw: Any, *, max_code_chars: int) -> Action | ActionError:
                            f"field(s) {unknown}", name)
     missing = [field for field in required if fields.get(field) is None]
     if missing:
-        return ActionError(f"expected field {missing[0]!r} for {name}, got none. Usage:\n{usage()}", name)
+        return ActionError(f"expected field {missing[0]!r} for {name}, got none. Usage:\n{usage(action_set)}", name)
+    if not spec.builtin:
+        for key, value in fields.items():
+            problem_text = spec.check_field(key, value)
+            if problem_text:
+                return ActionError(problem_text, name)
+        return Action(name, message=message, fields=fields)
 
     if name in ("validate_code", "execute_code"):
         problem = _check_text("code", fields["code"], action=name, limit=max_code_chars)
         return problem or Action(name, code=fields["code"], message=message)
     if name == "request_info":
         info_type = fields["info_type"]
-        if not isinstance(info_type, str) or info_type not in INFO_TYPES:
-            return ActionError(expected("info_type among " + ", ".join(INFO_TYPES), info_type), name)
+        if not isinstance(info_type, str) or info_type not in action_set.info_types:
+            return ActionError(expected("info_type among " + ", ".join(action_set.info_types), info_type), name)
         return Action(name, info_type=info_type, message=message)
     if name == "submit":
         final = fields.get("final", False)

@@ -85,6 +85,10 @@ class Competition:
     row_order: bool = False  # no id column: submission rows line up with the answers by position
     leaderboard_file: Path | None = None  # one board for both splits (MLE-bench's, found outside the folder)
     unscored_columns: list[str] = field(default_factory=list)  # required in a submission, not scored
+    # Registered actions and info types this competition's envs offer: names only, resolved
+    # against dojo_kernel's registries at make (a competition dir never brings code).
+    extra_actions: list[str] = field(default_factory=list)
+    extra_info: list[str] = field(default_factory=list)
     metric_fn: Metric | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -409,6 +413,8 @@ def load_competition_dir(
         "unscored_columns": list(manifest.get("unscored_columns", known.get("unscored_columns", []))),
         "sample_file": sample,
         "row_order": row_order,
+        "extra_actions": list(manifest.get("actions", [])),
+        "extra_info": list(manifest.get("info_providers", [])),
     }
     for key in ("title", "category", "task", "tags"):
         if key not in manifest and key in known:

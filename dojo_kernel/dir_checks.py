@@ -39,6 +39,7 @@ MANIFEST_TYPES: dict[str, tuple[type, ...] | str] = {
     "title": (str,), "higher_is_better": (bool,), "category": (str,), "task": (str,), "level": (str,),
     "submission_file": (str,), "answers_file": (str,), "tags": TEXT_LIST, "metric_kind": (str,),
     "metric_kwargs": (dict,), "split": (dict,), "leaderboard": (dict,), "source": (dict,),
+    "actions": TEXT_LIST, "info_providers": TEXT_LIST,  # names registered in Python, resolved at make
 }
 _TYPE_WORDS = {str: "text", bool: "true or false", dict: "a table"}
 

@@ -36,20 +36,22 @@ from gymnasium.error import ResetNeeded
 from . import branching, hints, tracebacks
 from . import compact as compact_text  # compact feedback; `compact` below is the info helper
 from . import feedback as text
-from .actions import ACTION_NAMES, Action, ActionError, parse_action
+from .actions import Action, ActionError, parse_action
 from .competition import Competition, get_competition, list_competitions
 from .episode_state import Episode, Outcome, compact, file_stamp, finite
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
+from .extensions import feedback_formatter, resolve
 from .grading import Grade
 from .cgroups import mode as enforcement_mode
 from .kernel import CellResult, KernelSession, default_launch_spec
 from .outputs import clip, terminal_safe
 from .pool import WarmPool
+from .registered import env_context, format_feedback, listed, run_registered
 from .rewards import RewardTracker
 from .rundir import WORKING_DIR, Workspace, new_run_dir, open_workspace
 from .settings import GRADE_SPLITS, EnvSettings  # noqa: F401  (EnvSettings stays importable from here)
 from .seeding import HASH_SEED
-from .spaces import CELL_STATUSES, OBSERVATION_ACTIONS, ActionSpace, observation_space
+from .spaces import CELL_STATUSES, ActionSpace, observation_space
 from .trajectory import StepRecord, TrajectoryRecorder
 from .usage import add_usage, check_usage
 
@@ -60,7 +62,8 @@ class DojoEnv(gymnasium.Env):
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
 
     def __init__(self, competition: str | Competition, *, output_dir: str | os.PathLike[str] | None = None,
-                 render_mode: str | None = None, **settings: Any):
+                 render_mode: str | None = None, actions: Any = None, info_providers: Any = None,
+                 feedback: Any = None, **settings: Any):
         self.settings = EnvSettings.from_kwargs(**settings)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(expected("render_mode 'ansi' or None", render_mode))
@@ -81,8 +84,14 @@ class DojoEnv(gymnasium.Env):
                                           env={"PYTHONHASHSEED": HASH_SEED, **(self.settings.kernel_env or {})},
                                           hidden_paths=[self.competition.private_dir])
         self.isolation_plan = self.launch.plan
-        self.action_space = ActionSpace(self.settings.max_code_chars)
-        self.observation_space = observation_space(self.settings.max_feedback_chars)
+        # The actions and info types: built-ins, every registered one, those passed here and
+        # those the competition's settings name (names only, resolved against the registry).
+        self.action_set = resolve(list(self.competition.extra_actions) + listed(actions, "actions"),
+                                  list(self.competition.extra_info) + listed(info_providers, "info_providers"))
+        self.feedback_name, self._formatter = feedback_formatter(feedback)
+        self._observation_actions = ("reset", "invalid") + self.action_set.names
+        self.action_space = ActionSpace(self.settings.max_code_chars, action_set=self.action_set)
+        self.observation_space = observation_space(self.settings.max_feedback_chars, self.action_set.names)
         self.run_dir: Path | None = None
         self._episode: Episode | None = None
         self._last_feedback = ""
@@ -114,10 +123,14 @@ class DojoEnv(gymnasium.Env):
         warm = self._pool.ready > 0
         workspace = self._pool.take()
         self.run_dir = workspace.run_dir
-        feedback = text.first_observation(self.competition, self.isolation_plan.warning, self._budget_text())
+        feedback = text.first_observation(self.competition, self.isolation_plan.warning, self._budget_text(),
+                                          self.action_set)
         recorder = TrajectoryRecorder(workspace.run_dir, competition=self.competition.name, agent=self.settings.agent,
-                                      limits=self.settings.limits, settings=self.settings.to_dict(),
-                                      initial_observation=feedback)
+                                      limits=self.settings.limits, settings={
+                                          **self.settings.to_dict(), "feedback": self.feedback_name,
+                                          "custom_actions": self.action_set.custom,
+                                          "custom_info_types": self.action_set.custom_infos},
+                                      initial_observation=feedback, extra_actions=tuple(self.action_set.custom))
         self._episode = Episode(workspace.run_dir, workspace.session, recorder,
                                  RewardTracker(self.settings.reward_mode, self.competition.higher_is_better), seed)
         self._write_kernel_pointer(self._episode)
@@ -139,13 +152,13 @@ class DojoEnv(gymnasium.Env):
             return (self._observation(feedback, action="invalid"), 0.0, episode.terminated, episode.truncated,
                     compact(self._base_info(action="invalid", error=tracebacks.of_action(feedback))))
         episode.steps += 1
-        parsed = parse_action(action, max_code_chars=self.settings.max_code_chars)
+        parsed = parse_action(action, max_code_chars=self.settings.max_code_chars, action_set=self.action_set)
         outcome = Outcome()
         if isinstance(parsed, ActionError):
             outcome.action = "invalid"
             outcome.error = parsed.message
             outcome.error_info = tracebacks.of_action(parsed.message)
-            outcome.feedback = text.invalid_action(parsed)
+            outcome.feedback = text.invalid_action(parsed, self.action_set)
         elif self._time_left() == 0.0:
             outcome.action = parsed.name
             outcome.feedback = "The episode's time budget was spent before this action; it did not run."
@@ -156,6 +169,9 @@ class DojoEnv(gymnasium.Env):
                 outcome.arguments = {"info_type": parsed.info_type}
             elif parsed.name == "submit":
                 outcome.arguments = {"final": parsed.final}
+            elif parsed.fields:
+                outcome.arguments = {key: safe_repr(value)[:300] if not isinstance(value, (str, int, float, bool))
+                                     else value for key, value in parsed.fields.items()}
             self._act(parsed, outcome)
 
         terminated = outcome.final
@@ -175,6 +191,8 @@ class DojoEnv(gymnasium.Env):
         else:
             outcome.feedback += "\n\n" + self._budget_text()
         episode.total_reward += outcome.reward
+        if self._formatter is not None:
+            outcome.feedback = format_feedback(self._formatter, outcome, episode.steps)
 
         obs = self._observation(outcome.feedback, action=outcome.action, outcome=outcome)
         info = self._step_info(outcome, started)
@@ -224,28 +242,23 @@ class DojoEnv(gymnasium.Env):
     # ---------------------------------------------------------------- actions
 
     def _act(self, action: Action, outcome: Outcome) -> None:
+        """Run the action: a built-in by the env's own method, a registered one by its handler."""
+        spec = self.action_set.actions[action.name]  # parse_action only returns the env's names
+        if spec.builtin:
+            _BUILTIN_ACTIONS[action.name](self, action, outcome)
+        else:
+            run_registered(spec, env_context(self, ran := []), ran, action.fields, outcome)
+
+    def _restart_kernel(self, action: Action, outcome: Outcome) -> None:
         episode = self._episode
         assert episode is not None
-        if action.name == "request_info" and action.info_type == "traceback":
-            outcome.feedback = tracebacks.last_traceback(episode.last_traceback)
-        elif action.name == "request_info":
-            outcome.feedback = self._info_text(action.info_type or "all")
-        elif action.name in ("validate_code", "execute_code"):
-            self._run_code(action, outcome, grade=action.name == "execute_code")
-        elif action.name == "submit":
-            self._submit(outcome, final=action.final)
-        elif action.name == "restart_kernel":
-            started = time.perf_counter()
-            episode.session.restart()
-            episode.kernel_restarts += 1
-            self._write_kernel_pointer(episode)
-            outcome.kernel_restarted = True
-            outcome.timings["restart_s"] = time.perf_counter() - started
-            outcome.feedback = "The kernel was restarted: every variable is gone; files in working/ remain."
-        elif action.name == "get_history":
-            outcome.feedback = text.history(episode.history, self.competition)
-        else:  # parse_action only returns known names
-            raise AssertionError(f"unhandled action {action.name!r}; known: {ACTION_NAMES}")
+        started = time.perf_counter()
+        episode.session.restart()
+        episode.kernel_restarts += 1
+        self._write_kernel_pointer(episode)
+        outcome.kernel_restarted = True
+        outcome.timings["restart_s"] = time.perf_counter() - started
+        outcome.feedback = "The kernel was restarted: every variable is gone; files in working/ remain."
 
     def _run_code(self, action: Action, outcome: Outcome, *, grade: bool) -> None:
         episode = self._episode
@@ -381,6 +394,10 @@ class DojoEnv(gymnasium.Env):
             "metric": self.competition.metric,
             "higher_is_better": self.competition.higher_is_better,
             "reward_mode": rewards.mode,
+            "feedback": self.feedback_name,
+            "actions": list(self.action_set.names),
+            "custom_actions": self.action_set.custom,
+            "info_types": list(self.action_set.info_types),
             "grade_split": self.settings.grade_split,
             "end_reason": episode.end_reason,
             "terminated": episode.terminated,
@@ -505,7 +522,13 @@ class DojoEnv(gymnasium.Env):
         if info_type == "all":
             return "\n\n".join(self._info_text(kind) for kind in
                                ("overview", "metadata", "data_path", "output_path", "data_structure",
-                                "sample_submission", "limits"))
+                                "sample_submission", "limits", *self.action_set.custom_infos))
+        spec = self.action_set.infos[info_type]
+        if not spec.builtin:  # a registered provider: fresh each time, it may read the kernel
+            try:
+                return f"## {info_type}\n\n" + str(spec.provider(env_context(self, [])))
+            except Exception as error:  # noqa: BLE001  (the provider is not the env's code)
+                return f"The info provider {info_type} failed: {type(error).__name__}: {safe_repr(error)[:500]}"
         with self._info_lock:  # the competition does not change: its texts are made once
             if info_type not in self._info_cache:
                 self._info_cache[info_type] = text.competition_info(self.competition, info_type,
@@ -523,7 +546,7 @@ class DojoEnv(gymnasium.Env):
         has_best = rewards is not None and rewards.best_position is not None
         return {
             "feedback": feedback,
-            "action": np.int64(OBSERVATION_ACTIONS.index(action)),
+            "action": np.int64(self._observation_actions.index(action)),
             "status": np.int64(CELL_STATUSES.index(outcome.status if outcome and outcome.status else "none")),
             "graded": np.int64(bool(outcome and outcome.graded)),
             "valid_submission": np.int64(bool(grade and grade.valid)),
@@ -553,7 +576,7 @@ class DojoEnv(gymnasium.Env):
             "position": None,
             "best_score": rewards.best_score if rewards else None,
             "best_position": rewards.best_position if rewards else None,
-            "reward_mode": self.settings.reward_mode,
+            "reward_mode": self._episode.rewards.mode if self._episode else self.settings.to_dict()["reward_mode"],
             "step": episode.steps if episode else 0,
             "budget": self._budget(),
             "timings": {},
@@ -585,6 +608,7 @@ class DojoEnv(gymnasium.Env):
             position=grade.position if grade and grade.valid else None,
             kernel_restarted=outcome.kernel_restarted,
             timings={**outcome.timings, "step_s": time.perf_counter() - started},
+            action_info=outcome.action_info,
         )
         if result is not None:
             info.update(peak_rss_bytes=result.peak_rss_bytes, peak_gpu_bytes=result.peak_gpu_bytes,
@@ -620,6 +644,7 @@ class DojoEnv(gymnasium.Env):
             limit_event=info["limit_event"],
             feedback=obs["feedback"],
             error=outcome.error_info,
+            info_markdown=outcome.markdown,
             arguments=outcome.arguments if outcome.action != "invalid" else {"received": safe_repr(raw_action)[:300]},
             started_at=outcome.started_at,
             usage=episode.pending_usage or None,
@@ -631,8 +656,23 @@ class DojoEnv(gymnasium.Env):
 def make(competition: str | Competition, *, output_dir: str | os.PathLike[str] | None = None,
          **settings: Any) -> DojoEnv:
     """A DojoEnv for `competition`; see EnvSettings for the settings. Run dirs go under
-    `output_dir` (default ./runs/<competition>/), one per episode."""
+    `output_dir` (default ./runs/<competition>/), one per episode. `actions=` (names, or a
+    {name: handler} dict), `info_providers=` and `feedback=` extend the env (extensions.py)."""
     return DojoEnv(competition, output_dir=output_dir, **settings)
+
+
+# The built-in actions' methods: the registry says which names are built-in, this says how they run.
+_BUILTIN_ACTIONS: dict[str, Any] = {
+    "request_info": lambda env, action, outcome: setattr(outcome, "feedback", (
+        tracebacks.last_traceback(env._episode.last_traceback) if action.info_type == "traceback"
+        else env._info_text(action.info_type or "all"))),
+    "validate_code": lambda env, action, outcome: env._run_code(action, outcome, grade=False),
+    "execute_code": lambda env, action, outcome: env._run_code(action, outcome, grade=True),
+    "submit": lambda env, action, outcome: env._submit(outcome, final=action.final),
+    "restart_kernel": DojoEnv._restart_kernel,
+    "get_history": lambda env, action, outcome: setattr(outcome, "feedback", text.history(
+        env._episode.history, env.competition)),
+}
 
 
 _ASYNC_EXECUTOR: ThreadPoolExecutor | None = None

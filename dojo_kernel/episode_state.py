@@ -84,6 +84,8 @@ class Outcome:
     kernel_restarted: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     arguments: dict[str, Any] = field(default_factory=dict)  # the action's other fields, for the record
+    markdown: str | None = None  # the notebook's text for a registered action's step
+    action_info: dict[str, Any] | None = None  # a registered action's extra info keys
     started_at: float = field(default_factory=time.time)
 
 

@@ -56,7 +56,8 @@ def budget(left: dict[str, Any]) -> str:
     return f"Budget: {steps}; {time_text}."
 
 
-def first_observation(competition: Any, isolation_warning: str | None, budget_text: str) -> str:
+def first_observation(competition: Any, isolation_warning: str | None, budget_text: str,
+                      action_set: Any = None) -> str:
     parts = [f"# Competition: {competition.title or competition.name}",
              _description(competition),
              f"Metric: {competition.metric} ({'higher' if competition.higher_is_better else 'lower'} is better). "
@@ -64,15 +65,15 @@ def first_observation(competition: Any, isolation_warning: str | None, budget_te
              f"input/{Path(competition.sample_submission_path).name}.",
              "Files in input/ (read-only):\n" + _file_list(Path(competition.public_dir)),
              "Your code runs in a persistent Jupyter kernel whose working directory holds input/ and "
-             "working/: variables stay between steps. Actions:\n" + usage(),
+             "working/: variables stay between steps. Actions:\n" + usage(action_set),
              budget_text]
     if isolation_warning:
         parts.append(f"Warning: {isolation_warning}")
     return "\n\n".join(part for part in parts if part)
 
 
-def invalid_action(problem: ActionError) -> str:
-    return f"Invalid action: {problem.message}\nNothing ran. The actions are:\n{usage()}"
+def invalid_action(problem: ActionError, action_set: Any = None) -> str:
+    return f"Invalid action: {problem.message}\nNothing ran. The actions are:\n{usage(action_set)}"
 
 
 def cell_result(action: str, result: Any) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import ConfigError, expected
 from .limits import Limits
-from .rewards import check_reward_mode
+from .rewards import check_reward_mode, reward_mode_name
 
 GRADE_SPLITS = ("public", "full", "private")
 FEEDBACK_STYLES = ("compact", "full")
@@ -22,7 +22,8 @@ class EnvSettings:
 
     limits          a Limits, or a dict of its fields; single fields may also be given as
                     settings of their own (memory_gb=8, cell_timeout_s=120, episode_time_s=3600)
-    reward_mode     improvement | position | raw | final (see rewards.py)
+    reward_mode     improvement | position | raw | final (see rewards.py), the name of a reward
+                    registered with dojo_kernel.register_reward, or a reward function
     max_steps       steps before the episode is truncated; None for no limit
     isolation       auto | namespaces | none (see isolation.py)
     allow_network   let agent code reach the network
@@ -42,7 +43,7 @@ class EnvSettings:
     """
 
     limits: Limits = field(default_factory=Limits)
-    reward_mode: str = "improvement"
+    reward_mode: Any = "improvement"
     max_steps: int | None = None
     isolation: str = "auto"
     allow_network: bool = False
@@ -114,4 +115,5 @@ class EnvSettings:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["limits"] = self.limits.to_dict()
+        data["reward_mode"] = reward_mode_name(self.reward_mode)
         return data

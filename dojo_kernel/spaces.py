@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from .actions import ACTION_NAMES, INFO_TYPES, ActionError, parse_action
+from .actions import ACTION_NAMES, ActionError, parse_action
+from .extensions import ActionSet, resolve
 
 # Characters `FreeText.sample` draws from: printable ASCII, whitespace and a few non-ASCII
 # letters and symbols, so that samples exercise newlines and unicode.
@@ -111,8 +112,12 @@ class ActionSpace(spaces.Space[Any]):
     """Every well-formed DojoEnv action: a dict `{"action": NAME, ...fields}` or a bare
     string of code. `contains` applies exactly the checks `DojoEnv.step` applies."""
 
-    def __init__(self, max_code_chars: int, *, seed: int | np.random.Generator | None = None):
+    def __init__(self, max_code_chars: int, *, action_set: ActionSet | None = None,
+                 seed: int | np.random.Generator | None = None):
         self.code_space = CodeSpace(max_code_chars)
+        # Which actions and info types this env offers (built-ins plus registered ones),
+        # fixed when the env is made so that a later registration does not change it.
+        self.action_set = action_set or resolve()
         super().__init__(shape=None, dtype=None, seed=seed)
 
     @property
@@ -130,21 +135,54 @@ class ActionSpace(spaces.Space[Any]):
         return seeded
 
     def contains(self, x: Any) -> bool:
-        return not isinstance(parse_action(x, max_code_chars=self.max_code_chars), ActionError)
+        return not isinstance(parse_action(x, max_code_chars=self.max_code_chars, action_set=self.action_set),
+                              ActionError)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.action_set.names
+
+    def tools(self) -> list[dict]:
+        """The actions as OpenAI-style function tools (what an LLM agent sends to its model)."""
+        return self.action_set.tools()
 
     def sample(self, mask: Any | None = None, probability: Any | None = None) -> dict[str, Any]:
         """A random well-formed action; code actions carry a harmless sampled program."""
         if mask is not None or probability is not None:
             raise NotImplementedError("ActionSpace.sample takes no mask or probability")
-        name = ACTION_NAMES[int(self.np_random.integers(len(ACTION_NAMES)))]
+        names = self.action_set.names
+        name = names[int(self.np_random.integers(len(names)))]
         action: dict[str, Any] = {"action": name}
+        spec = self.action_set.actions[name]
+        if not spec.builtin:
+            for field in spec.required:
+                action[field] = self._sample_field(spec.schema["properties"][field])
+            return action
         if name in ("validate_code", "execute_code"):
             action["code"] = self.code_space.sample()
         elif name == "request_info":
-            action["info_type"] = INFO_TYPES[int(self.np_random.integers(len(INFO_TYPES)))]
+            info_types = self.action_set.info_types
+            action["info_type"] = info_types[int(self.np_random.integers(len(info_types)))]
         elif name == "submit":
             action["final"] = bool(self.np_random.integers(2))
         return action
+
+    def _sample_field(self, schema: dict[str, Any]) -> Any:
+        """A value of a registered action's field: one of its enum, else a small one of its type."""
+        if schema.get("enum"):
+            return schema["enum"][int(self.np_random.integers(len(schema["enum"])))]
+        kind = schema.get("type")
+        if kind == "boolean":
+            return bool(self.np_random.integers(2))
+        if kind == "integer":
+            return int(self.np_random.integers(0, 10))
+        if kind == "number":
+            return float(self.np_random.random())
+        if kind == "array":
+            return []
+        if kind == "object":
+            return {}
+        return "".join(_NAME_LETTERS[i] for i in self.np_random.integers(0, 26, size=int(self.np_random.integers(1, 8))))
 
     def to_jsonable(self, sample_n: Any) -> list[Any]:
         return list(sample_n)
@@ -153,13 +191,15 @@ class ActionSpace(spaces.Space[Any]):
         return list(sample_n)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.max_code_chars == self.max_code_chars
+        return (type(other) is type(self) and other.max_code_chars == self.max_code_chars
+                and other.names == self.names and other.action_set.info_types == self.action_set.info_types)
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, self.max_code_chars))
+        return hash((type(self).__name__, self.max_code_chars, self.names))
 
     def __repr__(self) -> str:
-        return f"ActionSpace(max_code_chars={self.max_code_chars})"
+        extra = self.action_set.custom
+        return f"ActionSpace(max_code_chars={self.max_code_chars}" + (f", actions={extra})" if extra else ")")
 
 
 # What `obs["action"]` and `obs["status"]` index. "reset" is the first observation,
@@ -171,11 +211,12 @@ _FLOAT_MAX = float(np.finfo(np.float64).max)  # finite bounds: scores have no na
 _INT_MAX = int(np.iinfo(np.int64).max)
 
 
-def observation_space(max_feedback_chars: int) -> spaces.Dict:
+def observation_space(max_feedback_chars: int, action_names: tuple[str, ...] = ACTION_NAMES) -> spaces.Dict:
     """DojoEnv's observation space. Every observation has all of these keys.
 
     feedback          the text an LLM reads: output, error and traceback, grading, budget left
-    action, status    indices into OBSERVATION_ACTIONS and CELL_STATUSES
+    action, status    indices into OBSERVATION_ACTIONS and CELL_STATUSES (registered actions
+                      follow the built-ins: ("reset", "invalid") + the env's action names)
     graded            1 when this step graded a submission (valid or not)
     valid_submission  1 when that submission was valid
     score, position   its metric value and leaderboard position (0..1); 0 when not graded
@@ -192,7 +233,7 @@ def observation_space(max_feedback_chars: int) -> spaces.Dict:
 
     return spaces.Dict({
         "feedback": FreeText(max_feedback_chars),
-        "action": spaces.Discrete(len(OBSERVATION_ACTIONS)),
+        "action": spaces.Discrete(2 + len(action_names)),
         "status": spaces.Discrete(len(CELL_STATUSES)),
         "graded": flag(),
         "valid_submission": flag(),

@@ -263,7 +263,7 @@ def _step_markdown(record: StepRecord) -> str:
             "" if record.grade is not None else f"\n\n{record.feedback}")
     if record.action == "invalid":
         return f"**Step {record.step}: invalid action**\n\n{record.feedback}"
-    return f"{title}\n\n{record.feedback}"
+    return f"{title}\n\n{record.info_markdown or record.feedback}"
 
 
 def _step_metadata(record: StepRecord, finished_at: float) -> dict[str, Any]:
@@ -308,7 +308,8 @@ def _step_cells(record: StepRecord, finished_at: float) -> list[dict[str, Any]]:
         cell["metadata"] = {"dojo": {"kind": "message", "step": step}}
         cells.append(cell)
     metadata: dict[str, Any] = {"dojo": _step_metadata(record, finished_at)}
-    if record.action in CODE_ACTIONS:
+    # A registered action that ran code in the kernel is recorded as that code cell too.
+    if record.action in CODE_ACTIONS or (record.code is not None and record.result is not None):
         result = record.result
         duration = result.duration_s if result is not None else 0.0
         started = record.started_at if record.started_at is not None else finished_at - duration
@@ -411,7 +412,8 @@ class TrajectoryRecorder:
 
     def __init__(self, run_dir: str | os.PathLike[str], *, competition: str, agent: str | None,
                  limits: dict[str, Any] | Any, settings: dict[str, Any],
-                 kernelspec: dict[str, Any] | None = None, initial_observation: str | None = None) -> None:
+                 kernelspec: dict[str, Any] | None = None, initial_observation: str | None = None,
+                 extra_actions: tuple[str, ...] = ()) -> None:
         if not isinstance(competition, str) or not competition:
             raise ConfigError(expected("a competition name (str)", competition))
         if not isinstance(limits, dict) and callable(getattr(limits, "to_dict", None)):
@@ -426,6 +428,7 @@ class TrajectoryRecorder:
         self.summary_path = self.run_dir / SUMMARY_FILE
         self.competition = competition
         self.agent = agent
+        self.actions = ACTIONS + tuple(extra_actions)  # the built-ins and the env's registered ones
         self.started_at = time.time()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -481,8 +484,8 @@ class TrajectoryRecorder:
             raise RecorderError(f"record() after close(): the trajectory in {self.run_dir} is finished")
         if not isinstance(step, StepRecord):
             raise ConfigError(expected("a StepRecord", type(step).__name__))
-        if step.action not in ACTIONS:
-            raise ConfigError(expected(f"an action among {ACTIONS}", step.action))
+        if step.action not in self.actions:
+            raise ConfigError(expected(f"an action among {self.actions}", step.action))
         if isinstance(step.step, bool) or not isinstance(step.step, int) or step.step <= self._last_step:
             # cell ids derive from the step number, and nbformat requires them unique
             raise ConfigError(expected(f"a step number above the last one recorded ({self._last_step})", step.step))

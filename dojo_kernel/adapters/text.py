@@ -76,8 +76,10 @@ class DojoTextEnv:
         self.settings = dict(settings)
         self.max_turns = max_turns
         self.system_prompt = system_prompt or SYSTEM_PROMPT
-        self.tools = copy.deepcopy(TOOLS)  # for trainers that offer the model tools
         self.env = env if env is not None else make(competition, **settings)
+        # for trainers that offer the model tools: the env's actions, registered ones included
+        self.tools = copy.deepcopy(self.env.action_space.tools() if hasattr(self.env.action_space, "tools")
+                                   else TOOLS)
         self.turns = 0
         self.done = False
         self.total_reward = 0.0

@@ -220,6 +220,9 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
     competition = getattr(getattr(env, "unwrapped", env), "competition", None)
     summary = EpisodeSummary(competition=getattr(competition, "name", competition), agent=_agent_label(agent))
     started = time.monotonic()
+    bind = getattr(agent, "bind_env", None)
+    if callable(bind):  # an agent that builds tools from the env's actions (e.g. llm)
+        bind(env)
     observation, info = env.reset(seed=seed, options=options)
     try:
         agent.reset(observation)

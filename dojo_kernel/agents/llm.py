@@ -199,6 +199,7 @@ class LLMAgent:
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigError(expected("an int >= 0 for max_retries", max_retries))
         self.use_tools = use_tools
+        self.tools: list[dict[str, Any]] = TOOLS  # bind_env() swaps in the env's own (registered actions too)
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.max_context_tokens = max_context_tokens
@@ -232,6 +233,13 @@ class LLMAgent:
                       "trimmed_messages": 0}
 
     # -- the protocol ---------------------------------------------------------------
+
+    def bind_env(self, env: Any) -> None:
+        """Offer the model the env's actions as tools (run_episode calls this): registered
+        actions and info types appear in the schema the model sees."""
+        tools = getattr(getattr(getattr(env, "unwrapped", env), "action_space", None), "tools", None)
+        if callable(tools):
+            self.tools = tools()
 
     def reset(self, observation: Observation) -> None:
         self._reset_stats()
@@ -306,7 +314,7 @@ class LLMAgent:
     def _complete(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"model": self.model, "messages": self._prompt()}
         if self.use_tools:
-            kwargs["tools"] = TOOLS
+            kwargs["tools"] = self.tools
         if self.temperature is not None:
             kwargs["temperature"] = self.temperature
         if self.max_tokens is not None:
