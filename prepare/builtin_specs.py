@@ -1,0 +1,122 @@
+"""The table of built-in competitions: one row per competition, with named fields.
+
+``dojo list`` shows these rows; ``builtin.build(name)`` runs the row's loader. A row's
+``needs`` names the optional package its loader imports (``pip install 'dojo-kernel[builtins]'``).
+"""
+
+from __future__ import annotations
+
+from .builtin_kit import BuiltinSpec
+from .builtin_loaders import (
+    build_breast_cancer,
+    build_co2,
+    build_diabetes,
+    build_digits,
+    build_doctor_visits,
+    build_iris,
+    build_penguins,
+    build_sunspots,
+    build_wine,
+)
+
+SPECS: tuple[BuiltinSpec, ...] = (
+    BuiltinSpec(
+        name="breast-cancer-diagnosis",
+        title="Breast cancer diagnosis from cell nuclei",
+        category="tabular",
+        task="binary",
+        metric="roc_auc",
+        level="easy",
+        summary="malignant or benign, 30 numeric features, AUC",
+        build=build_breast_cancer,
+        rows=569,
+    ),
+    BuiltinSpec(
+        name="wine-cultivars",
+        title="Which cultivar made this wine?",
+        category="tabular",
+        task="multiclass",
+        metric="f1_macro",
+        level="starter",
+        summary="3 cultivars from 13 chemical measurements, macro F1",
+        build=build_wine,
+        rows=178,
+    ),
+    BuiltinSpec(
+        name="iris-species",
+        title="Iris species from flower measurements",
+        category="tabular",
+        task="multiclass",
+        metric="accuracy",
+        level="starter",
+        summary="3 species from 4 measurements, accuracy",
+        build=build_iris,
+        rows=150,
+    ),
+    BuiltinSpec(
+        name="penguin-species",
+        title="Palmer penguins: species probabilities",
+        category="tabular",
+        task="multiclass",
+        metric="multiclass_log_loss",
+        level="easy",
+        summary="3 species, missing values and text categories, log loss",
+        build=build_penguins,
+        rows=344,
+    ),
+    BuiltinSpec(
+        name="diabetes-progression",
+        title="Diabetes progression after one year",
+        category="tabular",
+        task="regression",
+        metric="rmse",
+        level="medium",
+        summary="disease progression from 10 baseline measurements, RMSE",
+        build=build_diabetes,
+        rows=442,
+    ),
+    BuiltinSpec(
+        name="doctor-visits",
+        title="Doctor visits under different insurance plans",
+        category="tabular",
+        task="count-regression",
+        metric="rmsle",
+        level="medium",
+        summary="yearly outpatient visits (a count) from insurance and health, RMSLE",
+        build=build_doctor_visits,
+        rows=6000,
+    ),
+    BuiltinSpec(
+        name="digits-images",
+        title="Handwritten digits as PNG images",
+        category="image",
+        task="multiclass",
+        metric="accuracy",
+        level="easy",
+        summary="8x8 PNG images of digits 0-9, accuracy",
+        build=build_digits,
+        rows=1797,
+    ),
+    BuiltinSpec(
+        name="co2-weekly-forecast",
+        title="Mauna Loa CO2: forecast two years of weeks",
+        category="time-series",
+        task="forecast",
+        metric="rmse",
+        level="medium",
+        summary="104-week horizon of weekly CO2, RMSE",
+        build=build_co2,
+        rows=2284,
+    ),
+    BuiltinSpec(
+        name="sunspots-yearly-forecast",
+        title="Sunspots: forecast thirty years",
+        category="time-series",
+        task="forecast",
+        metric="mae",
+        level="hard",
+        summary="30-year horizon of yearly sunspot numbers, MAE",
+        build=build_sunspots,
+        rows=309,
+    ),
+)
