@@ -114,7 +114,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for column in ("name", "kind", "metric", "size", "built"):
         table.add_column(column, no_wrap=column in ("name", "metric", "size"), overflow="fold")
     shown = set()
-    for name in list_competitions():
+    names = list_competitions() if args.suite is None else list(_suite(args.suite))
+    for name in names:
         shown.add(name)
         spec = builtin.BUILTINS.get(name)
         if spec is not None:  # described without building it: listing must stay instant
@@ -127,8 +128,11 @@ def cmd_list(args: argparse.Namespace) -> int:
             kind = "/".join(part for part in (competition.category, competition.task) if part)
             metric = competition.metric
         size = size_text(_dir_size(path)) if built else "-"
-        table.add_row(name, kind or "-", str(metric), size, "yes" if built else "no")
-    if args.all:
+        state = "yes" if built else "no"
+        if spec is not None and not built and spec.needs and importlib.util.find_spec(spec.needs) is None:
+            state = f"no: needs {spec.needs} (pip install 'dojo-kernel[builtins]')"
+        table.add_row(name, kind or "-", str(metric), size, state)
+    if args.all and args.suite is None:
         catalog = _catalog_module()
         if catalog is None:
             print("(the Kaggle catalog is not available in this build)", file=sys.stderr)
@@ -140,7 +144,18 @@ def cmd_list(args: argparse.Namespace) -> int:
                 table.add_row(row["name"], kind or "-", str(row.get("metric") or "-"), row.get("data_size") or "-",
                               "yes" if row.get("prepared") else "no (Kaggle)")
     _console().print(table)
+    suites = ", ".join(f"{name} ({len(members)} built-ins)" for name, members in builtin.SUITES.items())
+    _console().print(f"suites: {suites}; show one with `dojo list --suite NAME`, run one with `dojo batch --suite NAME`")
     return 0
+
+
+def _suite(name: str) -> tuple[str, ...]:
+    from .prepare import builtin
+
+    try:
+        return builtin.suite(name)
+    except KeyError as error:
+        raise UsageError(str(error.args[0])) from None
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -312,6 +327,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if runner is None:
         raise UsageError("dojo batch is not available in this build yet (dojo_kernel.runner is missing); "
                          "use dojo run for one episode")
+    if getattr(args, "suite", None):  # the suite's competitions come before any named ones
+        args.targets = [*_suite(args.suite), *(args.targets or [])]
+    elif not args.targets:
+        raise UsageError("expected competition names, a grid file or --suite NAME, got none")
     return int(runner.main(args) or 0)
 
 
@@ -402,6 +421,7 @@ def build_parser() -> _Parser:
 
     listing = commands.add_parser("list", help="show the competitions", description="Show the registered competitions.")
     listing.add_argument("--all", action="store_true", help="also show the Kaggle catalog (needs `dojo prepare`)")
+    listing.add_argument("--suite", metavar="NAME", help="only the built-ins of a named suite: lite or full")
 
     prepare = commands.add_parser("prepare", help="build competition dirs",
                                   description="Build a built-in competition, or download and prepare a Kaggle one.")
@@ -436,6 +456,10 @@ def build_parser() -> _Parser:
     runner = _runner_module()
     if runner is not None:
         runner.add_batch_arguments(batch)
+        batch.add_argument("--suite", metavar="NAME", help="run every built-in of a named suite: lite or full")
+        for action in batch._actions:  # with --suite, naming competitions is optional
+            if action.dest == "targets":
+                action.nargs = "*"
 
     replay = commands.add_parser("replay", help="rerun a notebook and compare",
                                  description="Rerun a recorded trajectory.ipynb in a fresh kernel and compare it with the record.")

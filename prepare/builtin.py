@@ -18,35 +18,51 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .builtin_kit import BUILD_VERSION, SEED, BuiltinSpec
-from .builtin_specs import SPECS
+from .builtin_kit import BUILD_VERSION, QUICK_LADDER, SEED, BuiltinSpec
+from .builtin_specs import SPECS, SUITES
 from .common import default_data_root, read_manifest, retire
 
-__all__ = ["BUILD_VERSION", "BUILTINS", "BUILTIN_NAMES", "SEED", "BuiltinSpec", "build", "is_current"]
+__all__ = ["BUILD_VERSION", "BUILTINS", "BUILTIN_NAMES", "CORE_NAMES", "SEED", "SUITES", "BuiltinSpec", "build", "is_current", "suite"]
 
 BUILTINS: dict[str, BuiltinSpec] = {spec.name: spec for spec in SPECS}
 BUILTIN_NAMES: tuple[str, ...] = tuple(BUILTINS)
+# The built-ins that need no optional package (the first nine): what a plain install can build.
+CORE_NAMES: tuple[str, ...] = tuple(spec.name for spec in SPECS if spec.needs is None)
 
 
-def is_current(path: Path) -> bool:
-    """Whether ``path`` holds a complete built-in competition from this BUILD_VERSION."""
+def suite(name: str) -> tuple[str, ...]:
+    """The built-in competitions of the named suite ("lite" or "full")."""
+    if name not in SUITES:
+        raise KeyError(f"expected a suite among {', '.join(SUITES)}, got {name!r}")
+    return SUITES[name]
+
+
+def is_current(path: Path, *, quick: bool = False) -> bool:
+    """Whether ``path`` holds a complete built-in competition from this BUILD_VERSION (and ladder size)."""
     try:
         manifest = read_manifest(path)
     except (OSError, ValueError):
         return False
-    return manifest.get("source", {}).get("build_version") == BUILD_VERSION
+    source = manifest.get("source", {})
+    return source.get("build_version") == BUILD_VERSION and source.get("ladder", "full") == ("quick" if quick else "full")
 
 
-def build(name: str, *, root: Path | None = None, force: bool = False) -> Path:
+def build(name: str, *, root: Path | None = None, force: bool = False, quick: bool = False) -> Path:
     """Build the built-in competition ``name`` under ``root`` (default: the data root); return its path.
 
-    A current build is reused unless ``force``; the directory appears atomically.
+    A current build is reused unless ``force``; the directory appears atomically. ``quick``
+    fits only a few rungs of a tabular ladder (for tests: same files, a short leaderboard);
+    a quick build is never taken for a full one.
     """
     if name not in BUILTINS:
         raise KeyError(f"expected a built-in competition, one of {', '.join(BUILTIN_NAMES)}; got {name!r}")
     target = Path(root if root is not None else default_data_root()) / name
-    if force or not is_current(target):
+    if force or not is_current(target, quick=quick):
         if target.exists():
             retire(target)
-        BUILTINS[name].build(BUILTINS[name], target)
+        token = QUICK_LADDER.set(quick)
+        try:
+            BUILTINS[name].build(BUILTINS[name], target)
+        finally:
+            QUICK_LADDER.reset(token)
     return target

@@ -187,3 +187,58 @@ def forecast_competition(
     )
 
 
+
+
+# ---------------------------------------------------------------- forecasters on a regular grid of steps
+# For series sampled every day or every half hour, time is counted in steps: the history is
+# steps 0..n-1 and the horizon the steps after it (the series have no gaps).
+
+
+def _fourier_design(t: np.ndarray, cycles: Sequence[tuple[float, int]], degree: int, origin: float) -> np.ndarray:
+    columns = [((t - origin) / 1000.0) ** d for d in range(degree + 1)]
+    for period, harmonics in cycles:
+        for k in range(1, harmonics + 1):
+            columns += [np.sin(2 * np.pi * k * t / period), np.cos(2 * np.pi * k * t / period)]
+    return np.column_stack(columns)
+
+
+def fourier_regression(
+    cycles: Sequence[tuple[float, int]], *, degree: int = 1, window: int | None = None, day_profile: bool = False
+) -> Forecaster:
+    """Least squares on a polynomial trend plus sine/cosine pairs of each (period in steps, harmonics).
+
+    ``window`` keeps the last so many steps of history. With ``day_profile`` (daily series),
+    the mean residual of each calendar day (month, day) is added back: holidays that a smooth
+    yearly curve misses.
+    """
+
+    def forecast(history: pd.Series, horizon: pd.Index) -> np.ndarray:
+        n = len(history)
+        t_hist, t_new = np.arange(n, dtype=float), np.arange(n, n + len(horizon), dtype=float)
+        values = history.to_numpy(dtype=float)
+        if window is not None:
+            t_hist, values, kept = t_hist[-window:], values[-window:], history.index[-window:]
+        else:
+            kept = history.index
+        origin = t_hist.mean()
+        design = _fourier_design(t_hist, cycles, degree, origin)
+        coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
+        predicted = _fourier_design(t_new, cycles, degree, origin) @ coefficients
+        if day_profile:
+            residual = pd.Series(values - design @ coefficients, index=kept)
+            by_day = residual.groupby([kept.month, kept.day]).mean()
+            keys = list(zip(horizon.month, horizon.day))
+            predicted = predicted + np.array([by_day.get(key, 0.0) for key in keys])
+        return predicted
+
+    return forecast
+
+
+def seasonal_mean(season: int, cycles: int) -> Forecaster:
+    """The mean of the last ``cycles`` seasons, point by point, repeated over the horizon."""
+
+    def forecast(history: pd.Series, horizon: pd.Index) -> np.ndarray:
+        values = history.to_numpy(dtype=float)[-season * cycles :].reshape(cycles, season)
+        return np.resize(values.mean(axis=0), len(horizon))
+
+    return forecast

@@ -26,8 +26,8 @@ for column in y_columns:
         prediction = prediction_of(raw, classes)
     else:
         prediction = model.predict(X_test)
-    if CLIP_AT_ZERO:
-        prediction = np.clip(prediction, 0, None)
+    if CLIP_AT_ZERO:  # a count or a price; the Poisson deviance needs every prediction above 0
+        prediction = np.clip(prediction, 1e-6 if METRIC.name == "poisson_deviance" else 0, None)
     submission[column] = prediction
 submission = submission[[ID, *TARGETS]]
 submission.to_csv(SUBMISSION_PATH, index=False)

@@ -4,10 +4,10 @@
 # the names that earlier cells defined (train, test, ...) live, so linters cannot see them.
 # Load the data once: the sample submission, train and test stay in the kernel for every later cell.
 
-import json
+import json  # noqa: F401  (the look cell uses it)
 from pathlib import Path
 
-import numpy as np
+import numpy as np  # noqa: F401  (every later cell uses it)
 import pandas as pd
 
 files = sorted(p for p in Path("input").rglob("*") if p.is_file())

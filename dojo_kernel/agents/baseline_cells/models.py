@@ -19,7 +19,7 @@ FOLDS = 3
 # -- end of parameters --
 
 from dojo_kernel.metrics import get_metric
-from sklearn.base import clone
+from sklearn.base import clone  # noqa: F401  (fit_and_write uses it)
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
