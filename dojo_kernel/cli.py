@@ -120,7 +120,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     shown = set()
     with warnings.catch_warnings(record=True) as skipped:  # odd data-root folders: one line each, not a warning dump
         warnings.simplefilter("always")
-        names = list_competitions()
+        names = list_competitions() if args.suite is None else list(_suite(args.suite))
     for warning in skipped:
         print(f"dojo list: {printable(str(warning.message).removeprefix('dojo-kernel: '), newlines=False)}",
               file=sys.stderr)
@@ -147,9 +147,11 @@ def cmd_list(args: argparse.Namespace) -> int:
             kind, metric, built = facts["kind"], facts["metric"], facts["built"]
         size = size_text(_dir_size(path)) if built else "-"
         # a dir's manifest is text from whoever made it: shown as written, never read as markup
-        table.add_row(*(plain(cell, newlines=False)
-                        for cell in (name, kind or "-", str(metric), size, "yes" if built else "no")))
-    if args.all:
+        state = "yes" if built else "no"
+        if spec is not None and not built and spec.needs and importlib.util.find_spec(spec.needs) is None:
+            state = f"no: needs {spec.needs} (pip install 'dojo-kernel[builtins]')"
+        table.add_row(*(plain(cell, newlines=False) for cell in (name, kind or "-", str(metric), size, state)))
+    if args.all and args.suite is None:
         for row in _catalog_module().list_catalog():
             if row["name"] in shown:
                 continue
@@ -157,7 +159,18 @@ def cmd_list(args: argparse.Namespace) -> int:
             table.add_row(row["name"], kind or "-", str(row.get("metric") or "-"), row.get("data_size") or "-",
                           "yes" if row.get("prepared") else "no (Kaggle)" if row.get("preparable") else "no (listed only)")
     _console().print(table)
+    suites = ", ".join(f"{name} ({len(members)} built-ins)" for name, members in builtin.SUITES.items())
+    _console().print(f"suites: {suites}; show one with `dojo list --suite NAME`, run one with `dojo batch --suite NAME`")
     return 0
+
+
+def _suite(name: str) -> tuple[str, ...]:
+    from .prepare import builtin
+
+    try:
+        return builtin.suite(name)
+    except KeyError as error:
+        raise UsageError(str(error.args[0])) from None
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -312,6 +325,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def _run_batch_command(args: argparse.Namespace) -> BatchResult:
     from .batch import Grid, load_grid, run_batch
 
+    if getattr(args, "suite", None):  # the suite's competitions come before any named ones
+        args.targets = [*_suite(args.suite), *(args.targets or [])]
+    elif not args.targets:
+        raise UsageError("expected competition names, a grid file or --suite NAME, got none")
     if len(args.targets) == 1 and args.targets[0].endswith(".toml"):
         grid = load_grid(args.targets[0])
     else:
@@ -464,6 +481,7 @@ def build_parser() -> _Parser:
 
     listing = commands.add_parser("list", help="show the competitions", description="Show the registered competitions.")
     listing.add_argument("--all", action="store_true", help="also show the Kaggle catalog (default: built-ins and prepared ones only)")
+    listing.add_argument("--suite", metavar="NAME", help="only the built-ins of a named suite: lite or full")
 
     prepare = commands.add_parser("prepare", help="build competition dirs",
                                   description="Build a built-in competition, or download and prepare a Kaggle one.")
@@ -498,6 +516,10 @@ def build_parser() -> _Parser:
                                 description="Run a grid of episodes in parallel; one run dir each, a results table "
                                             "and a report.")
     add_batch_arguments(batch)
+    batch.add_argument("--suite", metavar="NAME", help="run every built-in of a named suite: lite or full")
+    for action in batch._actions:  # with --suite, naming competitions is optional
+        if action.dest == "targets":
+            action.nargs = "*"
 
     replay = commands.add_parser("replay", help="rerun a notebook and compare",
                                  description="Rerun a recorded trajectory.ipynb in a fresh kernel and compare it with the record.")

@@ -414,7 +414,11 @@ def _python_dirs(python: str) -> list[str]:
     Asked of the interpreter itself (with a clean environment), so editable installs and
     .pth entries count, and the caller's own sys.path (a test runner's rootdir) does not.
     """
-    script = "import sys, json; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path]))"
+    # An editable install made by setuptools maps packages to their folders in a finder module
+    # (MAPPING) rather than on sys.path: those folders are library code too.
+    script = ("import sys, json; mapped = [p for n, m in list(sys.modules.items()) if n.startswith('__editable__')"
+              " for p in getattr(m, 'MAPPING', {}).values()];"
+              " print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path, *mapped]))")
     try:
         out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60,
                              env=_probe_env(), cwd="/", check=True).stdout

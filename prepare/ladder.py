@@ -28,6 +28,8 @@ from sklearn.ensemble import (
     HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
+    VotingClassifier,
+    VotingRegressor,
 )
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
@@ -67,7 +69,8 @@ def preprocessor(frame: pd.DataFrame, *, scale: bool) -> ColumnTransformer:
                 "categorical",
                 make_pipeline(
                     SimpleImputer(strategy="most_frequent"),
-                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                    # at most 30 columns per category: ids and timestamps would otherwise make thousands
+                    OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=30, sparse_output=False),
                 ),
                 categorical,
             )
@@ -75,10 +78,15 @@ def preprocessor(frame: pd.DataFrame, *, scale: bool) -> ColumnTransformer:
     return ColumnTransformer(parts)
 
 
-def classifier_rungs(n_rows: int, *, label_output: bool, n_classes: int = 2) -> list[Rung]:
-    """About 30 classifiers from trivial to tuned, sized so a ladder fits in seconds."""
+def classifier_rungs(n_rows: int, *, label_output: bool, n_classes: int = 2, small: bool = False) -> list[Rung]:
+    """About 30 classifiers from trivial to tuned, sized so a ladder fits in seconds.
+
+    ``small``: a dozen rungs, for ladders that fit one model per label (multi-label).
+    """
     trees = 50 if n_rows < 3000 else 25
     boosting_rounds = 30 if n_classes <= 3 else 10  # boosting grows one tree per class per round
+    if small:
+        return _small_classifier_rungs(trees)
     trivial = "most_frequent" if label_output else "prior"
     rungs: list[Rung] = [
         (f"trivial: {trivial.replace('_', ' ')} class", DummyClassifier(strategy=trivial), "trivial"),
@@ -89,9 +97,8 @@ def classifier_rungs(n_rows: int, *, label_output: bool, n_classes: int = 2) -> 
         (f"logistic regression C={c:g}", LogisticRegression(C=c, max_iter=2000), "linear")
         for c in (0.001, 0.01, 0.1, 1, 10, 100)
     ]
-    rungs += [
-        (f"k-nearest neighbours k={k}", KNeighborsClassifier(n_neighbors=k), "neighbours") for k in (1, 3, 7, 15, 31)
-    ]
+    neighbours = (1, 3, 7, 15, 31) if n_rows < 8000 else (5, 25)  # each predicts by a search over all rows
+    rungs += [(f"k-nearest neighbours k={k}", KNeighborsClassifier(n_neighbors=k), "neighbours") for k in neighbours]
     rungs += [
         (f"decision tree depth={d}", DecisionTreeClassifier(max_depth=d, random_state=0), "tree")
         for d in (1, 2, 3, 5, None)
@@ -129,7 +136,119 @@ def classifier_rungs(n_rows: int, *, label_output: bool, n_classes: int = 2) -> 
             "tuned",
         ),
     ]
-    return rungs
+    return rungs + strong_rungs(n_rows, classify=True, n_classes=n_classes)
+
+
+def _small_classifier_rungs(trees: int) -> list[Rung]:
+    return [
+        ("trivial: prior class", DummyClassifier(strategy="prior"), "trivial"),
+        ("naive Bayes (Gaussian)", GaussianNB(), "linear"),
+        *[(f"logistic regression C={c:g}", LogisticRegression(C=c, max_iter=1000), "linear") for c in (0.001, 0.1, 10)],
+        *[(f"decision tree depth={d}", DecisionTreeClassifier(max_depth=d, random_state=0), "tree") for d in (2, 5, 10)],
+        ("random forest depth=6", RandomForestClassifier(n_estimators=trees, max_depth=6, random_state=0), "ensemble"),
+        ("random forest", RandomForestClassifier(n_estimators=trees, min_samples_leaf=3, random_state=0), "ensemble"),
+        *[
+            (f"gradient boosting lr={lr:g} rounds={rounds}",
+             HistGradientBoostingClassifier(learning_rate=lr, max_iter=rounds, random_state=0), "ensemble")
+            for lr, rounds in ((0.2, 20), (0.1, 60))
+        ],
+        ("strong: gradient boosting 300 rounds lr=0.05",
+         HistGradientBoostingClassifier(learning_rate=0.05, max_iter=300, random_state=0), "strong"),
+    ]
+
+
+def strong_rungs(n_rows: int, *, classify: bool, n_classes: int = 2, loss: str = "squared_error") -> list[Rung]:
+    """The top of the ladder: gradient boosting stopped early on held-out rows, and tuned.
+
+    These are what a careful person gets from the same features with patience; a first
+    cross-validated model (200 rounds at rate 0.1) should land below them.
+    """
+    if classify:
+        def boosting(**options: Any) -> BaseEstimator:
+            return HistGradientBoostingClassifier(random_state=0, **options)
+    else:
+        def boosting(**options: Any) -> BaseEstimator:
+            return HistGradientBoostingRegressor(loss=loss, random_state=0, **options)
+    rounds = 500 if n_classes <= 3 else 150  # a multiclass round fits one tree per class
+    stop = {"early_stopping": True, "validation_fraction": 0.1, "n_iter_no_change": 25}
+    return [
+        (
+            f"strong: gradient boosting lr=0.1 leaves=31 l2=1, early stopping (at most {rounds} rounds)",
+            boosting(learning_rate=0.1, max_iter=rounds, l2_regularization=1.0, **stop),
+            "strong",
+        ),
+        (
+            f"strong: gradient boosting lr=0.07 leaves=63 min leaf=40, early stopping (at most {rounds} rounds)",
+            boosting(learning_rate=0.07, max_iter=rounds, max_leaf_nodes=63, min_samples_leaf=40, **stop),
+            "strong",
+        ),
+        (
+            "strong: blend of gradient boosting, a random forest and a linear model (soft vote 2:1:1)"
+            if classify else "strong: blend of gradient boosting and a random forest (2:1)",
+            _blend(classify, rounds, loss),
+            "strong",
+        ),
+        (
+            f"strong: gradient boosting lr=0.03 leaves=31 l2=1, {rounds * 8 // 5} rounds",
+            boosting(learning_rate=0.03, max_iter=rounds * 8 // 5, l2_regularization=1.0, early_stopping=False),
+            "strong",
+        ),
+        (
+            "strong: blend of slow gradient boosting and a large random forest (3:1)",
+            _slow_blend(classify, rounds * 8 // 5, loss),
+            "strong",
+        ),
+        (
+            "tuned: gradient boosting (2-fold grid over leaves 15 / 63, early stopping)",
+            GridSearchCV(boosting(learning_rate=0.1, max_iter=rounds, **stop), {"max_leaf_nodes": [15, 63]}, cv=2),
+            "tuned",
+        ),
+    ]
+
+
+def _blend(classify: bool, rounds: int, loss: str) -> BaseEstimator:
+    """Averaging models that err differently beats the best of them: the usual last step of a careful solution."""
+    forest_trees = 150 if rounds > 150 else 60
+    if classify:
+        return VotingClassifier(
+            [
+                ("boosting", HistGradientBoostingClassifier(learning_rate=0.05, max_iter=min(rounds, 300), random_state=0)),
+                ("forest", RandomForestClassifier(n_estimators=forest_trees, min_samples_leaf=2, random_state=0)),
+                ("linear", make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000))),
+            ],
+            voting="soft",
+            weights=[2, 1, 1],
+        )
+    return VotingRegressor(
+        [
+            ("boosting", HistGradientBoostingRegressor(loss=loss, learning_rate=0.05, max_iter=min(rounds, 300),
+                                                       random_state=0)),
+            ("forest", RandomForestRegressor(n_estimators=forest_trees, min_samples_leaf=2, random_state=0)),
+        ],
+        weights=[2, 1],
+    )
+
+
+def _slow_blend(classify: bool, rounds: int, loss: str) -> BaseEstimator:
+    forest_trees = 300 if rounds > 300 else 100
+    if classify:
+        return VotingClassifier(
+            [
+                ("boosting", HistGradientBoostingClassifier(learning_rate=0.03, max_iter=rounds, l2_regularization=1.0,
+                                                            random_state=0)),
+                ("forest", RandomForestClassifier(n_estimators=forest_trees, min_samples_leaf=1, random_state=0)),
+            ],
+            voting="soft",
+            weights=[3, 1],
+        )
+    return VotingRegressor(
+        [
+            ("boosting", HistGradientBoostingRegressor(loss=loss, learning_rate=0.03, max_iter=rounds,
+                                                       l2_regularization=1.0, random_state=0)),
+            ("forest", RandomForestRegressor(n_estimators=forest_trees, min_samples_leaf=1, random_state=0)),
+        ],
+        weights=[3, 1],
+    )
 
 
 def regressor_rungs(n_rows: int, *, count_target: bool = False, log_target: bool = False) -> list[Rung]:
@@ -149,9 +268,8 @@ def regressor_rungs(n_rows: int, *, count_target: bool = False, log_target: bool
         rungs += [
             (f"Poisson regression alpha={a:g}", PoissonRegressor(alpha=a, max_iter=1000), "linear") for a in (0.01, 1)
         ]
-    rungs += [
-        (f"k-nearest neighbours k={k}", KNeighborsRegressor(n_neighbors=k), "neighbours") for k in (1, 3, 7, 15, 31)
-    ]
+    neighbours = (1, 3, 7, 15, 31) if n_rows < 8000 else (5, 25)  # each predicts by a search over all rows
+    rungs += [(f"k-nearest neighbours k={k}", KNeighborsRegressor(n_neighbors=k), "neighbours") for k in neighbours]
     rungs += [
         (f"decision tree depth={d}", DecisionTreeRegressor(max_depth=d, random_state=0), "tree")
         for d in (1, 2, 3, 5, None)
@@ -199,6 +317,7 @@ def regressor_rungs(n_rows: int, *, count_target: bool = False, log_target: bool
             "tuned",
         ),
     ]
+    rungs += strong_rungs(n_rows, classify=False, loss=loss)
     if log_target:
         rungs = [
             (team, estimator, family)
@@ -227,7 +346,11 @@ def fit_tabular_ladder(
     # get slower, not faster; one thread also makes the results the same everywhere.
     with threadpool_limits(1):
         for team, estimator, family in rungs:
-            scale = family in ("linear", "neighbours", "tuned", "kernel")
+            if getattr(estimator, "takes_raw_frame", False):  # it prepares its own features (e.g. joins tables)
+                model = clone(estimator).fit(frame_train, y_train)
+                entries.append(LadderEntry(team, family, to_predictions(model, pd.DataFrame(x_test))))
+                continue
+            scale = family in ("linear", "neighbours", "kernel") or (family == "tuned" and "boosting" not in team)
             model = make_pipeline(preprocessor(frame_train, scale=scale), clone(estimator))
             model.fit(frame_train, y_train)
             entries.append(LadderEntry(team, family, to_predictions(model, pd.DataFrame(x_test))))

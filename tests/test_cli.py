@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from dojo_kernel.prepare.builtin import BUILTIN_NAMES
+from dojo_kernel.prepare.builtin import CORE_NAMES
 
 from dojo_kernel.cli import main
 
@@ -48,7 +48,7 @@ def run_baseline(name: str, out: Path, *extra: str, quiet: bool = True) -> dict:
 # -- every built-in competition, end to end ---------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", BUILTIN_NAMES)
+@pytest.mark.parametrize("name", CORE_NAMES)
 def test_baseline_beats_the_sample_submission_and_its_notebook_replays(name, data_root, tmp_path, capsys):
     from dojo_kernel import get_competition
 
@@ -200,9 +200,20 @@ def test_help_on_every_command_and_the_console_script():
 def test_list_shows_builtins_with_their_metric_and_build_state(data_root, capsys):
     assert main(["list"]) == 0
     printed = capsys.readouterr().out
-    for name in BUILTIN_NAMES:
+    for name in CORE_NAMES:
         assert name in printed
     assert "multiclass_log_loss" in printed
+    assert "suites: lite (10 built-ins), full (" in printed
+
+
+def test_list_shows_one_suite_and_refuses_an_unknown_one(data_root, capsys):
+    from dojo_kernel.prepare.builtin import suite
+
+    assert main(["list", "--suite", "lite"]) == 0
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in suite("lite")) and "iris-species" not in printed
+    assert main(["list", "--suite", "heavy"]) == 2
+    assert "expected a suite among lite, full, got 'heavy'" in capsys.readouterr().err
 
 
 # -- the notebooks in notebooks/ ---------------------------------------------------------------

@@ -19,12 +19,12 @@ import json
 import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from string import Template
 from typing import Any
 
 from ..errors import ConfigError, expected
 from ..spaces import CELL_STATUSES
 from .base import Action, Observation
+from .baseline_cells import cell
 
 # -- the task, as the metadata text states it ---------------------------------------------
 
@@ -102,539 +102,22 @@ def parse_layout(text: str) -> dict[str, Any] | None:
 
 
 # -- the cells ------------------------------------------------------------------------------
-# Templates use $names (string.Template), which Python code never needs, so the braces of
-# dicts and f-strings stay as they are. Values are substituted as Python literals (repr).
+# Each cell is a real Python file in baseline_cells/, with its episode values (metric, target
+# columns, ...) written into its parameter block by `cell`.
 
-LOAD = """\
-import json
-from pathlib import Path
-
-import numpy as np
-import pandas as pd
-
-files = sorted(p for p in Path("input").rglob("*") if p.is_file())
-print(f"{len(files)} files in input/, e.g.:", ", ".join(str(p.relative_to("input")) for p in files[:12]))
-
-
-def find_table(word):
-    \"\"\"The shallowest CSV whose name contains `word` (the sample submission aside).\"\"\"
-    found = [p for p in files if p.suffix.lower() == ".csv" and word in p.stem.lower() and "sample" not in p.stem.lower()]
-    return min(found, key=lambda p: (len(p.parts), len(p.name))) if found else None
-
-
-sample_path = next((p for p in files if p.suffix.lower() == ".csv" and "sample" in p.stem.lower()), None)
-sample = pd.read_csv(sample_path)
-train = pd.read_csv(find_table("train"))
-test_path = find_table("test")
-test = pd.read_csv(test_path) if test_path else sample.iloc[:, :1].copy()
-print("train", train.shape, "| test", test.shape, "| sample submission", sample.shape)
-train.head()
-"""
-
-LOOK = """\
-ID = $id_column if $id_column in sample.columns else sample.columns[0]
-TARGETS = [c for c in $targets if c in sample.columns] or [c for c in sample.columns if c != ID]
-
-
-def respelled(frame):
-    \"\"\"The same column may be spelled differently in train/test and in the submission ("label" / "Label").\"\"\"
-    return frame.rename(columns={c: t for t in [ID, *TARGETS] for c in frame.columns
-                                 if t not in frame.columns and c.lower() == t.lower()})
-
-
-train, test = respelled(train), respelled(test)
-print("id column:", ID, "| submission columns:", TARGETS)
-print("column types:", train.dtypes.astype(str).value_counts().to_dict())
-missing = train.isna().mean()
-print("missing values:", {c: f"{v:.0%}" for c, v in missing[missing > 0].items()} or "none")
-
-
-def as_time(values):
-    \"\"\"Numbers as they are, dates as datetimes; None for a column that is neither.\"\"\"
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
-        return values
-    if pd.api.types.is_string_dtype(values) or values.dtype == object:
-        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
-        if parsed.notna().mean() > 0.9:
-            return parsed
-    return None
-
-
-def is_forecast_index(column):
-    \"\"\"Every test value comes after every train value: the test rows are the future.\"\"\"
-    if column not in train.columns or column not in test.columns:
-        return False
-    past, future = as_time(train[column]), as_time(test[column])
-    return past is not None and future is not None and len(future) > 0 and future.min() > past.max()
-
-
-label_column = None
-if not set(TARGETS) <= set(train.columns):  # one submission column per class: find the label column
-    class_names = set(map(str, TARGETS))
-    label_column = next((c for c in train.columns if c not in test.columns and c != ID
-                         and set(train[c].dropna().astype(str)) <= class_names), None)
-y_columns = [label_column] if label_column else [c for c in TARGETS if c in train.columns]
-shared = [c for c in test.columns if c in train.columns and c not in TARGETS and c not in y_columns]
-# A forecast: the task says so, or the test rows carry nothing but the time (an id that merely
-# grows from train to test, as on many Kaggle tables, is no reason to forecast).
-time_column = next((c for c in [ID, *shared] if is_forecast_index(c)
-                    and ($category == "time-series" or not [o for o in shared if o not in (c, ID)])), None)
-images = [p for p in files if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}]
-image_column = None
-if images:  # which column names each row's image: a file name column, else the id
-    names, stems = {p.name for p in images}, {p.stem for p in images}
-    for column in [c for c in train.columns if c in test.columns or c == ID]:
-        values = train[column].astype(str)
-        if values.map(lambda v: Path(v).name).isin(names).mean() > 0.9 or values.isin(stems).mean() > 0.9:
-            image_column = column
-            break
-kind = "timeseries" if time_column is not None else "image" if image_column is not None else "tabular"
-for column in y_columns:
-    values = train[column]
-    if values.nunique() <= 20:
-        print(f"target {column}:", values.value_counts(dropna=False).head(20).to_dict())
-    else:
-        print(f"target {column}:", values.describe().round(4).to_dict())
-layout = {"kind": kind, "id": ID, "targets": TARGETS, "y_columns": y_columns, "label_column": label_column,
-          "time_column": time_column, "image_column": image_column, "train_rows": len(train), "test_rows": len(test),
-          "unique": {c: int(train[c].nunique()) for c in y_columns},
-          "numeric": {c: bool(pd.api.types.is_numeric_dtype(train[c])) for c in y_columns},
-          "non_negative": {c: bool(pd.api.types.is_numeric_dtype(train[c]) and train[c].min() >= 0) for c in y_columns}}
-print("layout:", json.dumps(layout))
-"""
-
-TABULAR_FEATURES = """\
-from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-features = [c for c in test.columns if c in train.columns and c != ID and c not in TARGETS and c not in y_columns]
-X, X_test = train[features].copy(), test[features].copy()
-for column in list(features):  # dates become numbers a model can use
-    parsed = as_time(X[column]) if not pd.api.types.is_numeric_dtype(X[column]) else None
-    if parsed is not None and not pd.api.types.is_numeric_dtype(parsed):
-        for frame in (X, X_test):
-            when = pd.to_datetime(frame[column], errors="coerce", format="mixed")
-            frame[column + "_year"], frame[column + "_month"] = when.dt.year, when.dt.month
-            frame[column + "_weekday"], frame[column] = when.dt.day_of_week, when.dt.day_of_year
-numeric = X.select_dtypes(include=["number", "bool"]).columns.tolist()
-rest = [c for c in X.columns if c not in numeric]
-text = [c for c in rest if X[c].astype(str).str.len().mean() > 30 and X[c].nunique() > 0.2 * len(X)]
-categorical = [c for c in rest if c not in text and X[c].nunique() <= 100]
-ignored = [c for c in rest if c not in text and c not in categorical]
-for frame in (X, X_test):  # a missing category is a category of its own
-    frame[categorical] = frame[categorical].astype(str)
-X[numeric], X_test[numeric] = X[numeric].astype(float), X_test[numeric].astype(float)
-print(f"{len(numeric)} numeric, {len(categorical)} categorical, {len(text)} text columns; ignored: {ignored or 'none'}")
-
-
-def preprocessor(scale):
-    \"\"\"Impute numbers (median, plus a was-missing flag), one-hot categories, TF-IDF for text.\"\"\"
-    parts = []
-    if numeric:
-        steps = [SimpleImputer(strategy="median", add_indicator=True)] + ([StandardScaler()] if scale else [])
-        parts.append(("numeric", make_pipeline(*steps), numeric))
-    if categorical:
-        parts.append(("categorical", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5,
-                                                   sparse_output=bool(text)), categorical))
-    for column in text:
-        parts.append((f"text_{column}", TfidfVectorizer(max_features=20000, ngram_range=(1, 2), sublinear_tf=True), column))
-    return ColumnTransformer(parts, sparse_threshold=0.3 if text else 0.0)
-
-
-dense = not text  # gradient boosting needs dense input
-X.head()
-"""
-
-IMAGE_FEATURES = """\
-from PIL import Image
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
-
-by_stem = {}
-for path in images:
-    by_stem.setdefault(path.stem, []).append(path)
-
-
-def image_file(value, split):
-    \"\"\"The image of a row: its path as given, else the file with that name (or stem), preferring a
-    folder named after the split (train/, test/).\"\"\"
-    value = str(value)
-    for candidate in (Path("input") / value, Path("input") / split / value):
-        if candidate.is_file():
-            return candidate
-    matches = by_stem.get(Path(value).stem, [])
-    in_split = [p for p in matches if split in str(p.parent).lower()]
-    return (in_split or matches)[0]
-
-
-with Image.open(image_file(train[image_column].iloc[0], "train")) as first:
-    SIZE = (min(first.width, 32), min(first.height, 32))  # small images stay whole; larger ones shrink
-
-
-def pixels(frame, split):
-    rows = []
-    for value in frame[image_column]:
-        with Image.open(image_file(value, split)) as image:
-            rows.append(np.asarray(image.convert("L").resize(SIZE), dtype=np.float32).ravel() / 255.0)
-    return np.stack(rows)
-
-
-X, X_test = pixels(train, "train"), pixels(test, "test")
-print("pixels:", X.shape, X_test.shape, "at", SIZE)
-
-
-def preprocessor(scale):
-    return StandardScaler() if scale else FunctionTransformer()
-
-
-dense = True
-"""
-
-# The metric's own formula for one target column, in scikit-learn terms. `p` is what the
-# models predict: labels, the positive class's probability, a probability matrix, or values.
-METRIC_CODE = {
-    "accuracy": "from sklearn.metrics import accuracy_score as score",
-    "balanced_accuracy": "from sklearn.metrics import balanced_accuracy_score as score",
-    "f1": ("from sklearn.metrics import f1_score\n\n\ndef score(y, p):\n"
-           "    return f1_score(y, p, average='binary' if set(np.unique(y)) <= {0, 1} else 'macro')"),
-    "f1_micro": "from sklearn.metrics import f1_score\n\n\ndef score(y, p):\n    return f1_score(y, p, average='micro')",
-    "f1_macro": "from sklearn.metrics import f1_score\n\n\ndef score(y, p):\n    return f1_score(y, p, average='macro')",
-    "f1_weighted": ("from sklearn.metrics import f1_score\n\n\ndef score(y, p):\n"
-                    "    return f1_score(y, p, average='weighted')"),
-    "mcc": "from sklearn.metrics import matthews_corrcoef as score",
-    "quadratic_weighted_kappa": ("from sklearn.metrics import cohen_kappa_score\n\n\ndef score(y, p):\n"
-                                 "    return cohen_kappa_score(y, p, weights='quadratic')"),
-    "roc_auc": "from sklearn.metrics import roc_auc_score as score",
-    "mean_columnwise_auc": "from sklearn.metrics import roc_auc_score as score",
-    "roc_auc_ovr": ("from sklearn.metrics import roc_auc_score\n\n\ndef score(y, p):\n"
-                    "    return roc_auc_score(y, p, multi_class='ovr', labels=np.unique(y))"),
-    "log_loss": "from sklearn.metrics import log_loss as score",
-    "multiclass_log_loss": ("from sklearn.metrics import log_loss\n\n\ndef score(y, p):\n"
-                            "    return log_loss(y, p, labels=np.unique(y))"),
-    "rmse": ("from sklearn.metrics import mean_squared_error\n\n\ndef score(y, p):\n"
-             "    return mean_squared_error(y, p) ** 0.5"),
-    "mean_columnwise_rmse": ("from sklearn.metrics import mean_squared_error\n\n\ndef score(y, p):\n"
-                             "    return mean_squared_error(y, p) ** 0.5"),
-    "mse": "from sklearn.metrics import mean_squared_error as score",
-    "rmsle": ("from sklearn.metrics import mean_squared_log_error\n\n\ndef score(y, p):\n"
-              "    return mean_squared_log_error(y, np.clip(p, 0, None)) ** 0.5"),
-    "mean_columnwise_rmsle": ("from sklearn.metrics import mean_squared_log_error\n\n\ndef score(y, p):\n"
-                              "    return mean_squared_log_error(y, np.clip(p, 0, None)) ** 0.5"),
-    "mae": "from sklearn.metrics import mean_absolute_error as score",
-    "mape": "from sklearn.metrics import mean_absolute_percentage_error as score",
-    "smape": ("def score(y, p):\n    y, p = np.asarray(y, float), np.asarray(p, float)\n"
-              "    denominator = np.abs(y) + np.abs(p)\n"
-              "    return 100 * np.mean(np.where(denominator == 0, 0, 2 * np.abs(p - y) / np.where(denominator == 0, 1, denominator)))"),
-    "r2": "from sklearn.metrics import r2_score as score",
-    "pearson": "from scipy.stats import pearsonr\n\n\ndef score(y, p):\n    return pearsonr(y, p)[0]",
-    "spearman": "from scipy.stats import spearmanr\n\n\ndef score(y, p):\n    return spearmanr(y, p)[0]",
-    "poisson_deviance": ("from sklearn.metrics import mean_poisson_deviance\n\n\ndef score(y, p):\n"
-                         "    return mean_poisson_deviance(y, np.clip(p, 1e-9, None))"),
-    "pinball": ("from sklearn.metrics import mean_pinball_loss\n\n\ndef score(y, p):\n"
-                "    return mean_pinball_loss(y, p, alpha=0.5)"),
-    "normalized_gini": ("def gini(y, p):\n    y = np.asarray(y, float)[np.lexsort((np.arange(len(p)), -np.asarray(p, float)))]\n"
-                        "    return (np.cumsum(y) / y.sum()).sum() / len(y) - (len(y) + 1) / (2 * len(y))\n\n\n"
-                        "def score(y, p):\n    return gini(y, p) / gini(y, y)"),
-    "map@k": ("def score(y, p):\n    hits = [1.0 / (list(str(row).split()).index(str(truth)) + 1)\n"
-              "            if str(truth) in str(row).split() else 0.0 for truth, row in zip(y, p)]\n"
-              "    return float(np.mean(hits))"),
-}
-METRIC_CODE["ndcg@k"] = METRIC_CODE["map@k"]  # both reward the true label ranked high
 _FALLBACK_METRIC = {"classification": "accuracy", "regression": "rmse"}
 
-MODELS = """\
-from sklearn.base import clone
-from sklearn.model_selection import $splitter, cross_val_predict
-$model_imports
 
-$metric_code
+def _usable_metric(metric: str | None) -> str | None:
+    """The metric as named, if the metric library can score the models' predictions with it."""
+    if not metric:
+        return None
+    try:
+        from ..metrics import get_metric
 
-
-LOWER_IS_BETTER = $lower_is_better
-PREDICT = $predict  # what the metric scores: labels, probabilities or values
-candidates = {
-$candidates
-}
-if not dense:  # gradient boosting cannot take the sparse matrix TF-IDF makes; forests crawl on it
-    candidates.pop("gradient boosting", None)
-    if len(X) > 10_000:
-        candidates.pop("random forest", None)
-
-
-def prediction_of(raw, classes):
-    \"\"\"What the metric reads, from what a model gives: one probability column for two classes,
-    the top $k labels for a ranking, the raw output otherwise.\"\"\"
-    if PREDICT == "probability" and raw.ndim == 2 and raw.shape[1] == 2 and not MULTICLASS_COLUMNS:
-        return raw[:, 1]
-    if PREDICT == "ranking":
-        top = np.argsort(-raw, axis=1)[:, :$k]
-        return np.array([" ".join(str(classes[i]) for i in row) for row in top])
-    return raw
-
-
-MULTICLASS_COLUMNS = $multiclass_columns
-method = "predict_proba" if PREDICT in ("probability", "ranking") else "predict"
-cv_scores, best = {}, {}
-for column in y_columns:
-    known = train[column].notna().to_numpy()
-    y = train.loc[known, column].to_numpy()
-    rows = np.flatnonzero(known)
-    if len(rows) > $max_rows:  # cross-validate on a sample; the final fit sees every row
-        rows = np.random.default_rng(0).choice(rows, $max_rows, replace=False)
-    X_cv = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
-    y_cv = train[column].to_numpy()[rows]
-    cv = $splitter($folds, shuffle=True, random_state=0)
-    for name, model in candidates.items():
-        try:
-            raw = cross_val_predict(model, X_cv, y_cv, cv=cv, method=method)
-            cv_scores[(column, name)] = float(score(y_cv, prediction_of(raw, np.unique(y_cv))))
-        except Exception as error:  # one model failing is no reason to stop
-            print(f"{name} failed on {column}: {type(error).__name__}: {error}")
-    tried = {name: s for (c, name), s in cv_scores.items() if c == column and np.isfinite(s)}
-    best[column] = (min if LOWER_IS_BETTER else max)(tried, key=tried.get)
-    print(f"{column}: " + ", ".join(f"{name} {s:.5g}" for name, s in tried.items()) + f" -> {best[column]}")
-"""
-
-FIT_AND_WRITE = """\
-ids = test[ID] if ID in test.columns else sample[ID]
-submission = pd.DataFrame({ID: ids.to_numpy()})
-for column in y_columns:
-    known = train[column].notna().to_numpy()
-    model = clone(candidates[best[column]]).fit(X[known] if not hasattr(X, "iloc") else X.loc[known],
-                                                train.loc[known, column].to_numpy())
-    if PREDICT in ("probability", "ranking"):
-        raw = model.predict_proba(X_test)
-        classes = list(model.classes_)
-        if MULTICLASS_COLUMNS:  # one column per class, named like the classes
-            by_name = {str(c): raw[:, i] for i, c in enumerate(classes)}
-            for target in TARGETS:
-                submission[target] = by_name.get(str(target), np.zeros(len(raw)))
-            continue
-        prediction = prediction_of(raw, classes)
-    else:
-        prediction = model.predict(X_test)
-    if $clip_at_zero:
-        prediction = np.clip(prediction, 0, None)
-    submission[column] = prediction
-submission = submission[[ID, *TARGETS]]
-submission.to_csv($submission_path, index=False)
-print(f"wrote {$submission_path}: {submission.shape[0]} rows, columns {list(submission.columns)}")
-submission.head()
-"""
-
-FALLBACK = """\
-# The full pipeline failed: gradient boosting on the numeric columns (it copes with missing
-# values by itself), else the most common value or the mean.
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-numeric_columns = [c for c in test.columns if c in train.columns and c != ID and c not in TARGETS
-                   and pd.api.types.is_numeric_dtype(train[c])]
-ids = test[ID] if ID in test.columns else sample[ID]
-submission = pd.DataFrame({ID: ids.to_numpy()})
-for target in TARGETS:
-    if target not in train.columns:
-        submission[target] = sample[target].to_numpy()[: len(submission)] if len(sample) == len(submission) else 0
-        continue
-    known = train[target].notna()
-    y = train.loc[known, target]
-    classify = $classify
-    if numeric_columns:
-        model = (HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor)(max_iter=100)
-        model.fit(train.loc[known, numeric_columns], y)
-        if classify and $probability:
-            submission[target] = model.predict_proba(test[numeric_columns])[:, -1]
-        else:
-            submission[target] = model.predict(test[numeric_columns])
-    else:
-        submission[target] = y.mode().iloc[0] if classify else y.mean()
-submission.to_csv($submission_path, index=False)
-print(f"wrote {$submission_path}: {submission.shape}")
-"""
-
-LAST_RESORT = """\
-# Nothing else worked: the sample submission is at least a valid one.
-import shutil
-from pathlib import Path
-
-sample_file = min(Path("input").rglob("*sample*.csv"), key=lambda p: len(p.parts))
-shutil.copy(sample_file, $submission_path)
-print("copied", sample_file, "to", $submission_path)
-"""
-
-TIMESERIES_FEATURES = """\
-TIME = time_column
-times = pd.concat([as_time(train[TIME]), as_time(test[TIME])], ignore_index=True)
-is_date = pd.api.types.is_datetime64_any_dtype(times)
-origin = times.min()
-gaps = as_time(train[TIME]).sort_values().diff().dropna()
-STEP = gaps.median()
-
-
-def steps_of(values):
-    \"\"\"Time as a count of steps from the first training point (fractional where off the grid).\"\"\"
-    return ((as_time(values) - origin) / STEP).to_numpy(dtype=float)
-
-
-order = np.argsort(steps_of(train[TIME]), kind="stable")
-t_train, t_test = steps_of(train[TIME])[order], steps_of(test[TIME])
-days = STEP / pd.Timedelta(days=1) if is_date else None
-calendar = ([7.0, 365.25] if days < 2 else [365.25 / 7] if days < 10 else [12.0] if days < 40 else [4.0] if days < 100 else []) \\
-    if is_date else []
-
-
-def dominant_period(y):
-    \"\"\"The strongest cycle of the detrended series (a periodogram), in steps.\"\"\"
-    y = pd.Series(y).interpolate().bfill().ffill().to_numpy()
-    t = np.arange(len(y))
-    detrended = y - np.polyval(np.polyfit(t, y, 1), t)
-    power = np.abs(np.fft.rfft(detrended)) ** 2
-    frequencies = np.fft.rfftfreq(len(y))
-    usable = (frequencies > 0) & (frequencies >= 3 / len(y)) & (frequencies <= 0.5)
-    return float(1 / frequencies[usable][np.argmax(power[usable])]) if usable.any() else None
-
-
-periods = {}
-for column in y_columns:
-    series = train[column].to_numpy(dtype=float)[order]
-    found = dominant_period(series)
-    periods[column] = sorted({round(p, 2) for p in calendar + ([found] if found and found >= 2 else [])})
-print(f"{len(t_train)} training points, one every {STEP}; {len(t_test)} to forecast, "
-      f"{t_test.min() - t_train.max():.0f} to {t_test.max() - t_train.max():.0f} steps ahead; cycles (steps): {periods}")
-"""
-
-TIMESERIES_MODELS = """\
-import warnings
-
-from sklearn.linear_model import Ridge
-from statsmodels.tsa.ar_model import AutoReg, ar_select_order
-from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
-$metric_code
-
-
-LOWER_IS_BETTER = $lower_is_better
-
-
-def on_grid(t, y):
-    \"\"\"The series on whole steps 0..n, gaps filled by interpolation (what AR and Holt-Winters need).\"\"\"
-    grid = pd.Series(y, index=np.round(t).astype(int)).groupby(level=0).mean()
-    grid = grid.reindex(range(grid.index.min(), grid.index.max() + 1)).interpolate().bfill().ffill()
-    return grid
-
-
-def last_value(t, y, t_new, cycles):
-    return np.full(len(t_new), pd.Series(y).dropna().iloc[-1])
-
-
-def trend_and_cycles(t, y, t_new, cycles):
-    def design(s):
-        columns = [s / max(t.max(), 1)]
-        for period in cycles:
-            for k in (1, 2, 3):
-                columns += [np.sin(2 * np.pi * k * s / period), np.cos(2 * np.pi * k * s / period)]
-        return np.column_stack(columns)
-    known = ~np.isnan(y)
-    return Ridge(alpha=1e-3).fit(design(t[known]), y[known]).predict(design(t_new))
-
-
-def autoregression(t, y, t_new, cycles):
-    grid = on_grid(t, y)
-    lags = ar_select_order(grid.to_numpy(), maxlag=min(30, len(grid) // 4), trend="ct").ar_lags or [1]
-    fitted = AutoReg(grid.to_numpy(), lags=lags, trend="ct").fit()
-    ahead = np.maximum(np.round(t_new).astype(int) - grid.index.max(), 1)
-    path = fitted.forecast(int(ahead.max()))
-    return path[ahead - 1]
-
-
-def holt_winters(t, y, t_new, cycles):
-    grid = on_grid(t, y)
-    period = int(round(max(cycles))) if cycles else None
-    seasonal = "add" if period and 2 <= period <= len(grid) // 2 else None
-    fitted = ExponentialSmoothing(grid.to_numpy(), trend="add", seasonal=seasonal,
-                                  seasonal_periods=period if seasonal else None).fit()
-    ahead = np.maximum(np.round(t_new).astype(int) - grid.index.max(), 1)
-    return fitted.forecast(int(ahead.max()))[ahead - 1]
-
-
-forecasters = {"last value": last_value, "trend + cycles": trend_and_cycles,
-               "autoregression": autoregression, "holt-winters": holt_winters}
-cv_scores, best = {}, {}
-horizon = int(min(len(t_test), len(t_train) // 4))
-for column in y_columns:
-    y_all = train[column].to_numpy(dtype=float)[order]
-    fit_t, fit_y, check_t, check_y = t_train[:-horizon], y_all[:-horizon], t_train[-horizon:], y_all[-horizon:]
-    keep = ~np.isnan(check_y)
-    for name, forecast in forecasters.items():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                predicted = forecast(fit_t, fit_y, check_t, periods[column])
-            cv_scores[(column, name)] = float(score(check_y[keep], np.asarray(predicted)[keep]))
-        except Exception as error:
-            print(f"{name} failed on {column}: {type(error).__name__}: {error}")
-    tried = {name: s for (c, name), s in cv_scores.items() if c == column and np.isfinite(s)}
-    best[column] = (min if LOWER_IS_BETTER else max)(tried, key=tried.get)
-    print(f"{column}, last {horizon} points held out: " + ", ".join(f"{n} {s:.5g}" for n, s in tried.items())
-          + f" -> {best[column]}")
-"""
-
-TIMESERIES_WRITE = """\
-ids = test[ID] if ID in test.columns else sample[ID]
-submission = pd.DataFrame({ID: ids.to_numpy()})
-for column in y_columns:
-    y_all = train[column].to_numpy(dtype=float)[order]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prediction = np.asarray(forecasters[best[column]](t_train, y_all, t_test, periods[column]), dtype=float)
-    if $clip_at_zero:
-        prediction = np.clip(prediction, 0, None)
-    submission[column] = prediction
-submission = submission[[ID, *TARGETS]]
-submission.to_csv($submission_path, index=False)
-print(f"wrote {$submission_path}: {submission.shape[0]} rows, forecast from {submission[TARGETS[0]].min():.4g} "
-      f"to {submission[TARGETS[0]].max():.4g}")
-submission.head()
-"""
-
-
-def _candidates(problem: str, *, n_estimators: int, log_target: bool, poisson: bool) -> tuple[str, str]:
-    """The model imports and the `candidates` dict body for a problem."""
-    if problem == "classification":
-        imports = ("from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier\n"
-                   "from sklearn.linear_model import LogisticRegression\n"
-                   "from sklearn.pipeline import make_pipeline")
-        models = {
-            "logistic regression": "make_pipeline(preprocessor(scale=True), LogisticRegression(max_iter=2000))",
-            "random forest": f"make_pipeline(preprocessor(scale=False), RandomForestClassifier("
-                             f"n_estimators={n_estimators}, min_samples_leaf=2, n_jobs=-1, random_state=0))",
-            "gradient boosting": f"make_pipeline(preprocessor(scale=False), HistGradientBoostingClassifier("
-                                 f"max_iter={n_estimators}, learning_rate=0.1, early_stopping=False, random_state=0))",
-        }
-        return imports, "\n".join(f"    {name!r}: {model}," for name, model in models.items())
-    imports = ("from sklearn.compose import TransformedTargetRegressor\n"
-               "from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor\n"
-               "from sklearn.linear_model import Ridge\n"
-               "from sklearn.pipeline import make_pipeline")
-    boosting_loss = '"poisson"' if poisson else '"squared_error"'
-    models = {
-        "ridge": "make_pipeline(preprocessor(scale=True), Ridge(alpha=1.0))",
-        "random forest": f"make_pipeline(preprocessor(scale=False), RandomForestRegressor(n_estimators={n_estimators}, "
-                         f"min_samples_leaf=2, n_jobs=-1, random_state=0))",
-        "gradient boosting": f"make_pipeline(preprocessor(scale=False), HistGradientBoostingRegressor("
-                             f"loss={boosting_loss}, max_iter={n_estimators}, learning_rate=0.1, "
-                             f"early_stopping=False, random_state=0))",
-    }
-    if log_target:  # the metric compares logarithms: fit on log(1 + y)
-        models = {name: f"TransformedTargetRegressor({model}, func=np.log1p, inverse_func=np.expm1)"
-                  for name, model in models.items()}
-    return imports, "\n".join(f"    {name!r}: {model}," for name, model in models.items())
-
-
-def _fill(template: str, **values: Any) -> str:
-    """Substitute Python literals (strings and lists as repr, code as given) into a template."""
-    return Template(template).substitute(values)
+        return metric if get_metric(metric).kind != "text" else None
+    except Exception:  # an unknown or custom metric: the cells score with a stand-in
+        return None
 
 
 class BaselineAgent:
@@ -704,12 +187,12 @@ class BaselineAgent:
         submission_path = self._submission_path = f"working/{task.submission_file}"
         obs = yield {"action": "request_info", "info_type": "sample_submission",
                      "message": "Look at the sample submission: the exact columns and ids to produce."}
-        obs = yield _code(LOAD, "Load the data once; the frames stay in the kernel for every later cell.")
+        obs = yield _code(cell("load"), "Load the data once; the frames stay in the kernel for every later cell.")
         if not _ok(obs):
             yield from self._rescue(task, submission_path, None)
             return
-        obs = yield _code(_fill(LOOK, id_column=repr(task.id_column or ""), targets=repr(task.target_columns),
-                                category=repr(task.category)),
+        obs = yield _code(cell("look", ID_HINT=task.id_column or "", TARGET_HINT=list(task.target_columns),
+                               CATEGORY=task.category),
                           "Look at the columns, the target and the missing values, and work out what kind of "
                           "problem this is (tabular, images, or a forecast).")
         layout = parse_layout(_feedback(obs)) if _ok(obs) else None
@@ -743,54 +226,49 @@ class BaselineAgent:
         return "regression", "value"
 
     def _supervised(self, task: Task, layout: dict[str, Any], submission_path: str) -> Generator[Action, Observation, bool]:
-        features = IMAGE_FEATURES if layout["kind"] == "image" else TABULAR_FEATURES
+        features = cell("image_features" if layout["kind"] == "image" else "tabular_features")
         obs = yield _code(features, "Build the features: " + (
             "each image's pixels, grey and at most 32x32." if layout["kind"] == "image" else
             "impute missing numbers (with a was-missing flag), one-hot the categories, TF-IDF any free text."))
         if not _ok(obs):
             return False
         problem, predict = self._problem(task, layout)
-        metric = _metric_key(task.metric)
-        if metric not in METRIC_CODE:
-            metric = _FALLBACK_METRIC[problem]
-        lower = task.lower_is_better if metric == _metric_key(task.metric) else metric == "rmse"
-        log_target = metric in ("rmsle", "mean_columnwise_rmsle")
-        poisson = metric == "poisson_deviance" or (task.task or "").startswith("count")
-        imports, candidates = _candidates(problem, n_estimators=self.n_estimators,
-                                          log_target=log_target, poisson=poisson)
-        multiclass_columns = bool(layout.get("label_column")) and predict == "probability"
-        k = _k_of(task.metric)
-        code = _fill(MODELS, splitter="StratifiedKFold" if problem == "classification" else "KFold",
-                     model_imports=imports, metric_code=METRIC_CODE[metric], lower_is_better=repr(lower),
-                     predict=repr(predict), candidates=candidates, k=k, multiclass_columns=repr(multiclass_columns),
-                     max_rows=self.max_cv_rows, folds=self.folds)
+        usable = _usable_metric(task.metric)
+        metric = usable or _FALLBACK_METRIC[problem]
+        lower = task.lower_is_better if usable else metric == "rmse"
+        key = _metric_key(metric)
+        code = cell("models", PROBLEM=problem, METRIC_NAME=metric, LOWER_IS_BETTER=bool(lower), PREDICT=predict,
+                    MULTICLASS_COLUMNS=bool(layout.get("label_column")) and predict == "probability",
+                    K=_k_of(task.metric), N_ESTIMATORS=self.n_estimators,
+                    LOG_TARGET=key in ("rmsle", "mean_columnwise_rmsle"),
+                    POISSON=key == "poisson_deviance" or (task.task or "").startswith("count"),
+                    MAX_ROWS=self.max_cv_rows, FOLDS=self.folds)
         obs = yield _code(code,
                           f"Cross-validate a linear model, a random forest and gradient boosting ({self.folds} folds, "
                           f"scored with {metric}) and keep the best for each target.")
         if not _ok(obs):
             return False
         clip = problem == "regression" and all(layout.get("non_negative", {}).values())
-        obs = yield _code(_fill(FIT_AND_WRITE, clip_at_zero=repr(clip), submission_path=repr(submission_path)),
+        obs = yield _code(cell("fit_and_write", CLIP_AT_ZERO=clip, SUBMISSION_PATH=submission_path),
                           "Refit the best model on all the training rows, predict the test rows and write the "
                           "submission in the sample's format; the env grades it.")
         return _ok(obs) and _valid(obs)
 
     def _forecast(self, task: Task, layout: dict[str, Any], submission_path: str) -> Generator[Action, Observation, bool]:
-        obs = yield _code(TIMESERIES_FEATURES, "The test rows come after the training rows in time: a forecast. "
+        obs = yield _code(cell("timeseries_features"), "The test rows come after the training rows in time: a forecast. "
                                                "Measure the time step, the horizon and the strongest cycles.")
         if not _ok(obs):
             return False
-        metric = _metric_key(task.metric)
-        if metric not in METRIC_CODE:
-            metric = "rmse"
-        lower = task.lower_is_better if metric == _metric_key(task.metric) else True
-        obs = yield _code(_fill(TIMESERIES_MODELS, metric_code=METRIC_CODE[metric], lower_is_better=repr(lower)),
+        usable = _usable_metric(task.metric)
+        metric = usable or "rmse"
+        lower = task.lower_is_better if usable else True
+        obs = yield _code(cell("timeseries_models", METRIC_NAME=metric, LOWER_IS_BETTER=bool(lower)),
                           f"Backtest four forecasters on the last part of the history (scored with {metric}): "
                           "last value, trend + cycles, autoregression, Holt-Winters.")
         if not _ok(obs):
             return False
         clip = all(layout.get("non_negative", {}).values())
-        obs = yield _code(_fill(TIMESERIES_WRITE, clip_at_zero=repr(clip), submission_path=repr(submission_path)),
+        obs = yield _code(cell("timeseries_write", CLIP_AT_ZERO=clip, SUBMISSION_PATH=submission_path),
                           "Refit the best forecaster on the whole history and forecast the test dates.")
         return _ok(obs) and _valid(obs)
 
@@ -799,12 +277,12 @@ class BaselineAgent:
         self.stats["fallbacks"] += 1
         problem, predict = self._problem(task, layout) if layout else (
             ("classification", task.prediction) if task.prediction in ("label", "probability") else ("regression", "value"))
-        obs = yield _code(_fill(FALLBACK, classify=repr(problem == "classification"),
-                                probability=repr(predict == "probability"), submission_path=repr(submission_path)),
+        obs = yield _code(cell("fallback", CLASSIFY=problem == "classification",
+                               PROBABILITY=predict == "probability", SUBMISSION_PATH=submission_path),
                           "That step failed; fall back to gradient boosting on the numeric columns.")
         if not (_ok(obs) and _valid(obs)):
             self.stats["fallbacks"] += 1
-            yield _code(_fill(LAST_RESORT, submission_path=repr(submission_path)),
+            yield _code(cell("last_resort", SUBMISSION_PATH=submission_path),
                         "The fallback failed too; submit the sample submission so the episode ends valid.")
         yield {"action": "submit", "final": True, "message": "Submit the best submission written so far."}
 

