@@ -174,7 +174,7 @@ class BaselineAgent:
         if _has_best(observation):
             return None  # one more step of the script, then the final submission
         self.stats["fallbacks"] += 1
-        return _code(_fill(LAST_RESORT, submission_path=repr(self._submission_path)),
+        return _code(cell("last_resort", SUBMISSION_PATH=self._submission_path),
                      "Two steps are left and nothing valid is graded yet: write the sample submission.")
 
     # -- the script ------------------------------------------------------------------------
