@@ -42,6 +42,7 @@ from .episode_state import Episode, Outcome, compact, file_stamp, finite
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .extensions import feedback_formatter, resolve
 from .grading import Grade
+from .async_steps import async_executor
 from .cgroups import mode as enforcement_mode
 from .kernel import CellResult, KernelSession, default_launch_spec
 from .outputs import clip, terminal_safe
@@ -450,7 +451,7 @@ class DojoEnv(gymnasium.Env):
         def locked() -> Any:
             with self._async_lock:  # one call at a time per env, in the order they came
                 return call()
-        return await asyncio.get_running_loop().run_in_executor(_async_executor(), locked)
+        return await asyncio.get_running_loop().run_in_executor(async_executor(), locked)
 
     # ---------------------------------------------------------------- workspaces
 
@@ -675,28 +676,6 @@ _BUILTIN_ACTIONS: dict[str, Any] = {
 }
 
 
-_ASYNC_EXECUTOR: ThreadPoolExecutor | None = None
-_ASYNC_EXECUTOR_LOCK = threading.Lock()
-
-
 def _close_and_remove(session: KernelSession, run_dir: Path) -> None:
     session.close()
     shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def _async_executor() -> ThreadPoolExecutor:
-    """The threads that `astep`/`areset` wait in, shared by every env of the process.
-
-    A step mostly waits (on its kernel's messages), so threads, not cores, bound how many
-    episodes step at once: asyncio's default executor (a few threads per core) would queue
-    the 200th episode behind the first few. Threads start only as needed; the cap is
-    DOJO_ASYNC_THREADS (default 512).
-    """
-    global _ASYNC_EXECUTOR
-    with _ASYNC_EXECUTOR_LOCK:
-        if _ASYNC_EXECUTOR is None:
-            raw = os.environ.get("DOJO_ASYNC_THREADS", "512")
-            if not raw.isdigit() or int(raw) < 1:
-                raise ConfigError(expected("DOJO_ASYNC_THREADS as an int >= 1", raw))
-            _ASYNC_EXECUTOR = ThreadPoolExecutor(max_workers=int(raw), thread_name_prefix="dojo-async")
-        return _ASYNC_EXECUTOR
