@@ -8,7 +8,8 @@ MLE-bench's exports, text answers that look like missing values).
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -24,6 +24,7 @@ from typing import Any
 from .errors import CompetitionFormatError, expected
 from .prepare.common import ANSWERS_NAME, MANIFEST_NAME, SAMPLE_SUBMISSION_NAME, read_manifest
 from .prepare.names import NAME_PATTERN  # one rule, also used by the cheap listing of names
+
 TRUST_HINT = (
     "Register the function in Python (dojo_kernel.metrics.register_metric('NAME', fn, higher_is_better=..., "
     "kind=...)) and write metric = \"NAME\" in competition.toml, or, for a dir whose code you trust, load it with "

@@ -44,10 +44,11 @@ import math
 import os
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import nbformat
 
@@ -497,7 +498,7 @@ class TrajectoryRecorder:
         self._steps += 1
         self._last_step = step.step
 
-    def inherit(self, parent: "TrajectoryRecorder", branch: dict[str, Any]) -> None:
+    def inherit(self, parent: TrajectoryRecorder, branch: dict[str, Any]) -> None:
         """Begin this new trajectory with every step `parent` recorded (a fork of its episode):
         its cells, each marked `dojo.inherited: true`, and its reward lines, each marked
         `"inherited": true`; `branch` (parent run dir, fork step) goes into the metadata.
@@ -536,7 +537,7 @@ class TrajectoryRecorder:
         os.close(self._rewards_fd)
         self._closed = True
 
-    def __enter__(self) -> "TrajectoryRecorder":
+    def __enter__(self) -> TrajectoryRecorder:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -70,7 +71,7 @@ class Metric:
             if key in COLUMN_OPTIONS
         }
 
-    def bind(self, **kwargs: Any) -> "Metric":
+    def bind(self, **kwargs: Any) -> Metric:
         """A copy with options bound, e.g. ``get_metric("map@k").bind(k=5)``."""
         return replace(self, kwargs={**self.kwargs, **kwargs})
 

@@ -17,16 +17,16 @@ import functools
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
 from ..metrics import get_metric
-from . import kaggle, safe_files
+from . import custom_recipes, kaggle, safe_files
 from .common import SAMPLE_SUBMISSION_NAME, building, default_data_root, write_manifest
-from . import custom_recipes
 from .recipes import CUSTOM as TABLE_CUSTOM
 from .recipes import Prepared, RecipeError, TableRecipe, link_or_copy
 
