@@ -131,6 +131,7 @@ class Competition:
         """The private answers: ids and text targets read as written ('007' keeps its zeros,
         'None' stays a word)."""
         try:
+            assert self.metric_fn is not None  # __post_init__ always sets it
             answers = read_answers(
                 self.answers_path, id_column=self.id_column, metric=self.metric_fn, target_columns=self.target_columns
             )

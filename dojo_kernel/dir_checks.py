@@ -50,12 +50,12 @@ def check_types(manifest: dict[str, Any], where: Path | str) -> None:
         if key not in manifest:
             continue
         value = manifest[key]
-        if wanted == TEXT_LIST:
+        if isinstance(wanted, str):  # TEXT_LIST, the one wanted kind given in words
             good = isinstance(value, list) and all(isinstance(item, str) for item in value)
             words = TEXT_LIST
         else:
             good = isinstance(value, wanted)
-            words = " or ".join(_TYPE_WORDS[t] for t in wanted)  # type: ignore[union-attr]
+            words = " or ".join(_TYPE_WORDS[t] for t in wanted)
         if not good:
             raise CompetitionFormatError(expected(f"{key} in {where} to be {words}", value))
     fraction = manifest.get("split", {}).get("public_fraction", 0.5)

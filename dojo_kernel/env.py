@@ -27,7 +27,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium
 import numpy as np
@@ -39,7 +39,7 @@ from .actions import ACTION_NAMES, Action, ActionError, parse_action
 from .competition import Competition, get_competition, list_competitions
 from .episode_state import Episode, Outcome, compact, file_stamp, finite
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
-from .grading import Grade
+from .grading import Grade, Split
 from .kernel import KernelSession, default_launch_spec
 from .outputs import clip
 from .pool import WarmPool
@@ -261,22 +261,24 @@ class DojoEnv(gymnasium.Env):
         after = file_stamp(submission)
         if grade and after is not None and after != before:
             grade_result = self._grade(submission, outcome)
-            parts.append(text.grade(grade_result, self.competition, self._episode.rewards))
+            parts.append(text.grade(grade_result, self.competition, episode.rewards))
         elif grade and after is None and before is not None:
             parts.append(f"Note: the cell removed {self._submission_relpath()}.")
         outcome.feedback = "\n\n".join(part for part in parts if part)
 
     def _submit(self, outcome: Outcome, *, final: bool) -> None:
+        episode = self._episode
+        assert episode is not None  # step() returns before any action when there is no episode
         submission = self._submission_path()
         if submission.exists():
             outcome.feedback = text.grade(self._grade(submission, outcome), self.competition,
-                                          self._episode.rewards)
+                                          episode.rewards)
         else:
             outcome.graded = True
             outcome.grade = Grade(valid=False, error=self._missing_submission_message(),
-                                  split=self.settings.grade_split)
+                                  split=cast(Split, self.settings.grade_split))  # EnvSettings checks it
             outcome.error = outcome.grade.error
-            outcome.feedback = text.grade(outcome.grade, self.competition, self._episode.rewards)
+            outcome.feedback = text.grade(outcome.grade, self.competition, episode.rewards)
         outcome.final = final
 
     def _grade(self, submission: Path, outcome: Outcome) -> Grade:
@@ -309,7 +311,7 @@ class DojoEnv(gymnasium.Env):
         else:
             message = self._missing_submission_message()
             episode.final_grade = Grade(valid=False, error=message, split="private")
-            episode.final_public_grade = Grade(valid=False, error=message, split=self.settings.grade_split)
+            episode.final_public_grade = Grade(valid=False, error=message, split=cast(Split, self.settings.grade_split))
         return episode.rewards.on_final(episode.final_grade)
 
     def _end_episode(self, reason: str) -> None:
@@ -413,7 +415,9 @@ class DojoEnv(gymnasium.Env):
 
     def _write_kernel_pointer(self, episode: Episode) -> None:
         """kernel.json: where `dojo attach` finds the running kernel of this run dir."""
-        episode.files.write_kernel_pointer(episode.session.connection_file, episode.session.pid)
+        connection_file = episode.session.connection_file
+        if connection_file is not None:  # None only once the session is closed: nothing to attach to
+            episode.files.write_kernel_pointer(connection_file, episode.session.pid)
 
     def _submission_path(self, episode: Episode | None = None) -> Path:
         episode = episode or self._episode

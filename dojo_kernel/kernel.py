@@ -316,7 +316,8 @@ class KernelSession:
             self._check_open()
             notes, self._pending_notes = self._pending_notes, []
             restarted = False
-            if not self._kernel.alive():  # died between cells (a thread, exit(), the watchdog)
+            # None: an earlier relaunch failed; like a kernel that died, it gets a new one
+            if self._kernel is None or not self._kernel.alive():  # died between cells (a thread, exit(), the watchdog)
                 notes.append(self._between_cells_death())
                 self._replace_kernel()
                 restarted = True

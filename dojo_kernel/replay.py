@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import nbformat
 
@@ -204,7 +204,7 @@ def _recorded_score(notebook: nbformat.NotebookNode, notebook_path: Path, compet
     if isinstance(summary.get("final_score"), (int, float)):
         return float(summary["final_score"]), "summary"
     for cell in reversed(step_cells(notebook)):
-        grade = cell.metadata["dojo"].get("grade")
+        grade = cell["metadata"]["dojo"].get("grade")
         if grade and grade.get("valid") and grade.get("score") is not None:
             return float(grade["score"]), "last graded step"
     return None, None
@@ -239,7 +239,7 @@ def replay(notebook_path: str | os.PathLike[str], *, run_dir: str | os.PathLike[
     elif isinstance(limits, dict):
         limits = Limits.from_dict(limits)
     if isolation is None:
-        isolation = (dojo.get("settings") or {}).get("isolation", "auto")
+        isolation = cast(str, (dojo.get("settings") or {}).get("isolation", "auto"))  # the env records a name
     comp = get_competition(name)
     target = _fresh_run_dir(run_dir, name)
     # The run dir layout the env gives an episode: working/, and input/ linking the public data.

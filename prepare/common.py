@@ -100,7 +100,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def seeded_split(
-    n_rows: int, test_fraction: float, seed: int, stratify: Sequence[Any] | None = None
+    n_rows: int, test_fraction: float, seed: int, stratify: Sequence[Any] | pd.Series | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row indices (train, test), shuffled with a fixed seed; stratified when asked.
 
@@ -144,7 +144,7 @@ def assign_usage(n_rows: int, seed: int, public_fraction: float = PUBLIC_FRACTIO
     return usage
 
 
-def sample_submission(ids: Sequence[Any], id_column: str, targets: Mapping[str, Any]) -> pd.DataFrame:
+def sample_submission(ids: Sequence[Any] | pd.Series, id_column: str, targets: Mapping[str, Any]) -> pd.DataFrame:
     """A sample submission: the test ids and a constant (or per-row) value per target."""
     frame = pd.DataFrame({id_column: list(ids)})
     # one concat, not a column at a time: a submission may have hundreds of target columns
