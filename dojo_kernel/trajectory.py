@@ -88,8 +88,10 @@ class CellOutcome(Protocol):
     def exit_code(self) -> int | None: ...
     @property
     def truncated_chars(self) -> int: ...
-    warnings: Sequence[str]
-    limit_event: Any
+    @property
+    def warnings(self) -> Sequence[str]: ...
+    @property
+    def limit_event(self) -> Any: ...
 
 
 @dataclass
@@ -161,8 +163,9 @@ def _jsonable(value: Any) -> Any:
         return float(value) if math.isfinite(value) else None
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _jsonable(value.tolist())
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):  # numpy scalars and arrays
+        return _jsonable(tolist())
     return str(value)
 
 
