@@ -47,7 +47,8 @@ def register(competition, *, name: str | None = None, **settings):
     `settings` such as metric=...) and its Gymnasium id `dojo/<name>-v0`; return it."""
     from .competition import register as register_competition
 
-    registered = register_competition(competition, name=name, **settings)
+    # pyright binds `competition` to the submodule imported just above (a package __init__ rule); it is the argument
+    registered = register_competition(competition, name=name, **settings)  # pyright: ignore[reportArgumentType]
     register_envs()
     return registered
 

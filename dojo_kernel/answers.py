@@ -8,7 +8,8 @@ MLE-bench's exports, text answers that look like missing values).
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ def read_answers(
 
 
 def _numbers_if_all_numeric(values: pd.Series) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
+    numbers = cast(pd.Series, pd.to_numeric(values, errors="coerce"))  # a Series in, a Series out
     if len(values) == 0 or numbers.isna().any():
         return values
     integral = (numbers == np.round(numbers)).all()

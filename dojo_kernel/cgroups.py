@@ -134,7 +134,7 @@ class KernelCgroup:
         self.folders = folders
 
     @classmethod
-    def create(cls, memory_bytes: int | None, max_tasks: int | None, cpus: int | None) -> "KernelCgroup | None":
+    def create(cls, memory_bytes: int | None, max_tasks: int | None, cpus: int | None) -> KernelCgroup | None:
         """Make and configure the cgroups; None where none can be made (the watchdog then holds
         every limit). A failure half way removes what was made."""
         name = f"dojo-{os.getpid()}-{next(_COUNTER)}"

@@ -240,9 +240,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr, flush=True)
     try:
         if args.agent == "human":  # a live table would fight with the prompt
-            from .agents.human import CtrlC
+            from .agents.human import CtrlC, HumanAgent
 
-            setattr(agent, "header", lambda: attach_lines(env.run_dir) if env.run_dir else None)  # shown at the start
+            if isinstance(agent, HumanAgent):  # the registered "human" is one, unless a user re-registered the name
+                agent.header = lambda: attach_lines(env.run_dir) if env.run_dir else None  # shown at the start
             with CtrlC(env) as ctrl_c:
                 summary = run_episode(env, agent, seed=args.seed, on_action=ctrl_c.on_action, on_step=ctrl_c.on_step)
         elif args.quiet:

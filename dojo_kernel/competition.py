@@ -24,9 +24,10 @@ import difflib
 import functools
 import importlib
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,6 @@ from .answers import read_answers, read_leaderboard, scored_mask
 from .errors import CompetitionFormatError, CompetitionNotFound, PrepareError
 from .foreign import catalog_settings, find_leaderboard, find_sample
 from .grading import SPLITS, AnswerKeys, Grade, grade_submission, public_mask, submission_size_cap
-from .standing import leaderboard_standing
 from .metrics import Metric, UnknownMetric, get_metric
 from .prepare.common import (
     ANSWERS_NAME,
@@ -47,6 +47,7 @@ from .prepare.common import (
     read_manifest,
 )
 from .prepare.names import BUILTIN_NAMES, found_in, known_names
+from .standing import leaderboard_standing
 
 ANSWER_FILE_CANDIDATES = ("test_answer.csv", "answers.csv", "solution.csv", "test_labels.csv", "test.csv")
 DESCRIPTION_CANDIDATES = ("description.md", "description.txt")
@@ -134,6 +135,7 @@ class Competition:
         """The private answers: ids and text targets read as written ('007' keeps its zeros,
         'None' stays a word)."""
         try:
+            assert self.metric_fn is not None  # __post_init__ always sets it
             answers = read_answers(
                 self.answers_path, id_column=self.id_column, metric=self.metric_fn, target_columns=self.target_columns
             )

@@ -24,6 +24,7 @@ from typing import Any
 from .errors import CompetitionFormatError, expected
 from .prepare.common import ANSWERS_NAME, MANIFEST_NAME, SAMPLE_SUBMISSION_NAME, read_manifest
 from .prepare.names import NAME_PATTERN  # one rule, also used by the cheap listing of names
+
 TRUST_HINT = (
     "Register the function in Python (dojo_kernel.metrics.register_metric('NAME', fn, higher_is_better=..., "
     "kind=...)) and write metric = \"NAME\" in competition.toml, or, for a dir whose code you trust, load it with "
@@ -50,12 +51,12 @@ def check_types(manifest: dict[str, Any], where: Path | str) -> None:
         if key not in manifest:
             continue
         value = manifest[key]
-        if wanted == TEXT_LIST:
+        if isinstance(wanted, str):  # TEXT_LIST, the one wanted kind given in words
             good = isinstance(value, list) and all(isinstance(item, str) for item in value)
             words = TEXT_LIST
         else:
             good = isinstance(value, wanted)
-            words = " or ".join(_TYPE_WORDS[t] for t in wanted)  # type: ignore[union-attr]
+            words = " or ".join(_TYPE_WORDS[t] for t in wanted)
         if not good:
             raise CompetitionFormatError(expected(f"{key} in {where} to be {words}", value))
     fraction = manifest.get("split", {}).get("public_fraction", 0.5)

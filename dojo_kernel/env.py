@@ -27,7 +27,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium
 import numpy as np
@@ -37,21 +37,21 @@ from . import branching, hints, tracebacks
 from . import compact as compact_text  # compact feedback; `compact` below is the info helper
 from . import feedback as text
 from .actions import Action, ActionError, parse_action
+from .async_steps import async_executor
+from .cgroups import mode as enforcement_mode
 from .competition import Competition, get_competition, list_competitions
 from .episode_state import Episode, Outcome, compact, file_stamp, finite
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .extensions import feedback_formatter, resolve
-from .grading import Grade
-from .async_steps import async_executor
-from .cgroups import mode as enforcement_mode
+from .grading import Grade, Split
 from .kernel import CellResult, KernelSession, default_launch_spec
 from .outputs import clip, terminal_safe
 from .pool import WarmPool
 from .registered import env_context, format_feedback, listed, run_registered
 from .rewards import RewardTracker
 from .rundir import WORKING_DIR, Workspace, new_run_dir, open_workspace
-from .settings import GRADE_SPLITS, EnvSettings  # noqa: F401  (EnvSettings stays importable from here)
 from .seeding import HASH_SEED
+from .settings import GRADE_SPLITS, EnvSettings  # noqa: F401  (EnvSettings stays importable from here)
 from .spaces import CELL_STATUSES, ActionSpace, observation_space
 from .trajectory import StepRecord, TrajectoryRecorder
 from .usage import add_usage, check_usage
@@ -293,13 +293,15 @@ class DojoEnv(gymnasium.Env):
         outcome.feedback = "\n\n".join(part for part in parts if part)
 
     def _submit(self, outcome: Outcome, *, final: bool) -> None:
+        episode = self._episode
+        assert episode is not None  # step() returns before any action when there is no episode
         submission = self._submission_path()
         if submission.exists():
             outcome.feedback = self._grade_text(self._grade(submission, outcome))
         else:
             outcome.graded = True
             outcome.grade = Grade(valid=False, error=self._missing_submission_message(),
-                                  split=self.settings.grade_split)
+                                  split=cast(Split, self.settings.grade_split))  # EnvSettings checks it
             outcome.error = outcome.grade.error
             outcome.error_info = tracebacks.of_grade(outcome.grade)
             outcome.feedback = self._grade_text(outcome.grade)
@@ -358,7 +360,7 @@ class DojoEnv(gymnasium.Env):
         else:
             message = self._missing_submission_message()
             episode.final_grade = Grade(valid=False, error=message, split="private")
-            episode.final_public_grade = Grade(valid=False, error=message, split=self.settings.grade_split)
+            episode.final_public_grade = Grade(valid=False, error=message, split=cast(Split, self.settings.grade_split))
         return episode.rewards.on_final(episode.final_grade)
 
     def _end_episode(self, reason: str) -> None:
@@ -467,8 +469,9 @@ class DojoEnv(gymnasium.Env):
 
     def _write_kernel_pointer(self, episode: Episode) -> None:
         """kernel.json: where `dojo attach` finds the running kernel of this run dir."""
-        episode.files.write_kernel_pointer(episode.session.connection_file, episode.session.pid,
-                                           episode.session.connection_info)
+        connection_file = episode.session.connection_file
+        if connection_file is not None:  # None only once the session is closed: nothing to attach to
+            episode.files.write_kernel_pointer(connection_file, episode.session.pid, episode.session.connection_info)
 
     def _submission_path(self, episode: Episode | None = None) -> Path:
         episode = episode or self._episode

@@ -59,7 +59,7 @@ def _submission_result(grade: dict[str, Any] | None) -> dict[str, Any] | None:
         both = (grade.get("details") or {}).get("positions") or {}
         for other, position in both.items():
             scores.setdefault(other, {"position": None, "total": None, "position_score": position})
-        position_score: dict[str, Any] = dict(scores)
+        position_score: dict[Any, Any] = dict(scores)  # keyed by board name
         if {"public", "private"} <= set(both):
             position_score["avg_score"] = (both["public"] + both["private"]) / 2
         result["position_score"] = position_score
@@ -122,9 +122,9 @@ def export_mle_dojo_history(source: Source, out_path: Source | None = None) -> d
     best_raw = best_position = best_code = None
     last_code: str | None = None
     for cell in step_cells(notebook):
-        meta = cell.metadata["dojo"]
+        meta = cell["metadata"]["dojo"]
         if meta["action"] == "execute_code":
-            last_code = cell.source
+            last_code = cell["source"]
         reward = float(meta.get("reward") or 0.0)
         total_reward += reward
         actions.append({
@@ -139,7 +139,7 @@ def export_mle_dojo_history(source: Source, out_path: Source | None = None) -> d
         if grade and grade.get("valid") and grade.get("score") is not None:
             if is_better(grade["score"], best_raw, grade.get("higher_is_better")):
                 best_raw, best_position = grade["score"], grade.get("position")
-                best_code = cell.source if meta["action"] == "execute_code" else last_code
+                best_code = cell["source"] if meta["action"] == "execute_code" else last_code
     history = {
         "competition": dojo.get("competition"),
         "actions": actions,

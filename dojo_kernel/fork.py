@@ -44,10 +44,10 @@ import zmq
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.connect import write_connection_file
 
-from .errors import ForkError, expected
-from .messages import Rejected
-from .limits import NVML, tree_pids
 from . import cgroups
+from .errors import ForkError, expected
+from .limits import NVML, tree_pids
+from .messages import Rejected
 from .spawn import _start_group_reaper, kill_tree
 
 if TYPE_CHECKING:

@@ -23,9 +23,10 @@ import io
 import math
 import os
 import stat
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -340,7 +341,7 @@ def align_submission(
     target_columns: Sequence[str],
     metric: Metric,
     answer_keys: AnswerKeys | None = None,
-    labels: dict[str, Sequence[Any]] | None = None,
+    labels: Mapping[str, Sequence[Any]] | None = None,
 ) -> Aligned:
     """Check a submission against the answers and line it up by id; SubmissionProblem if wrong.
 
@@ -453,7 +454,7 @@ def _convert_column(
             _refuse_missing((text.str.lower().isin(MISSING_SPELLINGS) & ~text.isin(known)).to_numpy(), column, ids)
             return _convert_labels(text, column, ids, answer_values, extra_labels)
         _refuse_missing(text.str.lower().isin(MISSING_SPELLINGS).to_numpy(), column, ids)
-        numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+        numbers = cast(pd.Series, pd.to_numeric(text, errors="coerce")).to_numpy(dtype=float)  # Series in, Series out
         words = np.isnan(numbers)
         if words.any():
             raise SubmissionProblem(
@@ -491,7 +492,7 @@ def _convert_labels(
     if len(extra_labels):
         extra = pd.Series([str(label) for label in extra_labels], dtype=object)
         if pd.api.types.is_numeric_dtype(answer_values) and not pd.api.types.is_bool_dtype(answer_values):
-            numeric = pd.to_numeric(extra, errors="coerce")
+            numeric = cast(pd.Series, pd.to_numeric(extra, errors="coerce"))
             extra = pd.Series(np.where(numeric.notna(), numeric, extra), dtype=object)
             extra = extra.map(lambda v: int(v) if isinstance(v, float) and v == int(v) else v)
         answer_values = pd.concat([answer_values, extra], ignore_index=True)
@@ -507,7 +508,7 @@ def _convert_labels(
         shown = ", ".join(repr(a) for a in allowed[:20]) + (" ..." if len(allowed) > 20 else "")
         raise SubmissionProblem(
             f"expected labels of column {column!r} to be one of {shown}, got {int(unmatched.sum()):,} "
-            f"other values, e.g. {_examples(text[unmatched].unique(), quote=True)} (ids {_examples(ids[unmatched])})."
+            f"other values, e.g. {_examples(pd.Series(text[unmatched]).unique(), quote=True)} (ids {_examples(ids[unmatched])})."
         )
     return mapped.infer_objects()
 
@@ -545,7 +546,9 @@ def public_mask(
     """
     if usage_column in answers.columns:
         return answers[usage_column].astype(str).str.strip().str.lower().eq("public").to_numpy()
-    hashes = pd.util.hash_pandas_object(canonical_keys(answers[id_column]), index=False).to_numpy()
+    # pandas.util exports it lazily (a module __getattr__), which pandas' stubs do not declare
+    hashes = pd.util.hash_pandas_object(  # pyright: ignore[reportAttributeAccessIssue]
+canonical_keys(answers[id_column]), index=False).to_numpy()
     return (hashes % np.uint64(10_000)) < np.uint64(round(public_fraction * 10_000))
 
 
@@ -577,7 +580,7 @@ def grade_submission(
     answer_keys: AnswerKeys | None = None,
     public_rows: np.ndarray | None = None,
     scored_rows: np.ndarray | None = None,
-    labels: dict[str, Sequence[Any]] | None = None,
+    labels: Mapping[str, Sequence[Any]] | None = None,
     row_order: bool = False,
     unscored_columns: Sequence[str] = (),
 ) -> Grade:

@@ -220,7 +220,7 @@ def resolve_mode(isolation: str) -> IsolationPlan:
         f"process can, including private answers, and reach the network. To fix: {_INSTALL_HINT}."))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sandbox_problem(bwrap: str | None) -> str | None:
     """None if a trial sandbox with the real layout starts and runs Python; else what went wrong."""
     if bwrap is None:
@@ -358,7 +358,7 @@ def gpu_device_plan(spec: LaunchSpec, present: Iterable[Path]) -> list[Path]:
     return sorted(plan)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bwrap_version(bwrap: str) -> tuple[int, ...]:
     """bubblewrap's version, e.g. (0, 8, 0); (0,) where it cannot tell (older options only)."""
     try:
@@ -407,7 +407,7 @@ def _system_dirs() -> list[str]:
     return [d for d in _SYSTEM_DIRS if os.path.lexists(d)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _python_dirs(python: str) -> list[str]:
     """The directories an interpreter loads code from: its prefixes and its whole sys.path.
 

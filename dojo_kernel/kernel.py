@@ -107,7 +107,7 @@ class _Kernel:
         shutil.rmtree(self.socket_prefix.parent.with_name("e" + self.socket_prefix.parent.name[1:]), ignore_errors=True)
 
 
-_LIVE_SESSIONS: "weakref.WeakSet[KernelSession]" = weakref.WeakSet()
+_LIVE_SESSIONS: weakref.WeakSet[KernelSession] = weakref.WeakSet()
 
 
 @atexit.register
@@ -163,7 +163,7 @@ class KernelSession:
                  startup_timeout: float = 60.0, log_path: str | os.PathLike | None = None,
                  hidden_paths: Sequence[str | os.PathLike] = (),
                  disk_path: str | os.PathLike | None = None,
-                 _adopt: Callable[["KernelSession"], _Kernel] | None = None) -> None:
+                 _adopt: Callable[[KernelSession], _Kernel] | None = None) -> None:
         self.cwd = Path(cwd).resolve()
         if not self.cwd.is_dir():
             raise ConfigError(expected("cwd to be an existing directory", str(cwd), "create it first"))
@@ -246,7 +246,7 @@ class KernelSession:
     def is_alive(self) -> bool:
         return not self._closed and self._kernel is not None and self._kernel.alive()
 
-    def __enter__(self) -> "KernelSession":
+    def __enter__(self) -> KernelSession:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -268,7 +268,8 @@ class KernelSession:
             self._check_open()
             notes, self._pending_notes = self._pending_notes, []
             restarted = False
-            if not self._kernel.alive():  # died between cells (a thread, exit(), the watchdog)
+            # None: an earlier relaunch failed; like a kernel that died, it gets a new one
+            if self._kernel is None or not self._kernel.alive():  # died between cells (a thread, exit(), the watchdog)
                 notes.append(self._between_cells_death())
                 self._replace_kernel()
                 restarted = True
@@ -312,7 +313,7 @@ class KernelSession:
         else:
             os.kill(kernel.process.pid, signal.SIGINT)
 
-    def fork(self) -> "KernelSession":
+    def fork(self) -> KernelSession:
         """A new session whose kernel is a copy-on-write fork of this one at this moment: every
         variable, loaded frame and fitted model is there, independent afterwards. Same sandbox,
         same limits. Raises ForkError (this session unchanged) when the kernel holds a GPU."""

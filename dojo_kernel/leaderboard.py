@@ -179,7 +179,7 @@ def head_to_head(runs: Sequence[RunResult]) -> list[tuple[str, str, float]]:
         if run.finished and run.agent:
             groups.setdefault((run.competition,), []).append(run)
     games = []
-    for (competition,), group in sorted(groups.items(), key=lambda item: str(item[0])):
+    for (_competition,), group in sorted(groups.items(), key=lambda item: str(item[0])):
         for first, second in combinations(sorted(group, key=lambda r: (r.agent or "", str(r.path))), 2):
             if first.agent == second.agent:
                 continue

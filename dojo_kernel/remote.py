@@ -9,11 +9,14 @@ Needs the `ray` extra: `pip install 'dojo-kernel[ray]'`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:  # the env module imports pandas; the actor only needs its type here
+    from .env import DojoEnv
 
 
 def _ray():
@@ -58,7 +61,7 @@ class _EnvActor:
         return self.env.step(action)
 
     def run_dir(self) -> str | None:
-        run_dir = self.env.unwrapped.run_dir
+        run_dir = cast("DojoEnv", self.env.unwrapped).run_dir
         return None if run_dir is None else str(run_dir)
 
     def close(self) -> None:
@@ -84,7 +87,7 @@ class RemoteDojoEnv(gymnasium.Env):
         self._ray = ray
         self.competition = competition
         self._actor = ray.remote(_EnvActor).options(**options).remote(competition, settings)
-        description = ray.get(self._actor.describe.remote())
+        description = cast(dict[str, Any], ray.get(self._actor.describe.remote()))  # what describe() returns
         self.observation_space = description["observation_space"]
         self.action_space = description["action_space"]
         self.metadata = description["metadata"]
@@ -118,4 +121,5 @@ class RemoteDojoEnv(gymnasium.Env):
         try:
             self._ray.get(self._actor.close.remote())
         finally:
-            self._ray.kill(self._actor)
+            # ray's stubs type an actor made with .options(...).remote() as a proxy, which kill() takes at run time
+            self._ray.kill(self._actor)  # pyright: ignore[reportArgumentType]

@@ -230,7 +230,7 @@ def _recorded_score(notebook: nbformat.NotebookNode, notebook_path: Path, compet
     if isinstance(summary.get("final_score"), (int, float)):
         return float(summary["final_score"]), "summary"
     for cell in reversed(step_cells(notebook)):
-        grade = cell.metadata["dojo"].get("grade")
+        grade = cell["metadata"]["dojo"].get("grade")
         if grade and grade.get("valid") and grade.get("score") is not None:
             return float(grade["score"]), "last graded step"
     return None, None

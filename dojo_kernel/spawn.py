@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, expected
 from . import seccomp
+from .errors import ConfigError, expected
 from .limits import tree_pids
 
 _PR_SET_PDEATHSIG = 1

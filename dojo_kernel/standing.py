@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class Standing:
     thresholds: dict[str, float]
 
 
-def leaderboard_standing(score: float, scores: Sequence[float], higher_is_better: bool) -> Standing:
+def leaderboard_standing(score: float, scores: Sequence[float] | np.ndarray, higher_is_better: bool) -> Standing:
     """Place ``score`` on a leaderboard of ``scores`` (any order; direction from the metric).
 
     Position follows MLE-Dojo: the share of entries whose score is no better than this

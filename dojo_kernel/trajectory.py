@@ -44,10 +44,11 @@ import math
 import os
 import platform
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import nbformat
 
@@ -66,19 +67,31 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 
 class CellOutcome(Protocol):
     """What the recorder reads of a cell's result (kernel.CellResult has these fields); the
-    recorder takes any such value, so it needs no kernel to be imported or running."""
+    recorder takes any such value, so it needs no kernel to be imported or running. Read-only
+    properties, so that a narrower field (a Literal status, a list of outputs) still matches."""
 
-    status: str
-    outputs: Sequence[dict[str, Any]]
-    execution_count: int | None
-    duration_s: float
-    peak_rss_bytes: int | None
-    peak_gpu_bytes: int | None
-    restarted: bool
-    exit_code: int | None
-    truncated_chars: int
-    warnings: Sequence[str]
-    limit_event: Any
+    @property
+    def status(self) -> str: ...
+    @property
+    def outputs(self) -> Sequence[dict[str, Any]]: ...
+    @property
+    def execution_count(self) -> int | None: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def peak_rss_bytes(self) -> int | None: ...
+    @property
+    def peak_gpu_bytes(self) -> int | None: ...
+    @property
+    def restarted(self) -> bool: ...
+    @property
+    def exit_code(self) -> int | None: ...
+    @property
+    def truncated_chars(self) -> int: ...
+    @property
+    def warnings(self) -> Sequence[str]: ...
+    @property
+    def limit_event(self) -> Any: ...
 
 
 @dataclass
@@ -139,7 +152,7 @@ class StepRecord:
 def _jsonable(value: Any) -> Any:
     """Plain JSON data: dataclasses and paths converted, NaN and infinities as None (JSON has none)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
+        return _jsonable(dataclasses.asdict(value))
     if isinstance(value, dict):
         return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -152,8 +165,9 @@ def _jsonable(value: Any) -> Any:
         return float(value) if math.isfinite(value) else None
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _jsonable(value.tolist())
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):  # numpy scalars and arrays
+        return _jsonable(tolist())
     return str(value)
 
 
@@ -180,7 +194,7 @@ _OUTPUT_KEYS = {
 def _clean_output(output: dict[str, Any]) -> dict[str, Any]:
     """Keep the keys nbformat allows (kernel messages also carry e.g. `transient`)."""
     kind = output.get("output_type")
-    keys = _OUTPUT_KEYS.get(kind)
+    keys = _OUTPUT_KEYS.get(kind) if isinstance(kind, str) else None
     if keys is None:
         return output
     cleaned = {"output_type": kind, **{key: output[key] for key in keys if key in output}}
@@ -222,7 +236,8 @@ def _grade_line(grade: Grade) -> str:
         return f"**Submission invalid** ({grade.split} split): {grade.error or 'no reason given'}"
     parts = []
     if grade.score is not None:
-        direction = {True: ", higher is better", False: ", lower is better"}.get(grade.higher_is_better, "")
+        directions: dict[bool | None, str] = {True: ", higher is better", False: ", lower is better"}
+        direction = directions.get(grade.higher_is_better, "")
         metric = f" ({grade.metric}{direction})" if grade.metric else ""
         parts.append(f"score **{grade.score:.6g}**{metric}")
     if grade.position is not None:
@@ -502,7 +517,7 @@ class TrajectoryRecorder:
         self._steps += 1
         self._last_step = step.step
 
-    def inherit(self, parent: "TrajectoryRecorder", branch: dict[str, Any]) -> None:
+    def inherit(self, parent: TrajectoryRecorder, branch: dict[str, Any]) -> None:
         """Begin this new trajectory with every step `parent` recorded (a fork of its episode):
         its cells, each marked `dojo.inherited: true`, and its reward lines, each marked
         `"inherited": true`; `branch` (parent run dir, fork step) goes into the metadata.
@@ -541,7 +556,7 @@ class TrajectoryRecorder:
         os.close(self._rewards_fd)
         self._closed = True
 
-    def __enter__(self) -> "TrajectoryRecorder":
+    def __enter__(self) -> TrajectoryRecorder:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,7 @@ class Metric:
         return self.kwargs.get(WEIGHT_OPTION)
 
     @property
-    def answer_columns(self) -> dict[str, str]:
+    def answer_columns(self) -> dict[str, str | list[str]]:
         """Keyword -> answers' column, for every column option bound (weights, groups)."""
         return {
             COLUMN_OPTIONS[key]: list(value) if isinstance(value, (list, tuple)) else value
@@ -70,7 +71,7 @@ class Metric:
             if key in COLUMN_OPTIONS
         }
 
-    def bind(self, **kwargs: Any) -> "Metric":
+    def bind(self, **kwargs: Any) -> Metric:
         """A copy with options bound, e.g. ``get_metric("map@k").bind(k=5)``."""
         return replace(self, kwargs={**self.kwargs, **kwargs})
 
@@ -189,7 +190,7 @@ def get_metric(name: str, **kwargs: Any) -> Metric:
     if key not in _REGISTRY:
         match = _AT_K.match(key)
         base = f"{match['base']}@k" if match else None
-        if base and _ALIASES.get(base, base) in _REGISTRY:
+        if match and base and _ALIASES.get(base, base) in _REGISTRY:
             return _REGISTRY[_ALIASES.get(base, base)].bind(k=int(match["k"]), **kwargs)
         names = list_metrics() + sorted(_ALIASES)
         close = difflib.get_close_matches(key, names, n=5, cutoff=0.5)

@@ -70,7 +70,8 @@ def pearson(answers: ArrayLike, predictions: ArrayLike) -> float:
     constant: the definition divides by their standard deviations."""
     y, p = _pair(answers, predictions)
     require_variation(y, p, "Pearson correlation")
-    return float(stats.pearsonr(y, p)[0])
+    # scipy builds its result class with a factory pyright cannot read: the first field is r
+    return float(stats.pearsonr(y, p)[0])  # pyright: ignore[reportArgumentType]
 
 
 @register_metric("spearman", higher_is_better=True, kind="continuous", aliases=("spearman_correlation",))
@@ -79,7 +80,7 @@ def spearman(answers: ArrayLike, predictions: ArrayLike) -> float:
     when either side is constant, as for Pearson."""
     y, p = _pair(answers, predictions)
     require_variation(y, p, "Spearman correlation")
-    return float(stats.spearmanr(y, p)[0])
+    return float(stats.spearmanr(y, p)[0])  # pyright: ignore[reportArgumentType]  (as for Pearson)
 
 
 @register_metric("pinball", higher_is_better=False, kind="continuous", aliases=("quantile_loss", "pinball_loss"))

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import names
 from .builtin_kit import BUILD_VERSION, QUICK_LADDER, SEED, BuiltinSpec
 from .builtin_specs import SPECS, SUITES
-from . import names
 from .common import default_data_root, read_manifest, retire
 
 __all__ = ["BUILD_VERSION", "BUILTINS", "BUILTIN_NAMES", "CORE_NAMES", "SEED", "SUITES", "BuiltinSpec", "build", "is_current", "suite"]

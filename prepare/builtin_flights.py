@@ -39,7 +39,7 @@ class JoinedModel:
     def get_params(self, deep: bool = False) -> dict[str, Any]:
         return {"estimator": self.estimator, "weather": self.weather, "planes": self.planes}
 
-    def set_params(self, **params: Any) -> "JoinedModel":
+    def set_params(self, **params: Any) -> JoinedModel:
         for key, value in params.items():
             setattr(self, key, value)
         return self
@@ -52,7 +52,7 @@ class JoinedModel:
         joined["weekday"] = pd.to_datetime(flights["time_hour"]).dt.dayofweek.to_numpy()
         return joined.drop(columns=["time_hour", "tailnum", "model"])
 
-    def fit(self, flights: pd.DataFrame, y: np.ndarray) -> "JoinedModel":
+    def fit(self, flights: pd.DataFrame, y: np.ndarray) -> JoinedModel:
         from sklearn.base import clone
         from sklearn.pipeline import make_pipeline
 

@@ -8,10 +8,11 @@ seed, trains and scores the reference ladder, writes the description and the fil
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ class BuiltinSpec:
     metric: str
     level: str  # starter | easy | medium | hard
     summary: str  # one line for `dojo list`
-    build: Callable[["BuiltinSpec", Path], None]
+    build: Callable[[BuiltinSpec, Path], None]
     rows: int = 0  # rows of the source data used (train + test), for `dojo list` and the headroom table
     needs: str | None = None  # an optional package the loader imports (installed by the `builtins` extra)
     tags: tuple[str, ...] = field(default_factory=tuple)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from .builtin_flights import build_flight_delays
 from .builtin_kit import BuiltinSpec
 from .builtin_loaders import (
     build_breast_cancer,
@@ -18,7 +19,6 @@ from .builtin_loaders import (
     build_sunspots,
     build_wine,
 )
-from .builtin_flights import build_flight_delays
 from .builtin_rdatasets import (
     build_australia_doctor_visits,
     build_caravan_insurance,

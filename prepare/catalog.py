@@ -17,16 +17,16 @@ import functools
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
 from ..metrics import get_metric
-from . import kaggle, safe_files
+from . import custom_recipes, kaggle, safe_files
 from .common import SAMPLE_SUBMISSION_NAME, building, default_data_root, write_manifest
-from . import custom_recipes
 from .recipes import CUSTOM as TABLE_CUSTOM
 from .recipes import Prepared, RecipeError, TableRecipe, link_or_copy
 
@@ -198,7 +198,7 @@ def prepare_competition(
     if raw_dir is not None:
         raw = _raw_from_folder(Path(raw_dir).expanduser(), root, name, progress)
         description = _read_description(raw)
-        leaderboard = _read_leaderboard(raw, entry.higher_is_better)
+        leaderboard = _read_leaderboard(raw, bool(entry.higher_is_better))  # None (no metric) reads as lower-is-better, as before
         origin = "raw-dir"
     else:
         raw = root / RAW_FOLDER / name
@@ -208,7 +208,7 @@ def prepare_competition(
         kaggle.download_competition(name, raw, data_bytes=None, api=api, progress=progress)
         description = _optional(lambda: kaggle.fetch_description(name, api))
         leaderboard = _optional(
-            lambda: kaggle.fetch_leaderboard(name, api, entry.higher_is_better, raw / ".leaderboard")
+            lambda: kaggle.fetch_leaderboard(name, api, bool(entry.higher_is_better), raw / ".leaderboard")
         )
         origin = "kaggle-api"
 
@@ -351,7 +351,7 @@ def _read_leaderboard(raw: Path, higher_is_better: bool) -> pd.DataFrame | None:
     if "Score" in table.columns:
         return kaggle.leaderboard_from_kaggle_csv(table, higher_is_better)
     if {"rank", "score"} <= set(table.columns):
-        return table[["rank", "score"]]
+        return table.loc[:, ["rank", "score"]]
     raise RecipeError(
         f"expected Kaggle's leaderboard export (TeamId,TeamName,SubmissionDate,Score) or rank,score "
         f"in {found[0]}, got columns {list(table.columns)}"

@@ -20,8 +20,9 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -99,7 +100,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def seeded_split(
-    n_rows: int, test_fraction: float, seed: int, stratify: Sequence[Any] | None = None
+    n_rows: int, test_fraction: float, seed: int, stratify: Sequence[Any] | pd.Series | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Row indices (train, test), shuffled with a fixed seed; stratified when asked.
 
@@ -143,7 +144,7 @@ def assign_usage(n_rows: int, seed: int, public_fraction: float = PUBLIC_FRACTIO
     return usage
 
 
-def sample_submission(ids: Sequence[Any], id_column: str, targets: Mapping[str, Any]) -> pd.DataFrame:
+def sample_submission(ids: Sequence[Any] | pd.Series, id_column: str, targets: Mapping[str, Any]) -> pd.DataFrame:
     """A sample submission: the test ids and a constant (or per-row) value per target."""
     frame = pd.DataFrame({id_column: list(ids)})
     # one concat, not a column at a time: a submission may have hundreds of target columns

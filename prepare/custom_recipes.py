@@ -9,8 +9,9 @@ that a name never gives the label away.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -134,7 +135,7 @@ def prepare_integer_sequences(raw: Path, public: Path, private: Path, *, seed: i
     if list(table.columns) != ["Id", "Sequence"]:
         raise RecipeError(f"expected columns ['Id', 'Sequence'] in train.csv, got {list(table.columns)}")
     terms = table["Sequence"].str.split(",")
-    table = table[terms.str.len() >= 2].reset_index(drop=True)
+    table = table.loc[terms.str.len() >= 2].reset_index(drop=True)
     train, test = split_rows(table, test_size=0.2, seed=seed)
     parts = test["Sequence"].str.rsplit(",", n=1)
     write_table(train, Path(public) / "train.csv")
@@ -154,7 +155,7 @@ def prepare_shopee_matches(raw: Path, public: Path, private: Path, *, seed: int 
     for rows, folder in ((train, "train_images"), (test, "test_images")):
         for image in rows["image"].unique():
             link_or_copy(Path(raw) / "train_images" / image, Path(public) / folder / image)
-    members = test.groupby("label_group")["posting_id"].agg(" ".join)
+    members = cast(pd.Series, test.groupby("label_group")["posting_id"].agg(" ".join))  # one column aggregated
     answers = pd.DataFrame({"posting_id": test["posting_id"], "matches": test["label_group"].map(members)})
     write_table(answers, Path(private) / ANSWERS_NAME)
     write_table(pd.DataFrame({"posting_id": test["posting_id"], "matches": test["posting_id"]}),
@@ -167,7 +168,7 @@ def prepare_missing_word(raw: Path, public: Path, private: Path, *, seed: int = 
     the answer is the whole sentence (id,sentence), scored by edit distance."""
     lines = [line for line in (Path(raw) / "train_v2.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
     table = pd.DataFrame({"sentence": lines})
-    table = table[table["sentence"].str.split().str.len() >= 3].reset_index(drop=True)
+    table = table.loc[table["sentence"].str.split().str.len() >= 3].reset_index(drop=True)
     train, test = split_rows(table, test_size=0.1, seed=seed)
     rng = np.random.default_rng(seed)
     damaged = []
@@ -283,12 +284,12 @@ def prepare_facial_keypoints(raw: Path, public: Path, private: Path, *, seed: in
     train, test = split_rows(table, test_size=0.2, seed=seed)
     write_table(train.drop(columns=["ImageId"]), Path(public) / "training.csv")
     test = test.assign(ImageId=range(1, len(test) + 1))
-    write_table(test[["ImageId", "Image"]], Path(public) / "test.csv")
+    write_table(test.loc[:, ["ImageId", "Image"]], Path(public) / "test.csv")
     long = test.melt(id_vars=["ImageId"], value_vars=features, var_name="FeatureName", value_name="Location")
     long = long.dropna(subset=["Location"]).sort_values(["ImageId", "FeatureName"], kind="stable")
     long.insert(0, "RowId", range(1, len(long) + 1))
-    write_table(long[["RowId", "ImageId", "FeatureName"]], Path(public) / KEYPOINT_LOOKUP)
-    write_table(long[["RowId", "Location"]], Path(private) / ANSWERS_NAME)
+    write_table(long.loc[:, ["RowId", "ImageId", "FeatureName"]], Path(public) / KEYPOINT_LOOKUP)
+    write_table(long.loc[:, ["RowId", "Location"]], Path(private) / ANSWERS_NAME)
     write_table(long[["RowId"]].assign(Location=48.0), Path(public) / "SampleSubmission.csv")
     return Prepared("RowId", ["Location"], submission_file="SampleSubmission.csv", train_rows=len(train),
                     test_rows=len(test))
@@ -325,7 +326,7 @@ def prepare_hm_purchases(raw: Path, public: Path, private: Path, *, days: int = 
     transactions = read_table(Path(raw) / "transactions_train.csv", dtype={"customer_id": str, "article_id": str})
     when = pd.to_datetime(transactions["t_dat"])
     cut = when.max() - pd.Timedelta(days=days - 1)
-    past, week = transactions[when < cut], transactions[when >= cut]
+    past, week = transactions.loc[when < cut], transactions.loc[when >= cut]
     if past.empty or week.empty:
         raise RecipeError(f"expected transactions before and within the last {days} days, got {len(past)} and {len(week)}")
     write_table(past, Path(public) / "transactions_train.csv")
@@ -384,12 +385,12 @@ def prepare_purchase_plans(raw: Path, public: Path, private: Path, *, seed: int 
     missing = [c for c in ("customer_ID", "shopping_pt", "record_type", *PLAN) if c not in table.columns]
     if missing:
         raise RecipeError(f"expected columns {missing} in train.csv, got {list(table.columns)[:20]}")
-    bought = table[table["record_type"] == 1].drop_duplicates("customer_ID").set_index("customer_ID")
+    bought = table.loc[table["record_type"] == 1].drop_duplicates("customer_ID").set_index("customer_ID")
     customers = pd.DataFrame({"customer_ID": bought.index})
     train_ids, test_ids = split_rows(customers, test_size=0.2, seed=seed)
-    write_table(table[table["customer_ID"].isin(set(train_ids["customer_ID"]))], Path(public) / "train.csv")
+    write_table(table.loc[table["customer_ID"].isin(set(train_ids["customer_ID"]))], Path(public) / "train.csv")
     rng = np.random.default_rng(seed)
-    quotes = table[table["customer_ID"].isin(set(test_ids["customer_ID"])) & (table["record_type"] == 0)]
+    quotes = table.loc[table["customer_ID"].isin(set(test_ids["customer_ID"])) & (table["record_type"] == 0)]
     kept = []
     for _, rows in quotes.groupby("customer_ID", sort=False):
         kept.append(rows.sort_values("shopping_pt").head(int(rng.integers(2, len(rows) + 1)) if len(rows) > 2 else len(rows)))

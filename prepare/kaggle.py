@@ -19,9 +19,10 @@ import re
 import shutil
 import time
 import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, cast
 
 import pandas as pd
 
@@ -261,7 +262,7 @@ def check_disk_space(folder: Path, data_bytes: int | None, name: str) -> None:
         )
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if n < 1000:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -405,7 +406,7 @@ def fetch_leaderboard(
 
 def leaderboard_from_kaggle_csv(table: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:
     """Kaggle's leaderboard export (TeamId, TeamName, SubmissionDate, Score) -> rank,score."""
-    scores = pd.to_numeric(table["Score"], errors="coerce").dropna()
+    scores = cast(pd.Series, pd.to_numeric(table["Score"], errors="coerce")).dropna()  # a Series in, a Series out
     scores = scores.sort_values(ascending=not higher_is_better, kind="stable").reset_index(drop=True)
     ranks = scores.rank(method="min", ascending=not higher_is_better).astype(int)
     return pd.DataFrame({"rank": ranks, "score": scores})

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ from .safe_files import inside, reading
 
 # What the metric scores (dojo_kernel.metrics' Metric.kind) decides what the sample
 # submission holds and whether the split is stratified.
-Kind = Literal["label", "probability", "continuous", "ranking"]
+Kind = Literal["label", "probability", "continuous", "ranking", "text"]  # the metric's kinds
 
 
 class RecipeError(ValueError):
@@ -103,9 +104,8 @@ def write_table(table: pd.DataFrame, path: Path, encoding: str = "utf-8") -> Non
     """Write a table in the format its name says (CSV, TSV or JSON records)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".json":
-        path.write_text(
-            table.to_json(orient="records", indent=1, double_precision=15, force_ascii=False), encoding="utf-8"
-        )
+        text = cast(str, table.to_json(orient="records", indent=1, double_precision=15, force_ascii=False))  # no path: a str
+        path.write_text(text, encoding="utf-8")
     elif path.suffix == ".tsv":
         table.to_csv(path, index=False, sep="\t", encoding=encoding)
     else:
@@ -135,7 +135,7 @@ def split_rows(
         in_test = groups.isin(unique[test_groups]).to_numpy()
         if in_test.all() or not in_test.any():
             raise RecipeError(f"expected at least 2 groups to split by, got {len(unique)}")
-        return table[~in_test], table[in_test]
+        return table.loc[~in_test], table.loc[in_test]
     if stratify is not None and stratify.value_counts().min() < 2:
         stratify = None  # a class seen once cannot be on both sides
     train_idx, test_idx = seeded_split(len(table), test_size, seed, stratify=stratify)
@@ -157,15 +157,20 @@ def link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+def as_numbers(values: pd.Series) -> pd.Series:
+    """The values as numbers, NaN where one is not (pandas' stubs lose that a Series in gives a Series out)."""
+    return cast(pd.Series, pd.to_numeric(values, errors="coerce"))
+
+
 def constant_prediction(values: pd.Series, kind: Kind, k: int = 3) -> Any:
     """A valid, uninformed prediction: the training mean, the most common label..."""
     clean = values.dropna()
     if kind == "probability":
-        numeric = pd.to_numeric(clean, errors="coerce")
+        numeric = as_numbers(clean)
         mean = float(numeric.mean()) if numeric.notna().any() else 0.5
         return min(max(mean, 0.0), 1.0)
     if kind == "continuous":
-        numeric = pd.to_numeric(clean, errors="coerce")
+        numeric = as_numbers(clean)
         if numeric.notna().all() and (numeric == numeric.round()).all():
             return int(numeric.median())
         return float(numeric.mean())
@@ -259,7 +264,7 @@ class TableRecipe:
 
         renamed = {self.id_column: self.public_id, **self.submission_names}
         train_out = train.drop(columns=list(self.drop_columns), errors="ignore")
-        test_out = test[test_columns].rename(columns={self.id_column: self.public_id})
+        test_out = test.loc[:, test_columns].rename(columns={self.id_column: self.public_id})
         answers = self._answers(test, sub_columns).rename(columns=renamed)
         encoding = self.read_options.get("encoding", "utf-8")  # keep Kaggle's encoding for its tables
         write_table(train_out, public / self.train_file, encoding)
@@ -277,12 +282,12 @@ class TableRecipe:
             link_or_copy(raw / name, public / name)
         for name, key in self.train_side_files.items():
             side = read_table(raw / name, id_column=key)
-            write_table(side[side[key].isin(set(train[self.id_column]))], public / name)
+            write_table(side.loc[side[key].isin(set(train[self.id_column]))], public / name)
         for name, spec in self.split_side_files.items():  # per-row logs: train ids' rows and test ids' rows
             side = read_table(raw / name, id_column=spec["key"])
             in_test = side[spec["key"]].isin(set(test[self.id_column]))
-            write_table(side[~in_test], public / name)
-            write_table(side[in_test], public / spec["test"])
+            write_table(side.loc[~in_test], public / name)
+            write_table(side.loc[in_test], public / spec["test"])
         return Prepared(
             id_column=self.public_id,
             target_columns=[self.submission_names.get(c, c) for c in sub_columns],
@@ -343,7 +348,7 @@ class TableRecipe:
         if self.time_column:
             order = pd.to_datetime(table[self.time_column], errors="coerce")
             if order.isna().all():
-                order = pd.to_numeric(table[self.time_column], errors="coerce")
+                order = as_numbers(table[self.time_column])
         return split_rows(
             table,
             test_size=self.test_size,
@@ -382,7 +387,7 @@ class TableRecipe:
 
     def _answers(self, test: pd.DataFrame, sub_columns: list[str]) -> pd.DataFrame:
         if not self.classes_as_columns:
-            answers = test[[self.id_column, *self.target_columns, *self.answer_columns]].reset_index(drop=True)
+            answers = test.loc[:, [self.id_column, *self.target_columns, *self.answer_columns]].reset_index(drop=True)
             if self.normalize_answers:
                 votes = answers[list(self.target_columns)].astype(float)
                 answers[list(self.target_columns)] = votes.div(votes.sum(axis=1).replace(0, 1), axis=0)
@@ -438,7 +443,7 @@ def prepare_dogs_vs_cats(raw: Path, public: Path, private: Path, *, seed: int = 
     test = test.assign(id=[str(i) for i in range(1, len(test) + 1)])
     for name, new_id in zip(test["file"], test["id"], strict=True):
         link_or_copy(Path(raw) / "train" / name, Path(public) / "test" / f"{new_id}.jpg")
-    write_table(test[["id", "label"]], Path(private) / ANSWERS_FILE)
+    write_table(test.loc[:, ["id", "label"]], Path(private) / ANSWERS_FILE)
     write_table(sample_submission(test["id"], "id", {"label": 0.5}), Path(public) / "sample_submission.csv")
     return Prepared("id", ["label"], train_rows=len(train), test_rows=len(test))
 
@@ -454,7 +459,7 @@ def prepare_text_normalization(language: str) -> Callable[..., Prepared]:
             raise RecipeError(f"expected columns {expected} in {train_name}, got {list(table.columns)}")
         train, test = split_rows(table, test_size=0.1, seed=seed, groups=table["sentence_id"])
         write_table(train, Path(public) / train_name)
-        write_table(test[["sentence_id", "token_id", "before"]], Path(public) / f"{language}_test_2.csv")
+        write_table(test.loc[:, ["sentence_id", "token_id", "before"]], Path(public) / f"{language}_test_2.csv")
         ids = test["sentence_id"].astype(str) + "_" + test["token_id"].astype(str)
         write_table(pd.DataFrame({"id": ids, "after": test["after"]}), Path(private) / ANSWERS_FILE)
         sample = pd.DataFrame({"id": ids, "after": test["before"]})

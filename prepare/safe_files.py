@@ -26,9 +26,10 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 # An archive that expands more than this many times is refused once it expands past
 # RATIO_FLOOR_BYTES: real data (CSV, images) compresses far less; deflate's limit is ~1032x.

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 from ..errors import ConfigError, DojoError, expected
 from ..rundir import RunDir
@@ -32,6 +32,7 @@ class Agent(Protocol):
 
     def act(self, observation: Observation) -> Action:
         """The next action, given the latest observation."""
+        ...
 
 
 class AgentError(DojoError, RuntimeError):
@@ -84,7 +85,7 @@ def _import_factory(spec: str) -> Callable[..., Agent]:
             raise ConfigError(f"module {module_name!r} has no attribute {attribute!r} (agent {spec!r})")
     if not callable(factory):
         raise ConfigError(expected(f"a class or function at {spec!r}", factory))
-    return factory
+    return cast(Callable[..., Agent], factory)  # an agent factory by contract: whatever it builds is run as one
 
 
 def get_agent(name: str, **options: Any) -> Agent:

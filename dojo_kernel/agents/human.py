@@ -92,7 +92,7 @@ class HumanAgent:
             self.stats["cells"] += 1
             return self._with_note({"action": "validate_code" if validate else "execute_code", "code": code})
 
-    def _command(self, command: str, argument: str) -> Action | None:
+    def _command(self, command: str, argument: str) -> dict[str, Any] | None:
         if command == "info":
             return {"action": "request_info", "info_type": argument or "overview"}
         if command == "submit":
@@ -124,7 +124,7 @@ class HumanAgent:
                 return source
             lines.append(line)
 
-    def _with_note(self, action: dict) -> dict:
+    def _with_note(self, action: dict[str, Any]) -> dict[str, Any]:
         if self._note:
             action["message"] = self._note
             self._note = None

@@ -367,10 +367,11 @@ class LLMAgent:
         delay = min(self.max_backoff_s, self.backoff_s * 2 ** attempt) * (0.5 + random.random() / 2)
         response = getattr(error, "response", None)
         retry_after = getattr(response, "headers", {}).get("retry-after") if response is not None else None
-        try:
-            delay = max(delay, min(self.max_backoff_s, float(retry_after)))
-        except (TypeError, ValueError):
-            pass
+        if retry_after is not None:
+            try:
+                delay = max(delay, min(self.max_backoff_s, float(retry_after)))
+            except (TypeError, ValueError):
+                pass
         return delay
 
     def _action_from(self, message: dict[str, Any]) -> Action | None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import nbformat
 
@@ -27,7 +28,7 @@ def _assistant_text(cell: dict[str, Any], message: str | None) -> str:
     prose = (message or "").strip()
     action = meta["action"]
     if action in CODE_ACTIONS:
-        code = cell.source
+        code = cell["source"]
         if code.strip() and code.strip() in prose:  # the message already holds the code
             return prose
         return "\n\n".join(part for part in (prose, f"```python\n{code.rstrip()}\n```") if part)
@@ -44,7 +45,7 @@ def _assistant_tool_call(cell: dict[str, Any], message: str | None, call_id: str
     action = meta["action"]
     arguments = dict(meta.get("arguments") or {})
     if action in CODE_ACTIONS:
-        arguments["code"] = cell.source
+        arguments["code"] = cell["source"]
     return {"role": "assistant", "content": (message or "").strip(),
             "tool_calls": [{"id": call_id, "type": "function",
                             "function": {"name": action, "arguments": json.dumps(arguments, ensure_ascii=False)}}]}
@@ -57,7 +58,7 @@ def episode_messages(notebook: nbformat.NotebookNode, *, system_prompt: str, sty
     task = dojo.get("initial_observation") or f"Competition: {dojo.get('competition')}"
     messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt}, {"role": "user", "content": task}]
     for cell in step_cells(notebook):
-        meta = cell.metadata["dojo"]
+        meta = cell["metadata"]["dojo"]
         message = message_of(notebook, meta["step"])
         feedback = meta.get("feedback", "")
         if style == "tools":

@@ -13,13 +13,11 @@ command line into these.
 """
 
 from .backend import Backend, Job, Outcome
-from .episode import (ERROR_FILE, SPEC_FILE, SUMMARY_FILE, EpisodeResult, EpisodeStatus, find_run_dir, is_finished,
-                      play_episode)
+from .episode import ERROR_FILE, SPEC_FILE, SUMMARY_FILE, EpisodeResult, EpisodeStatus, find_run_dir, is_finished, play_episode
 from .grid import EpisodeSpec, Grid, build_grid, load_grid
 from .local import LocalBackend
 from .ray import RayBackend, RayPlan, ray_plan
-from .results import (RESULT_COLUMNS, SCORES_CHART, BatchResult, write_batch_report, write_results,
-                      write_scores_chart)
+from .results import RESULT_COLUMNS, SCORES_CHART, BatchResult, write_batch_report, write_results, write_scores_chart
 from .runner import BACKENDS, run_batch
 from .slots import Slot, episode_settings, gpu_share_gb, gpu_total_memory_gb, plan_slots
 

@@ -153,7 +153,9 @@ class EpisodeResult:
         event_kinds = [str(e.get("kind", "?")) if isinstance(e, dict) else str(e) for e in events] \
             if isinstance(events, list) else []
         slot = self.slot or Slot()
-        usage = summary.get("usage") if isinstance(summary.get("usage"), dict) else {}
+        usage = summary.get("usage")
+        if not isinstance(usage, dict):
+            usage = {}
         return {
             "competition": self.spec.competition, "agent": self.spec.agent, "seed": self.spec.seed,
             "status": self.status, "attempts": self.attempts,

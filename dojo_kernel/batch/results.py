@@ -14,7 +14,7 @@ from ..rundir import RunDir
 from .episode import EpisodeResult, EpisodeStatus, _atomic_write
 
 SCORES_CHART = "scores.png"
-RESULT_COLUMNS = ("competition", "agent", "seed", "status", "attempts", "best_score", "final_score",
+RESULT_COLUMNS: tuple[str, ...] = ("competition", "agent", "seed", "status", "attempts", "best_score", "final_score",
                   "position", "medal", "steps", "episode_s", "wall_s", "tokens", "cost_usd", "isolation",
                   "limit_events", "cpus", "gpu_device", "gpu_memory_gb", "error", "run_dir")
 

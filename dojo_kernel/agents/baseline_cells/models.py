@@ -18,7 +18,6 @@ MAX_ROWS = 20000  # rows sampled for cross-validation
 FOLDS = 3
 # -- end of parameters --
 
-from dojo_kernel.metrics import get_metric
 from sklearn.base import clone  # noqa: F401  (fit_and_write uses it)
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import (
@@ -30,6 +29,8 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
+
+from dojo_kernel.metrics import get_metric
 
 METRIC = get_metric(METRIC_NAME)
 

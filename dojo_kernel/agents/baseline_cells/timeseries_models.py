@@ -11,10 +11,11 @@ LOWER_IS_BETTER = True
 
 import warnings
 
-from dojo_kernel.metrics import get_metric
 from sklearn.linear_model import Ridge
 from statsmodels.tsa.ar_model import AutoReg, ar_select_order
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+from dojo_kernel.metrics import get_metric
 
 METRIC = get_metric(METRIC_NAME)
 
