@@ -121,6 +121,16 @@ def _branch(env: DojoEnv, episode: Episode) -> DojoEnv:
     return branch
 
 
+def real_working(run_dir: Path) -> Path:
+    """An episode's working/ folder. For a sandboxed branch it is a link this module made
+    into the sandbox's folder (the grader opens nothing through links): its target, which
+    this module wrote, is returned instead."""
+    link = Path(run_dir) / "working"
+    if Path(run_dir) in _LINKED_WORKING:
+        return Path(os.readlink(link))
+    return link
+
+
 def close_session(session: Any, run_dir: Path) -> None:
     """End an episode's kernel; for a branch under the sandbox, then copy its kernel's
     working/ into the run dir in place of the link, so that the run dir keeps its files

@@ -51,7 +51,7 @@ from .registered import env_context, format_feedback, listed, run_registered
 from .rewards import RewardTracker
 from .rundir import WORKING_DIR, Workspace, new_run_dir, open_workspace
 from .seeding import HASH_SEED
-from .settings import GRADE_SPLITS, EnvSettings  # noqa: F401  (EnvSettings stays importable from here)
+from .settings import FEEDBACK_STYLES, GRADE_SPLITS, EnvSettings  # noqa: F401  (EnvSettings stays importable from here)
 from .spaces import CELL_STATUSES, ActionSpace, observation_space
 from .trajectory import StepRecord, TrajectoryRecorder
 from .usage import add_usage, check_usage
@@ -65,6 +65,8 @@ class DojoEnv(gymnasium.Env):
     def __init__(self, competition: str | Competition, *, output_dir: str | os.PathLike[str] | None = None,
                  render_mode: str | None = None, actions: Any = None, info_providers: Any = None,
                  feedback: Any = None, **settings: Any):
+        if isinstance(feedback, str) and feedback in FEEDBACK_STYLES:  # a built-in style, not a formatter
+            settings["feedback"], feedback = feedback, None
         self.settings = EnvSettings.from_kwargs(**settings)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(expected("render_mode 'ansi' or None", render_mode))
@@ -90,6 +92,8 @@ class DojoEnv(gymnasium.Env):
         self.action_set = resolve(list(self.competition.extra_actions) + listed(actions, "actions"),
                                   list(self.competition.extra_info) + listed(info_providers, "info_providers"))
         self.feedback_name, self._formatter = feedback_formatter(feedback)
+        if self._formatter is None:
+            self.feedback_name = self.settings.feedback  # compact | full
         self._observation_actions = ("reset", "invalid") + self.action_set.names
         self.action_space = ActionSpace(self.settings.max_code_chars, action_set=self.action_set)
         self.observation_space = observation_space(self.settings.max_feedback_chars, self.action_set.names)
@@ -335,7 +339,7 @@ class DojoEnv(gymnasium.Env):
         assert episode is not None
         started = time.perf_counter()
         grade = self.competition.grade(submission, split=self.settings.grade_split,
-                                       allowed_dir=episode.files.working)
+                                       allowed_dir=branching.real_working(episode.run_dir))
         outcome.timings["grade_s"] = time.perf_counter() - started
         outcome.graded = True
         outcome.grade = grade
@@ -353,7 +357,7 @@ class DojoEnv(gymnasium.Env):
         episode's split); returns the reward that mode `final` pays for it."""
         submission = self._submission_path(episode)
         if submission.exists():
-            allowed = episode.files.working
+            allowed = branching.real_working(episode.run_dir)
             episode.final_grade = self.competition.grade(submission, split="private", allowed_dir=allowed)
             episode.final_public_grade = self.competition.grade(submission, split=self.settings.grade_split,
                                                                 allowed_dir=allowed)
@@ -476,7 +480,7 @@ class DojoEnv(gymnasium.Env):
     def _submission_path(self, episode: Episode | None = None) -> Path:
         episode = episode or self._episode
         assert episode is not None
-        return episode.files.submission(self.competition.submission_file)
+        return branching.real_working(episode.run_dir) / self.competition.submission_file
 
     def _submission_relpath(self) -> str:
         return f"{WORKING_DIR}/{self.competition.submission_file}"
