@@ -326,7 +326,9 @@ class DojoEnv(gymnasium.Env):
 
     def _grade_text(self, grade: Grade) -> str:
         """The grade as the agent reads it; an invalid one with what the sample looks like."""
-        graded = text.grade(grade, self.competition, self._episode.rewards)
+        episode = self._episode
+        assert episode is not None  # grades come only from steps of a running episode
+        graded = text.grade(grade, self.competition, episode.rewards)
         if grade.valid or self.settings.feedback == "full":
             return graded
         hint = hints.for_submission(Path(self.competition.sample_submission_path), self._submission_path(),
@@ -532,7 +534,7 @@ class DojoEnv(gymnasium.Env):
                                ("overview", "metadata", "data_path", "output_path", "data_structure",
                                 "sample_submission", "limits", *self.action_set.custom_infos))
         spec = self.action_set.infos[info_type]
-        if not spec.builtin:  # a registered provider: fresh each time, it may read the kernel
+        if not spec.builtin and spec.provider is not None:  # a registered provider: fresh each time, it may read the kernel
             try:
                 return f"## {info_type}\n\n" + str(spec.provider(env_context(self, [])))
             except Exception as error:  # noqa: BLE001  (the provider is not the env's code)

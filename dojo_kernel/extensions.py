@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .errors import ConfigError, expected
 
@@ -293,7 +293,7 @@ def feedback_formatter(choice: Any) -> tuple[str, Callable[[Feedback], str] | No
     if choice is None or choice == "default":
         return "default", None
     if callable(choice):
-        return getattr(choice, "__name__", type(choice).__name__), choice
+        return getattr(choice, "__name__", type(choice).__name__), cast("Callable[[Feedback], str]", choice)
     if isinstance(choice, str) and choice in _FEEDBACKS:
         return choice, _FEEDBACKS[choice]
     raise ConfigError(expected("feedback as 'default', a registered formatter name (" +

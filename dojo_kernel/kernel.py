@@ -394,6 +394,7 @@ class KernelSession:
             process = popen_kernel(command, cgroup=cgroup, cores=cores, seccomp_fd=rules, cwd=self.cwd,
                                    env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT)
+        assert process.stdout is not None  # stdout=PIPE
         log = LogPipe(process.stdout, self.log_path)
         # A watcher on the host kills the kernel's group, sandbox and cgroups if the env dies.
         reaper = _start_group_reaper(process.pid, tuple(f for _, f in cgroup.folders) if cgroup else ())
@@ -401,7 +402,7 @@ class KernelSession:
         kernel = _Kernel(process, client, connection_file, socket_prefix, reaper, cgroup=cgroup, log=log)
         try:
             # The env connects through links of its own to the sockets the kernel bound (runtime.py).
-            client.load_connection_info(self._linked_sockets(info, kernel))
+            client.load_connection_info(self._linked_sockets(dict(info), kernel))  # type: ignore[arg-type]
             kernel.connect()
             self._wait_ready(kernel)
         except BaseException:
@@ -414,7 +415,8 @@ class KernelSession:
             return link_sockets(info, self.runtime_dir / f"e{self._generation}", alive=kernel.alive,
                                 deadline=time.monotonic() + self._startup_timeout)
         except (OSError, TimeoutError, ChildProcessError) as error:
-            kernel.log.thread.join(timeout=2)
+            if kernel.log is not None:
+                kernel.log.thread.join(timeout=2)
             raise KernelStartError(f"expected the kernel to bind its sockets within {self._startup_timeout:g} s, "
                                    f"it did not ({error}); pass a larger startup_timeout if the machine is loaded. "
                                    f"Its log {self.log_path} ends:\n{_log_tail(self.log_path)}") from None
@@ -431,7 +433,8 @@ class KernelSession:
         while not (replied and published):
             now = time.monotonic()
             if not kernel.alive():
-                kernel.log.thread.join(timeout=2)  # what the kernel printed as it exited
+                if kernel.log is not None:
+                    kernel.log.thread.join(timeout=2)  # what the kernel printed as it exited
                 raise KernelStartError(
                     f"the kernel exited while starting ({_describe_exit(kernel.process.returncode)}); "
                     f"its log {self.log_path} ends:\n{_log_tail(self.log_path)}")

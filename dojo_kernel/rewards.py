@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .errors import ConfigError, expected
 from .extensions import reward_function, reward_names
@@ -58,7 +58,7 @@ class RewardTracker:
 
     def __post_init__(self) -> None:
         check_reward_mode(self.mode)
-        self.function: Callable[..., float] | None = (self.mode if callable(self.mode) else
+        self.function: Callable[..., float] | None = (cast("Callable[..., float]", self.mode) if callable(self.mode) else
                                                        None if self.mode in REWARD_MODES else reward_function(self.mode))
         self.mode = reward_mode_name(self.mode)
 

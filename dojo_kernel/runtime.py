@@ -118,7 +118,7 @@ class LogPipe:
         except OSError:
             fd = None
         try:
-            while chunk := self.pipe.read1(65536):
+            while chunk := self.pipe.read1(65536):  # type: ignore[attr-defined]  (a buffered pipe has read1)
                 if fd is None:
                     continue
                 room = LOG_MAX_BYTES - os.fstat(fd).st_size

@@ -78,8 +78,8 @@ class DojoTextEnv:
         self.system_prompt = system_prompt or SYSTEM_PROMPT
         self.env = env if env is not None else make(competition, **settings)
         # for trainers that offer the model tools: the env's actions, registered ones included
-        self.tools = copy.deepcopy(self.env.action_space.tools() if hasattr(self.env.action_space, "tools")
-                                   else TOOLS)
+        tools = getattr(self.env.action_space, "tools", None)
+        self.tools = copy.deepcopy(tools() if callable(tools) else TOOLS)
         self.turns = 0
         self.done = False
         self.total_reward = 0.0

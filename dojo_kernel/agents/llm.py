@@ -15,7 +15,7 @@ import os
 import random
 import re
 import time
-from typing import Any
+from typing import Any, cast
 
 from ..actions import INFO_TYPES
 from ..errors import ConfigError, expected
@@ -239,7 +239,7 @@ class LLMAgent:
         actions and info types appear in the schema the model sees."""
         tools = getattr(getattr(getattr(env, "unwrapped", env), "action_space", None), "tools", None)
         if callable(tools):
-            self.tools = tools()
+            self.tools = cast("list[dict[str, Any]]", tools())
 
     def reset(self, observation: Observation) -> None:
         self._reset_stats()
