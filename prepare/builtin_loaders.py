@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -29,8 +29,9 @@ from .forecasting import (
 
 def build_breast_cancer(spec: BuiltinSpec, target_dir: Path) -> None:
     from sklearn.datasets import load_breast_cancer
+    from sklearn.utils import Bunch
 
-    data = load_breast_cancer(as_frame=True)
+    data = cast(Bunch, load_breast_cancer(as_frame=True))
     frame = data.data.rename(columns=snake)
     frame["malignant"] = 1 - data.target  # scikit-learn codes benign as 1; we predict malignancy
     tabular(
@@ -49,8 +50,9 @@ def build_breast_cancer(spec: BuiltinSpec, target_dir: Path) -> None:
 
 def build_wine(spec: BuiltinSpec, target_dir: Path) -> None:
     from sklearn.datasets import load_wine
+    from sklearn.utils import Bunch
 
-    data = load_wine(as_frame=True)
+    data = cast(Bunch, load_wine(as_frame=True))
     frame = data.data.rename(columns=snake)
     frame["cultivar"] = data.target + 1
     tabular(
@@ -69,8 +71,9 @@ def build_wine(spec: BuiltinSpec, target_dir: Path) -> None:
 
 def build_iris(spec: BuiltinSpec, target_dir: Path) -> None:
     from sklearn.datasets import load_iris
+    from sklearn.utils import Bunch
 
-    data = load_iris(as_frame=True)
+    data = cast(Bunch, load_iris(as_frame=True))
     frame = data.data.rename(columns=lambda c: snake(c.replace(" (cm)", "_cm")))
     frame["species"] = np.asarray(data.target_names)[data.target]
     tabular(
@@ -107,8 +110,9 @@ def build_penguins(spec: BuiltinSpec, target_dir: Path) -> None:
 
 def build_diabetes(spec: BuiltinSpec, target_dir: Path) -> None:
     from sklearn.datasets import load_diabetes
+    from sklearn.utils import Bunch
 
-    data = load_diabetes(as_frame=True, scaled=False)
+    data = cast(Bunch, load_diabetes(as_frame=True, scaled=False))
     frame = data.data.rename(columns={"s1": "tc", "s2": "ldl", "s3": "hdl", "s4": "tch", "s5": "ltg", "s6": "glu"})
     frame["progression"] = data.target
     tabular(
@@ -128,7 +132,7 @@ def build_diabetes(spec: BuiltinSpec, target_dir: Path) -> None:
 def build_doctor_visits(spec: BuiltinSpec, target_dir: Path) -> None:
     import statsmodels.api as sm
 
-    frame = sm.datasets.randhie.load_pandas().data
+    frame = cast(pd.DataFrame, sm.datasets.randhie.load_pandas().data)  # load_pandas always fills .data
     # a seeded sample of 6,000 of the 20,190 person-years keeps the build to seconds
     frame = frame.sample(n=6000, random_state=SEED).reset_index(drop=True)
     frame = frame[["lncoins", "idp", "lpi", "fmde", "physlm", "disea", "hlthg", "hlthf", "hlthp", "mdvis"]]
@@ -152,8 +156,9 @@ def build_doctor_visits(spec: BuiltinSpec, target_dir: Path) -> None:
 def build_digits(spec: BuiltinSpec, target_dir: Path) -> None:
     from sklearn.datasets import load_digits
     from sklearn.svm import SVC
+    from sklearn.utils import Bunch
 
-    data = load_digits()
+    data = cast(Bunch, load_digits())
     frame = pd.DataFrame(data.data, columns=[f"pixel_{i}" for i in range(data.data.shape[1])])
     frame["label"] = data.target
 
@@ -206,7 +211,7 @@ def _png(ink: np.ndarray) -> bytes:
 def build_co2(spec: BuiltinSpec, target_dir: Path) -> None:
     import statsmodels.api as sm
 
-    series = sm.datasets.co2.load_pandas().data["co2"]
+    series = cast(pd.DataFrame, sm.datasets.co2.load_pandas().data)["co2"]  # load_pandas always fills .data
     forecasters: list[tuple[str, str, Forecaster]] = [
         ("trivial: last observed value", "trivial", last_value),
         ("trivial: mean of the whole history", "trivial", mean_of_last(None)),
@@ -238,7 +243,7 @@ def build_co2(spec: BuiltinSpec, target_dir: Path) -> None:
         horizon=104,
         forecasters=forecasters,
         sample_forecaster="trivial: last observed value",
-        format_id=lambda index: index.strftime("%Y-%m-%d"),
+        format_id=lambda index: list(cast(pd.DatetimeIndex, index).strftime("%Y-%m-%d")),  # a dated series
         about="Weekly mean concentration of carbon dioxide in the air at the Mauna Loa Observatory, Hawaii, in parts "
         "per million, from March 1958. The series has a steady upward trend and a yearly cycle; a few weeks have no "
         "measurement.",
@@ -252,7 +257,7 @@ def build_co2(spec: BuiltinSpec, target_dir: Path) -> None:
 def build_sunspots(spec: BuiltinSpec, target_dir: Path) -> None:
     import statsmodels.api as sm
 
-    data = sm.datasets.sunspots.load_pandas().data
+    data = cast(pd.DataFrame, sm.datasets.sunspots.load_pandas().data)  # load_pandas always fills .data
     series = pd.Series(data["SUNACTIVITY"].to_numpy(), index=data["YEAR"].astype(int).to_numpy(), name="sunspots")
     forecasters: list[tuple[str, str, Forecaster]] = [
         ("trivial: last observed value", "trivial", last_value),

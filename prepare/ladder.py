@@ -348,7 +348,7 @@ def fit_tabular_ladder(
     with threadpool_limits(1):
         for team, estimator, family in rungs:
             if getattr(estimator, "takes_raw_frame", False):  # it prepares its own features (e.g. joins tables)
-                model = clone(estimator).fit(frame_train, y_train)
+                model = clone(estimator).fit(frame_train, y_train)  # pyright: ignore[reportAttributeAccessIssue]  # an estimator, not a container
                 entries.append(LadderEntry(team, family, to_predictions(model, pd.DataFrame(x_test))))
                 continue
             scale = family in ("linear", "neighbours", "kernel") or (family == "tuned" and "boosting" not in team)
