@@ -416,9 +416,13 @@ def _python_dirs(python: str) -> list[str]:
     """
     # An editable install made by setuptools maps packages to their folders in a finder module
     # (MAPPING) rather than on sys.path: those folders are library code too.
-    script = ("import sys, json; mapped = [p for n, m in list(sys.modules.items()) if n.startswith('__editable__')"
+    # A mapped package may hold links to folders outside it (this project's dojo_kernel/metrics
+    # and dojo_kernel/prepare link to the top-level metrics/ and prepare/): their targets too.
+    script = ("import sys, json, os; mapped = [p for n, m in list(sys.modules.items()) if n.startswith('__editable__')"
               " for p in getattr(m, 'MAPPING', {}).values()];"
-              " print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path, *mapped]))")
+              " linked = [os.path.realpath(os.path.join(p, e)) for p in mapped if os.path.isdir(p)"
+              " for e in os.listdir(p) if os.path.islink(os.path.join(p, e)) and os.path.isdir(os.path.join(p, e))];"
+              " print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path, *mapped, *linked]))")
     try:
         out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60,
                              env=_probe_env(), cwd="/", check=True).stdout
