@@ -297,7 +297,7 @@ def _ok(observation: Observation) -> bool:
     """Whether the last cell ran to the end without an error."""
     status = observation.get("status") if isinstance(observation, dict) else None
     try:
-        return CELL_STATUSES[int(status)] == "ok"
+        return CELL_STATUSES[int(status)] == "ok"  # pyright: ignore[reportArgumentType]  (None raises TypeError: caught)
     except (TypeError, ValueError, IndexError):
         return " ok in " in _feedback(observation).split("\n", 1)[0]
 
