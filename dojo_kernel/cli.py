@@ -255,7 +255,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"dojo run: interrupted; the episode so far is in {printable(env.run_dir)}", file=sys.stderr)
         return 130
     except DojoError as error:  # e.g. an LLM endpoint that stays down: say where the episode so far is
-        where = f" (the episode so far: {RunDir(env.run_dir).notebook})" if env.run_dir else ""
+        notebook = RunDir(env.run_dir).notebook if env.run_dir else None
+        # An episode that took no step leaves no run dir (see DojoEnv._close_episode): say so.
+        where = (f" (the episode so far: {notebook})" if notebook is not None and notebook.is_file()
+                 else " (no step was taken, so nothing was recorded)")
         raise UsageError(f"{_one_line(error)}{where}") from None
     console.print()
     console.print(summary_table(summary))
