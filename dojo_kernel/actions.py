@@ -19,7 +19,7 @@ from .extensions import ActionSet, resolve
 
 ACTION_NAMES = ("request_info", "validate_code", "execute_code", "submit", "restart_kernel", "get_history")
 INFO_TYPES = ("overview", "data_structure", "sample_submission", "metadata", "data_path", "output_path",
-              "limits", "all", "traceback")
+              "limits", "traceback", "all")
 
 # Fields each action takes: name -> (required fields, optional fields).
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

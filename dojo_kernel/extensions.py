@@ -296,7 +296,7 @@ def feedback_formatter(choice: Any) -> tuple[str, Callable[[Feedback], str] | No
         return getattr(choice, "__name__", type(choice).__name__), cast("Callable[[Feedback], str]", choice)
     if isinstance(choice, str) and choice in _FEEDBACKS:
         return choice, _FEEDBACKS[choice]
-    raise ConfigError(expected("feedback as 'default', a registered formatter name (" +
+    raise ConfigError(expected("feedback among compact, full (the built-in styles), a registered formatter name (" +
                                ", ".join(_FEEDBACKS) + ") or a callable", choice))
 
 
@@ -406,5 +406,6 @@ _builtin("submit", {"type": "object", "properties": {"final": {
 _builtin("restart_kernel", {"type": "object", "properties": {}, "required": []},
          "a fresh kernel: every variable is lost")
 _builtin("get_history", {"type": "object", "properties": {}, "required": []}, "the steps so far and their scores")
-for _name in ("overview", "data_structure", "sample_submission", "metadata", "data_path", "output_path", "limits"):
+for _name in ("overview", "data_structure", "sample_submission", "metadata", "data_path", "output_path", "limits",
+              "traceback"):
     _INFOS[_name] = InfoSpec(_name, None, builtin=True)
