@@ -485,7 +485,7 @@ def build_parser() -> _Parser:
 
     listing = commands.add_parser("list", help="show the competitions", description="Show the registered competitions.")
     listing.add_argument("--all", action="store_true", help="also show the Kaggle catalog (default: built-ins and prepared ones only)")
-    listing.add_argument("--suite", metavar="NAME", help="only the built-ins of a named suite: lite or full")
+    listing.add_argument("--suite", metavar="NAME", help="only the built-ins of a named suite: lite or full (default: every competition)")
 
     prepare = commands.add_parser("prepare", help="build competition dirs",
                                   description="Build a built-in competition, or download and prepare a Kaggle one.")
@@ -520,7 +520,7 @@ def build_parser() -> _Parser:
                                 description="Run a grid of episodes in parallel; one run dir each, a results table "
                                             "and a report.")
     add_batch_arguments(batch)
-    batch.add_argument("--suite", metavar="NAME", help="run every built-in of a named suite: lite or full")
+    batch.add_argument("--suite", metavar="NAME", help="run every built-in of a named suite: lite or full (default: none, name competitions)")
     for action in batch._actions:  # with --suite, naming competitions is optional
         if action.dest == "targets":
             action.nargs = "*"
