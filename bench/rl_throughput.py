@@ -47,6 +47,9 @@ from dojo_kernel.competition import register
 from dojo_kernel.isolation import resolve_mode
 from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ holds the env benchmark
+from env import MODELS as ENV_BENCH_MODELS  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SCRIPT = ("import csv\n"
           "with open('input/test.csv') as f:\n"
@@ -234,17 +237,7 @@ def run_resets(name: str, out: Path, episodes: int, think_s: float, warm_pool_ma
 # ------------------------------------------------------------------ 4: env overhead over a bare kernel
 
 LOAD = "import pandas as pd\ndf = pd.read_csv('input/train.csv')\ntest = pd.read_csv('input/test.csv')\nprint(df.shape)\n"
-MODELS = [
-    "from sklearn.linear_model import Ridge as Model; params = dict(alpha=0.1)",
-    "from sklearn.linear_model import Ridge as Model; params = dict(alpha=1.0)",
-    "from sklearn.linear_model import Ridge as Model; params = dict(alpha=10.0)",
-    "from sklearn.linear_model import LinearRegression as Model; params = {}",
-    "from sklearn.linear_model import Lasso as Model; params = dict(alpha=0.01, max_iter=200)",
-    "from sklearn.linear_model import ElasticNet as Model; params = dict(alpha=0.01, max_iter=200)",
-    "from sklearn.linear_model import OrthogonalMatchingPursuit as Model; params = dict(n_nonzero_coefs=5)",
-    "from sklearn.linear_model import Lars as Model; params = {}",
-    "from sklearn.linear_model import BayesianRidge as Model; params = dict(max_iter=20)",
-]
+MODELS = ENV_BENCH_MODELS  # the same nine model steps as bench/env.py
 FIT = ("{model}\n"
        "features = [c for c in df.columns if c.startswith('f')]\n"
        "model = Model(**params).fit(df[features], df['target'])\n"
