@@ -149,13 +149,14 @@ def test_memory_of_a_branch_is_counted_by_pss(make_session, forks):
     """Shared pages count half to each branch: a fork whose RSS passes the limit only because
     it shares its parent's pages keeps running; one that really allocates too much is killed."""
     parent = make_session(Limits(cell_timeout_s=60, memory_gb=0.4))
-    assert parent.run("import numpy as np\nbig = np.ones(250 * 2**20 // 8)").status == "ok"
+    assert parent.run("import numpy as np\nbig = np.ones(300 * 2**20 // 8)").status == "ok"
     child = parent.fork()
     forks.append(child)
-    grown = child.run("more = np.ones(100 * 2**20 // 8); print(big.sum() > 0)")
+    grown = child.run("more = np.ones(120 * 2**20 // 8); print(big.sum() > 0)")
     assert grown.status == "ok", grown.text
     import psutil
     # Its RSS (which counts the shared pages in full) is over the limit; its PSS is not.
+    # The margins (about 60 MB each way) leave room for a kernel's own size varying by host.
     assert psutil.Process(child.pid).memory_info().rss > 0.4 * 1024**3
     assert psutil.Process(child.pid).memory_full_info().pss < 0.4 * 1024**3
     too_much = child.run("even_more = np.ones(300 * 2**20 // 8)")
