@@ -252,7 +252,7 @@ def test_the_llm_agent_sends_the_env_s_tools_and_its_call_runs(make_env, registe
     pytest.importorskip("openai", reason="the llm agent needs the 'llm' extra (pip install 'dojo-kernel[llm]')")
     from dojo_kernel.agents import get_agent
     from dojo_kernel.agents.base import run_episode
-    from test_llm_agent import ChatServer, completion
+    from chat_server import ChatServer, completion
 
     registered.append("count_rows")
     dojo_kernel.register_action("count_rows", count_rows, schema=COUNT_SCHEMA)

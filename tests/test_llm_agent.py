@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,59 +12,7 @@ from dojo_kernel.agents import AgentError, get_agent
 from dojo_kernel.agents.llm import count_tokens, extract_code
 from dojo_kernel.errors import ConfigError
 
-
-def completion(content=None, tool_call=None, prompt_tokens=11, completion_tokens=7):
-    message = {"role": "assistant", "content": content}
-    if tool_call is not None:
-        name, arguments = tool_call
-        message["tool_calls"] = [{"id": "call_1", "type": "function",
-                                  "function": {"name": name, "arguments": json.dumps(arguments)}}]
-    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "test-model",
-            "choices": [{"index": 0, "message": message,
-                         "finish_reason": "tool_calls" if tool_call else "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens}}
-
-
-class ChatServer:
-    """Answers POST /v1/chat/completions with scripted (status, body) replies, in order,
-    and keeps every request body it received."""
-
-    def __init__(self, replies):
-        self.replies = list(replies)
-        self.requests: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body,
-                                        "authorization": self.headers.get("Authorization")})
-                status, payload = server.replies.pop(0) if server.replies else (500, {"error": {"message": "no reply left"}})
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from chat_server import ChatServer, completion
 
 
 OBS = {"feedback": "Competition: toy. Predict y for each id; write working/submission.csv."}
