@@ -45,8 +45,9 @@ from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .extensions import feedback_formatter, resolve
 from .grading import Grade, Split
 from .kernel import CellResult, KernelSession, default_launch_spec
-from .outputs import clip, terminal_safe
+from .outputs import clip
 from .pool import WarmPool
+from .printable import terminal_safe
 from .registered import env_context, format_feedback, listed, run_registered
 from .rewards import RewardTracker
 from .rundir import WORKING_DIR, Workspace, new_run_dir, open_workspace

@@ -20,24 +20,6 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-# What a terminal acts on: CSI sequences (ESC [ or the 8-bit CSI), string sequences (OSC, DCS,
-# APC, PM, SOS: a window title, a hyperlink, a clipboard write) up to BEL or ST, and the other
-# ESC sequences; then single control characters and the bidirectional overrides that reorder text.
-_ESCAPE_SEQUENCE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
-                              r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-                              r"|\x1b[ -/]*[0-~]")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def terminal_safe(text: str) -> str:
-    """`text` that a terminal shows as it is: escape sequences removed (colour included), other
-    control characters written as visible escapes (`\\x07`); newlines and tabs kept. For every
-    text an agent reads as feedback and everything printed to a person's terminal."""
-    text = _ESCAPE_SEQUENCE.sub("", text.replace("\r\n", "\n"))
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}" if match.group() < "\u0100"
-                        else f"\\u{ord(match.group()):04x}", text)
-
-
 def _image_mimes(data: Mapping[str, Any]) -> list[str]:
     return [mime for mime in data if mime.startswith("image/")]
 

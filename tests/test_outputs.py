@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dojo_kernel.outputs import _OutputCollector, clip, render_text, strip_ansi, terminal_safe
+from dojo_kernel.outputs import _OutputCollector, clip, render_text, strip_ansi
+from dojo_kernel.printable import terminal_safe
 
 
 def stream(text: str, name: str = "stdout") -> dict:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from ..actions import INFO_TYPES
-from ..outputs import terminal_safe
+from ..printable import terminal_safe
 from .base import Action, Observation, StopEpisode
 
 HELP = """Type a cell of Python; an empty line ends it once the code is complete, as at the

@@ -84,7 +84,7 @@ def test_the_grpo_example_writes_grouped_trajectories_in_the_export_layout(clust
     import json
     from pathlib import Path
 
-    from dojo_kernel.exports import export_chat_jsonl
+    from dojo_kernel.agents.llm_data import export_chat_jsonl
 
     path = Path(__file__).resolve().parents[2] / "examples" / "grpo_rollouts.py"
     spec = importlib.util.spec_from_file_location("grpo_rollouts", path)
