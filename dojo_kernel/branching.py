@@ -78,6 +78,7 @@ def _branch(env: DojoEnv, episode: Episode) -> DojoEnv:
 
     settings = {f.name: getattr(env.settings, f.name) for f in dataclasses.fields(EnvSettings)}
     branch = DojoEnv(env.competition, output_dir=env.output_dir, render_mode=env.render_mode, **settings)
+    _carry_extensions(env, branch)
     run_dir = new_run_dir(env.output_dir)
     session = scratch = None
     try:
@@ -92,10 +93,11 @@ def _branch(env: DojoEnv, episode: Episode) -> DojoEnv:
             (run_dir / "working").symlink_to(kernel_dir / "working", target_is_directory=True)
             _LINKED_WORKING.add(run_dir)
         session = fork_session(episode.session, cwd=kernel_dir)
+        parent_record = episode.recorder._metadata["dojo"]
         recorder = TrajectoryRecorder(run_dir, competition=env.competition.name, agent=env.settings.agent,
-                                      limits=env.settings.limits, settings=env.settings.to_dict(),
-                                      initial_observation=episode.recorder._metadata["dojo"].get(
-                                          "initial_observation"))
+                                      limits=env.settings.limits, settings=parent_record["settings"],
+                                      initial_observation=parent_record.get("initial_observation"),
+                                      extra_actions=tuple(env.action_set.custom))
         recorder.inherit(episode.recorder, {"parent_run_dir": str(episode.run_dir), "fork_step": episode.steps})
     except BaseException:
         if session is not None:
@@ -119,6 +121,18 @@ def _branch(env: DojoEnv, episode: Episode) -> DojoEnv:
     branch._np_random_seed = getattr(env, "_np_random_seed", None)
     branch._write_kernel_pointer(branch._episode)
     return branch
+
+
+def _carry_extensions(env: DojoEnv, branch: DojoEnv) -> None:
+    """The actions, info types and feedback formatter passed to the parent's constructor (they
+    may be callables, not names a new env could look up), with spaces of the branch's own."""
+    from .spaces import ActionSpace, observation_space
+
+    branch.action_set = env.action_set
+    branch.feedback_name, branch._formatter = env.feedback_name, env._formatter
+    branch._observation_actions = env._observation_actions
+    branch.action_space = ActionSpace(env.settings.max_code_chars, action_set=env.action_set)
+    branch.observation_space = observation_space(env.settings.max_feedback_chars, env.action_set.names)
 
 
 def real_working(run_dir: Path) -> Path:

@@ -206,6 +206,23 @@ def test_actions_and_info_passed_to_make_stay_with_that_env(make_env):
     assert "use a threshold" in obs["feedback"]
 
 
+def test_a_branch_keeps_the_actions_info_and_formatter_its_parent_was_made_with(make_env):
+    env = make_env(actions={"ping": lambda ctx: f"pong at step {ctx.step}"},
+                   info_providers={"tip": lambda ctx: "use a threshold"},
+                   feedback=lambda view: f"<{view.action}> {view.text}")
+    env.reset(seed=0)
+    env.step({"action": "execute_code", "code": "x = 1"})
+    branch = env.fork()
+    try:
+        assert {"action": "ping"} in branch.action_space
+        obs, *_ = branch.step({"action": "ping"})
+        assert obs["feedback"].startswith("<ping> pong at step 2"), obs["feedback"]
+        obs, *_ = branch.step({"action": "request_info", "info_type": "tip"})
+        assert "use a threshold" in obs["feedback"] and branch.observation_space.contains(obs)
+    finally:
+        branch.close()
+
+
 def test_a_feedback_formatter_and_a_reward_function_are_used_and_recorded(make_env, registered):
     registered.extend(["shout", "graded_pays_two"])
     dojo_kernel.register_feedback("shout", lambda view: f"[{view.action} #{view.step}] " + view.text.upper())
