@@ -13,7 +13,11 @@ env's overhead over a bare kernel.
    episodes per minute (N / wall time from the first reset to the last episode's end), step
    latency p50/p99 (astep, thinking excluded), reset median and failures. Light cells (no
    pandas in the kernel) so that N idle kernels fit in memory (~35-40 MB each).
-2. ray: the same episodes through RolloutService on a local one-node Ray.
+2. ray: the same episodes through RolloutService on a local one-node Ray, under the
+   service's node limits (`--node-memory-gb`, default 60% of the memory available at the
+   start; `--kernel-memory-gb`, each kernel's limit, default 0.125): the node runs at most
+   node / kernel memory episodes at once and the rest queue. Reported with the slots, the
+   peak of episodes running at once, the machine's memory and its load average.
 3. reset: one env, episodes back to back (reset, a cell and a final submit each after
    `--think` s, reset again at once), with the pool fixed at one kernel and adaptive
    (1..8); the adaptive one twice: warm workspaces (the record prepared in the pool's
@@ -184,7 +188,33 @@ def summarize(n: int, wall: float, record: dict[str, list], memory_gb: float | N
             "failures": record["failures"], "memory_used_gb": memory_gb}
 
 
-def run_ray(name: str, out: Path, n: int, think_s: float, data_root: Path) -> dict[str, Any]:
+class MachineSampler:
+    """The machine's used memory and load average, sampled every second in a thread."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.baseline = psutil.virtual_memory().used / 2**30
+        self.peak = self.baseline
+        self.loads: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(1.0):
+            self.peak = max(self.peak, psutil.virtual_memory().used / 2**30)
+            self.loads.append(os.getloadavg()[0])
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join()
+        loads = self.loads or [os.getloadavg()[0]]
+        return f"{min(loads):.0f}-{max(loads):.0f} (median {statistics.median(loads):.0f})"
+
+
+def run_ray(name: str, out: Path, n: int, think_s: float, data_root: Path, node_memory_gb: float,
+            kernel_memory_gb: float) -> dict[str, Any]:
     import functools
 
     import ray
@@ -193,13 +223,18 @@ def run_ray(name: str, out: Path, n: int, think_s: float, data_root: Path) -> di
 
     ray.init(num_cpus=os.cpu_count(), object_store_memory=200 * 1024**2, include_dashboard=False,
              log_to_driver=False, runtime_env={"env_vars": {"DOJO_DATA": str(data_root)}})
+    sampler = MachineSampler()
     try:
         policy = functools.partial(thinking_policy, think_s=think_s)
-        settings = {"output_dir": str(out / f"ray{n}"), "warm_pool": 0, "memory_gb": 1}
-        with RolloutService(node_limits=NodeLimits(max_kernels=n), settings=settings) as service:
+        # No memory_gb here: the worker holds each kernel to kernel_memory_gb, which is what
+        # the node's budget counts, so the kernels together can never pass node_memory_gb.
+        settings = {"output_dir": str(out / f"ray{n}"), "warm_pool": 0}
+        limits = NodeLimits(max_kernels=n, memory_gb=node_memory_gb, kernel_memory_gb=kernel_memory_gb)
+        with RolloutService(node_limits=limits, settings=settings) as service:
             started = time.perf_counter()
             trajectories = service.rollout([{"competition": name, "max_turns": 6}], policy, group_size=n)
             wall = time.perf_counter() - started
+            stats = service.stats()
         record: dict[str, list] = {"reset": [], "step": [], "failures": [], "done": []}
         for trajectory in trajectories:
             if trajectory["error"]:
@@ -212,8 +247,13 @@ def run_ray(name: str, out: Path, n: int, think_s: float, data_root: Path) -> di
                 step_s = (turn["metadata"].get("timings") or {}).get("step_s")
                 if step_s is not None:
                     record["step"].append(step_s)
-        return summarize(n, wall, record, None)
+        load = sampler.stop()
+        result = summarize(n, wall, record, sampler.peak - sampler.baseline)
+        result.update(slots=sum(node["slots"] for node in stats), peak_running=max(node["peak_running"] for node in stats),
+                      load=load)
+        return result
     finally:
+        sampler.stop()
         ray.shutdown()
 
 
@@ -332,6 +372,9 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=None, help="seconds of model thinking per turn")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--node-memory-gb", type=float, default=None,
+                        help="ray: the node's memory budget for kernels (default 60%% of the memory available)")
+    parser.add_argument("--kernel-memory-gb", type=float, default=0.125, help="ray: each kernel's memory limit")
     args = parser.parse_args()
     command = "python bench/rl_throughput.py " + " ".join(sys.argv[1:])
     workdir = Path(tempfile.mkdtemp(prefix="dojo-bench-rl-"))
@@ -344,13 +387,24 @@ def main() -> int:
             think = 1.0 if args.think is None else args.think
             rows = ["| concurrent episodes | wall | episodes / min | step p50 | step p99 | reset median | "
                     "failures | machine memory, over the start |", "|---|---|---|---|---|---|---|---|"]
+            node_memory = args.node_memory_gb or round(0.6 * psutil.virtual_memory().available / 2**30, 1)
+            if args.part == "ray":
+                rows = ["| episodes | node slots (at once) | peak running | wall | episodes / min | step p50 | step p99 | "
+                        "failures | machine memory, over the start | load average (1 min) |",
+                        "|---|---|---|---|---|---|---|---|---|---|"]
             for n in args.episodes or [64]:
                 result = (run_concurrent(name, workdir, n, think) if args.part == "concurrency"
-                          else run_ray(name, workdir, n, think, data_root))
+                          else run_ray(name, workdir, n, think, data_root, node_memory, args.kernel_memory_gb))
                 memory = f"+{result['memory_used_gb']:.1f} GB peak" if result["memory_used_gb"] else "-"
-                rows.append(f"| {n} | {result['wall_s']:.0f} s | {result['episodes_per_min']:.0f} | "
-                            f"{result['step_p50'] * 1000:.0f} ms | {result['step_p99'] * 1000:.0f} ms | "
-                            f"{_seconds(result['reset_median'])} | {len(result['failures'])} | {memory} |")
+                if args.part == "ray":
+                    rows.append(f"| {n} | {result['slots']} | {result['peak_running']} | {result['wall_s']:.0f} s | "
+                                f"{result['episodes_per_min']:.0f} | {result['step_p50'] * 1000:.0f} ms | "
+                                f"{result['step_p99'] * 1000:.0f} ms | {len(result['failures'])} | {memory} | "
+                                f"{result['load']} |")
+                else:
+                    rows.append(f"| {n} | {result['wall_s']:.0f} s | {result['episodes_per_min']:.0f} | "
+                                f"{result['step_p50'] * 1000:.0f} ms | {result['step_p99'] * 1000:.0f} ms | "
+                                f"{_seconds(result['reset_median'])} | {len(result['failures'])} | {memory} |")
                 print(rows[-1], flush=True)
                 for failure in result["failures"][:5]:
                     print("  failure:", failure)
@@ -359,7 +413,9 @@ def main() -> int:
                 f"Each episode: reset, then 4 turns each after {think:g} s of model thinking (asyncio.sleep): a "
                 "graded csv-module submission, two small cells, SUBMIT FINAL. "
                 + ("One process, one event loop (DojoTextEnv.astep)." if args.part == "concurrency" else
-                   "Through RolloutService on a local one-node Ray (one NodeWorker actor)."),
+                   "Through RolloutService on a local one-node Ray (one NodeWorker actor), node limits "
+                   f"memory_gb={node_memory:g}, kernel_memory_gb={args.kernel_memory_gb:g} (each kernel held to "
+                   "it): at most memory_gb / kernel_memory_gb episodes at once, the rest queue."),
                 "warm_pool=0: every reset starts its kernel (under this load, most of the reset median). "
                 + ("Step latency: astep's wall time, thread hand-off included." if args.part == "concurrency" else
                    "Step latency: the env's own step time (info timings), measured inside the actor."), "",
