@@ -132,7 +132,7 @@ class DojoEnv(gymnasium.Env):
                                           self.action_set)
         # A warm workspace comes with its record prepared and fsynced in the pool's thread
         # (kernel.json, a valid notebook); one started here gets them now.
-        recorder = workspace.recorder or self._prepare_record(workspace)
+        recorder = workspace.recorder if workspace.recorder is not None else self._prepare_record(workspace)
         recorder.begin(feedback)  # no fsync: the first step's record writes the notebook whole
         self._episode = Episode(workspace.run_dir, workspace.session, recorder,
                                  RewardTracker(self.settings.reward_mode, self.competition.higher_is_better), seed)
