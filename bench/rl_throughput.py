@@ -13,10 +13,16 @@ env's overhead over a bare kernel.
    episodes per minute (N / wall time from the first reset to the last episode's end), step
    latency p50/p99 (astep, thinking excluded), reset median and failures. Light cells (no
    pandas in the kernel) so that N idle kernels fit in memory (~35-40 MB each).
-2. ray: the same episodes through RolloutService on a local one-node Ray.
+2. ray: the same episodes through RolloutService on a local one-node Ray, under the
+   service's node limits (`--node-memory-gb`, default 60% of the memory available at the
+   start; `--kernel-memory-gb`, each kernel's limit, default 0.125): the node runs at most
+   node / kernel memory episodes at once and the rest queue. Reported with the slots, the
+   peak of episodes running at once, the machine's memory and its load average.
 3. reset: one env, episodes back to back (reset, a cell and a final submit each after
    `--think` s, reset again at once), with the pool fixed at one kernel and adaptive
-   (1..8); reset() median and p90.
+   (1..8); the adaptive one twice: warm workspaces (the record prepared in the pool's
+   thread, as the env does) and, as before them, kernel.json and the first notebook
+   written (fsynced) on reset()'s path. reset() median and p90, alternated in one run.
 4. overhead: a 10-step episode (load a CSV of ~80 MB; nine model fits, each writing a
    50k-row submission) as DojoEnv steps and as bare KernelSession.run calls of the same
    cells, alternated in one run, at 1x and 4x the rows. Ratio env / bare.
@@ -44,8 +50,10 @@ import psutil
 
 import dojo_kernel
 from dojo_kernel.competition import register
+from dojo_kernel.env import DojoEnv
 from dojo_kernel.isolation import resolve_mode
 from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
+from dojo_kernel.rundir import Workspace, new_run_dir, open_workspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ holds the env benchmark
 from env import MODELS as ENV_BENCH_MODELS  # noqa: E402
@@ -180,7 +188,33 @@ def summarize(n: int, wall: float, record: dict[str, list], memory_gb: float | N
             "failures": record["failures"], "memory_used_gb": memory_gb}
 
 
-def run_ray(name: str, out: Path, n: int, think_s: float, data_root: Path) -> dict[str, Any]:
+class MachineSampler:
+    """The machine's used memory and load average, sampled every second in a thread."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.baseline = psutil.virtual_memory().used / 2**30
+        self.peak = self.baseline
+        self.loads: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(1.0):
+            self.peak = max(self.peak, psutil.virtual_memory().used / 2**30)
+            self.loads.append(os.getloadavg()[0])
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join()
+        loads = self.loads or [os.getloadavg()[0]]
+        return f"{min(loads):.0f}-{max(loads):.0f} (median {statistics.median(loads):.0f})"
+
+
+def run_ray(name: str, out: Path, n: int, think_s: float, data_root: Path, node_memory_gb: float,
+            kernel_memory_gb: float) -> dict[str, Any]:
     import functools
 
     import ray
@@ -189,13 +223,18 @@ def run_ray(name: str, out: Path, n: int, think_s: float, data_root: Path) -> di
 
     ray.init(num_cpus=os.cpu_count(), object_store_memory=200 * 1024**2, include_dashboard=False,
              log_to_driver=False, runtime_env={"env_vars": {"DOJO_DATA": str(data_root)}})
+    sampler = MachineSampler()
     try:
         policy = functools.partial(thinking_policy, think_s=think_s)
-        settings = {"output_dir": str(out / f"ray{n}"), "warm_pool": 0, "memory_gb": 1}
-        with RolloutService(node_limits=NodeLimits(max_kernels=n), settings=settings) as service:
+        # No memory_gb here: the worker holds each kernel to kernel_memory_gb, which is what
+        # the node's budget counts, so the kernels together can never pass node_memory_gb.
+        settings = {"output_dir": str(out / f"ray{n}"), "warm_pool": 0}
+        limits = NodeLimits(max_kernels=n, memory_gb=node_memory_gb, kernel_memory_gb=kernel_memory_gb)
+        with RolloutService(node_limits=limits, settings=settings) as service:
             started = time.perf_counter()
             trajectories = service.rollout([{"competition": name, "max_turns": 6}], policy, group_size=n)
             wall = time.perf_counter() - started
+            stats = service.stats()
         record: dict[str, list] = {"reset": [], "step": [], "failures": [], "done": []}
         for trajectory in trajectories:
             if trajectory["error"]:
@@ -208,16 +247,36 @@ def run_ray(name: str, out: Path, n: int, think_s: float, data_root: Path) -> di
                 step_s = (turn["metadata"].get("timings") or {}).get("step_s")
                 if step_s is not None:
                     record["step"].append(step_s)
-        return summarize(n, wall, record, None)
+        load = sampler.stop()
+        result = summarize(n, wall, record, sampler.peak - sampler.baseline)
+        result.update(slots=sum(node["slots"] for node in stats), peak_running=max(node["peak_running"] for node in stats),
+                      load=load)
+        return result
     finally:
+        sampler.stop()
         ray.shutdown()
 
 
 # ------------------------------------------------------------------ 3: reset back to back
 
-def run_resets(name: str, out: Path, episodes: int, think_s: float, warm_pool_max: int) -> list[float]:
-    env = dojo_kernel.make(name, output_dir=out / f"reset-max{warm_pool_max}", warm_pool=1,
-                           warm_pool_max=warm_pool_max, memory_gb=1)
+class RecordOnReset(DojoEnv):
+    """The env before warm workspaces: its pool prepares a run dir and a kernel only, so
+    reset() writes kernel.json and the first notebook itself, each fsynced (the baseline)."""
+
+    def _start_workspace(self) -> Workspace:
+        run_dir = new_run_dir(self.output_dir)
+        try:
+            return open_workspace(run_dir, launch=self.launch, limits=self.settings.limits,
+                                  startup_timeout=self.settings.startup_timeout_s)
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+
+
+def run_resets(name: str, out: Path, episodes: int, think_s: float, warm_pool_max: int,
+               env_class: type[DojoEnv] = DojoEnv) -> list[float]:
+    env = env_class(name, output_dir=out / f"reset-max{warm_pool_max}-{env_class.__name__}", warm_pool=1,
+                    warm_pool_max=warm_pool_max, memory_gb=1)
     times = []
     try:
         env.reset()
@@ -313,6 +372,9 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=None, help="seconds of model thinking per turn")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--node-memory-gb", type=float, default=None,
+                        help="ray: the node's memory budget for kernels (default 60%% of the memory available)")
+    parser.add_argument("--kernel-memory-gb", type=float, default=0.125, help="ray: each kernel's memory limit")
     args = parser.parse_args()
     command = "python bench/rl_throughput.py " + " ".join(sys.argv[1:])
     workdir = Path(tempfile.mkdtemp(prefix="dojo-bench-rl-"))
@@ -325,13 +387,24 @@ def main() -> int:
             think = 1.0 if args.think is None else args.think
             rows = ["| concurrent episodes | wall | episodes / min | step p50 | step p99 | reset median | "
                     "failures | machine memory, over the start |", "|---|---|---|---|---|---|---|---|"]
+            node_memory = args.node_memory_gb or round(0.6 * psutil.virtual_memory().available / 2**30, 1)
+            if args.part == "ray":
+                rows = ["| episodes | node slots (at once) | peak running | wall | episodes / min | step p50 | step p99 | "
+                        "failures | machine memory, over the start | load average (1 min) |",
+                        "|---|---|---|---|---|---|---|---|---|---|"]
             for n in args.episodes or [64]:
                 result = (run_concurrent(name, workdir, n, think) if args.part == "concurrency"
-                          else run_ray(name, workdir, n, think, data_root))
+                          else run_ray(name, workdir, n, think, data_root, node_memory, args.kernel_memory_gb))
                 memory = f"+{result['memory_used_gb']:.1f} GB peak" if result["memory_used_gb"] else "-"
-                rows.append(f"| {n} | {result['wall_s']:.0f} s | {result['episodes_per_min']:.0f} | "
-                            f"{result['step_p50'] * 1000:.0f} ms | {result['step_p99'] * 1000:.0f} ms | "
-                            f"{_seconds(result['reset_median'])} | {len(result['failures'])} | {memory} |")
+                if args.part == "ray":
+                    rows.append(f"| {n} | {result['slots']} | {result['peak_running']} | {result['wall_s']:.0f} s | "
+                                f"{result['episodes_per_min']:.0f} | {result['step_p50'] * 1000:.0f} ms | "
+                                f"{result['step_p99'] * 1000:.0f} ms | {len(result['failures'])} | {memory} | "
+                                f"{result['load']} |")
+                else:
+                    rows.append(f"| {n} | {result['wall_s']:.0f} s | {result['episodes_per_min']:.0f} | "
+                                f"{result['step_p50'] * 1000:.0f} ms | {result['step_p99'] * 1000:.0f} ms | "
+                                f"{_seconds(result['reset_median'])} | {len(result['failures'])} | {memory} |")
                 print(rows[-1], flush=True)
                 for failure in result["failures"][:5]:
                     print("  failure:", failure)
@@ -340,7 +413,9 @@ def main() -> int:
                 f"Each episode: reset, then 4 turns each after {think:g} s of model thinking (asyncio.sleep): a "
                 "graded csv-module submission, two small cells, SUBMIT FINAL. "
                 + ("One process, one event loop (DojoTextEnv.astep)." if args.part == "concurrency" else
-                   "Through RolloutService on a local one-node Ray (one NodeWorker actor)."),
+                   "Through RolloutService on a local one-node Ray (one NodeWorker actor), node limits "
+                   f"memory_gb={node_memory:g}, kernel_memory_gb={args.kernel_memory_gb:g} (each kernel held to "
+                   "it): at most memory_gb / kernel_memory_gb episodes at once, the rest queue."),
                 "warm_pool=0: every reset starts its kernel (under this load, most of the reset median). "
                 + ("Step latency: astep's wall time, thread hand-off included." if args.part == "concurrency" else
                    "Step latency: the env's own step time (info timings), measured inside the actor."), "",
@@ -350,14 +425,21 @@ def main() -> int:
             think = 0.25 if args.think is None else args.think
             episodes = (args.episodes or [30])[0]
             fixed = run_resets(name, workdir, episodes, think, warm_pool_max=1)
-            adaptive = run_resets(name, workdir, episodes, think, warm_pool_max=8)
+            adaptive: list[float] = []
+            on_reset: list[float] = []
+            for _ in range(2):  # alternated halves, so that a busier minute does not land on one side only
+                half = max(1, episodes // 2)
+                on_reset += run_resets(name, workdir / f"r{len(on_reset)}", half, think, 8, RecordOnReset)
+                adaptive += run_resets(name, workdir / f"a{len(adaptive)}", half, think, 8)
             rows = ["| pool | reset median | reset p90 | n |", "|---|---|---|---|"]
             for label, times in (("fixed, one kernel (`warm_pool=1`)", fixed),
-                                 ("adaptive (`warm_pool=1, warm_pool_max=8`)", adaptive)):
+                                 ("adaptive (`warm_pool_max=8`), record written on reset's path (before)", on_reset),
+                                 ("adaptive (`warm_pool_max=8`), warm workspaces (record prepared ahead)", adaptive)):
                 rows.append(f"| {label} | {statistics.median(times) * 1000:.1f} ms | "
                             f"{percentile(times, 90) * 1000:.1f} ms | {len(times)} |")
             write("reset", command, [f"Episodes back to back: reset, a cell and a final submit each after {think:g} s "
-                                     "of thinking, reset again at once. Target: median <= 20 ms.", "", *rows])
+                                     "of thinking, reset again at once. The two adaptive rows ran alternated, half "
+                                     "the episodes at a time. Target: median <= 20 ms.", "", *rows])
             ok = statistics.median(adaptive) <= 0.020
         else:
             rows = ["| data | train.csv | env (DojoEnv.step) | bare kernel (KernelSession.run) | ratio |",

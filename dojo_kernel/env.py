@@ -50,7 +50,7 @@ from .pool import WarmPool
 from .printable import terminal_safe
 from .registered import env_context, format_feedback, listed, run_registered
 from .rewards import RewardTracker
-from .rundir import WORKING_DIR, Workspace, new_run_dir, open_workspace
+from .rundir import WORKING_DIR, RunDir, Workspace, new_run_dir, open_workspace
 from .seeding import HASH_SEED
 from .settings import FEEDBACK_STYLES, GRADE_SPLITS, EnvSettings  # noqa: F401  (EnvSettings stays importable from here)
 from .spaces import CELL_STATUSES, ActionSpace, observation_space
@@ -131,15 +131,12 @@ class DojoEnv(gymnasium.Env):
         self.run_dir = workspace.run_dir
         feedback = text.first_observation(self.competition, self.isolation_plan.warning, self._budget_text(),
                                           self.action_set)
-        recorder = TrajectoryRecorder(workspace.run_dir, competition=self.competition.name, agent=self.settings.agent,
-                                      limits=self.settings.limits, settings={
-                                          **self.settings.to_dict(), "feedback": self.feedback_name,
-                                          "custom_actions": self.action_set.custom,
-                                          "custom_info_types": self.action_set.custom_infos},
-                                      initial_observation=feedback, extra_actions=tuple(self.action_set.custom))
+        # A warm workspace comes with its record prepared and fsynced in the pool's thread
+        # (kernel.json, a valid notebook); one started here gets them now.
+        recorder = workspace.recorder if workspace.recorder is not None else self._prepare_record(workspace)
+        recorder.begin(feedback)  # no fsync: the first step's record writes the notebook whole
         self._episode = Episode(workspace.run_dir, workspace.session, recorder,
                                  RewardTracker(self.settings.reward_mode, self.competition.higher_is_better), seed)
-        self._write_kernel_pointer(self._episode)
         workspace.session.seed(seed)  # warm kernels started before the seed was known
         obs = self._observation(feedback, action="reset")
         info = self._base_info(action="reset")
@@ -465,20 +462,41 @@ class DojoEnv(gymnasium.Env):
     # ---------------------------------------------------------------- workspaces
 
     def _start_workspace(self) -> Workspace:
-        """A fresh run dir with a ready kernel in it (runs in the warm pool's thread)."""
+        """A fresh run dir with a ready kernel in it and its record prepared (runs in the warm
+        pool's thread: the fsynced writes happen here, off reset()'s path)."""
         run_dir = new_run_dir(self.output_dir)
+        workspace = None
         try:
-            return open_workspace(run_dir, launch=self.launch, limits=self.settings.limits,
-                                  startup_timeout=self.settings.startup_timeout_s)
+            workspace = open_workspace(run_dir, launch=self.launch, limits=self.settings.limits,
+                                       startup_timeout=self.settings.startup_timeout_s)
+            self._prepare_record(workspace)
+            return workspace
         except BaseException:
+            if workspace is not None:
+                workspace.session.close()
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
 
+    def _prepare_record(self, workspace: Workspace) -> TrajectoryRecorder:
+        """kernel.json and a prepared recorder (a valid notebook, no episode yet) in the workspace."""
+        self._point_to_kernel(RunDir(workspace.run_dir), workspace.session)
+        workspace.recorder = TrajectoryRecorder(
+            workspace.run_dir, competition=self.competition.name, agent=self.settings.agent,
+            limits=self.settings.limits, settings={
+                **self.settings.to_dict(), "feedback": self.feedback_name,
+                "custom_actions": self.action_set.custom, "custom_info_types": self.action_set.custom_infos},
+            extra_actions=tuple(self.action_set.custom), begin=False)
+        return workspace.recorder
+
     def _write_kernel_pointer(self, episode: Episode) -> None:
         """kernel.json: where `dojo attach` finds the running kernel of this run dir."""
-        connection_file = episode.session.connection_file
+        self._point_to_kernel(episode.files, episode.session)
+
+    @staticmethod
+    def _point_to_kernel(files: RunDir, session: KernelSession) -> None:
+        connection_file = session.connection_file
         if connection_file is not None:  # None only once the session is closed: nothing to attach to
-            episode.files.write_kernel_pointer(connection_file, episode.session.pid, episode.session.connection_info)
+            files.write_kernel_pointer(connection_file, session.pid, session.connection_info)
 
     def _submission_path(self, episode: Episode | None = None) -> Path:
         episode = episode or self._episode

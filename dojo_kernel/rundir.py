@@ -320,10 +320,13 @@ def notebook_path_of(source: PathLike) -> Path:
 
 @dataclass
 class Workspace:
-    """A run dir and the ready kernel whose working directory it is."""
+    """A run dir and the ready kernel whose working directory it is; the env's warm pool also
+    prepares its record there (`recorder`: a TrajectoryRecorder made with begin=False, and
+    kernel.json written), so that reset() writes nothing that must reach the disk."""
 
     run_dir: Path
     session: Any  # KernelSession; typed loosely so the pool can be tested with any session-like object
+    recorder: Any = None  # a prepared TrajectoryRecorder, or None: the env prepares it at reset
 
     def discard(self) -> None:
         """End the kernel and remove the run dir: for workspaces no episode has used."""

@@ -366,7 +366,7 @@ def _limits_line(limits: dict[str, Any]) -> str:
     return " · ".join(parts) or "none"
 
 
-def _title_cell(competition: str, agent: str | None, limits: dict[str, Any], started_at: float) -> dict[str, Any]:
+def _title_cell(competition: str, agent: str | None, limits: dict[str, Any], started_at: float | None) -> dict[str, Any]:
     source = "\n".join([
         f"# {competition}",
         "",
@@ -378,7 +378,7 @@ def _title_cell(competition: str, agent: str | None, limits: dict[str, Any], sta
         f"| agent | {agent or 'unknown'} |",
         f"| limits | {_limits_line(limits)} |",
         f"| dojo-kernel | {__version__} |",
-        f"| started | {_iso(started_at)} |",
+        f"| started | {_iso(started_at) if started_at is not None else 'not yet (a prepared run dir)'} |",
         "",
         "Open this notebook in its run dir to rerun it: the code reads `input/` and writes"
         " `working/submission.csv`, both relative to the run dir.",
@@ -423,12 +423,19 @@ class TrajectoryRecorder:
 
     The title cell is written by the constructor. A run dir that already holds a trajectory
     is refused (RecorderError): one recorder, one episode, one run dir.
+
+    With `begin=False` the recorder is only prepared (the warm pool does this ahead of need,
+    off reset()'s path): the notebook on disk is a valid, fsynced one whose start time and
+    initial observation are null, and rewards.jsonl does not exist yet. `begin()` starts the
+    episode in memory and creates rewards.jsonl without writing the notebook: the first
+    `record()` writes it whole, fsynced, as every record does. So a crash between begin()
+    and the first step leaves the prepared notebook (valid, no steps, no start time).
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], *, competition: str, agent: str | None,
                  limits: dict[str, Any] | Any, settings: dict[str, Any],
                  kernelspec: dict[str, Any] | None = None, initial_observation: str | None = None,
-                 extra_actions: tuple[str, ...] = ()) -> None:
+                 extra_actions: tuple[str, ...] = (), begin: bool = True) -> None:
         if not isinstance(competition, str) or not competition:
             raise ConfigError(expected("a competition name (str)", competition))
         if not isinstance(limits, dict) and callable(getattr(limits, "to_dict", None)):
@@ -444,7 +451,7 @@ class TrajectoryRecorder:
         self.competition = competition
         self.agent = agent
         self.actions = ACTIONS + tuple(extra_actions)  # the built-ins and the env's registered ones
-        self.started_at = time.time()
+        self.started_at: float | None = None  # set by begin()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -467,23 +474,51 @@ class TrajectoryRecorder:
                 "limits": limits,
                 "settings": settings,
                 "run_dir": str(self.run_dir),
-                "started_at": _iso(self.started_at),
-                "initial_observation": initial_observation,
+                "started_at": None,
+                "initial_observation": None,
                 "summary": None,
             },
         })
         # The notebook's "cells" list as serialized JSON, grown one cell at a time: a step
         # serializes only its own cells, and a write never re-serializes the episode.
         self._body = bytearray()
-        self._add_cell(_title_cell(competition, agent, limits, self.started_at))
+        self._add_cell(_title_cell(competition, agent, limits, None))
         self._steps = 0
         self._last_step = 0
         self._closed = False
+        self._rewards_fd: int | None = None
+        if begin:
+            self._start(initial_observation)
         self._write_notebook()
+        if begin:
+            self._open_rewards()
+
+    def begin(self, initial_observation: str | None = None) -> None:
+        """Start the episode of a prepared recorder (`begin=False`): its start time is now.
+        Writes no notebook (see the class docstring); rewards.jsonl is created empty."""
+        if self.started_at is not None:
+            raise RecorderError(f"begin() twice: the trajectory in {self.run_dir} has begun")
+        self._start(initial_observation)
+        self._open_rewards()
+
+    def _start(self, initial_observation: str | None) -> None:
+        self.started_at = time.time()
+        dojo = self._metadata["dojo"]
+        dojo.update(started_at=_iso(self.started_at), initial_observation=_jsonable(initial_observation))
+        self._body = bytearray()  # the title cell, now with its start time, is the only cell so far
+        self._add_cell(_title_cell(self.competition, self.agent, dojo["limits"], self.started_at))
+
+    def _open_rewards(self) -> None:
         try:
             self._rewards_fd = os.open(self.rewards_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError as error:
             raise RecorderError(f"could not open {self.rewards_path}: {error}") from error
+
+    def _check_begun(self, call: str) -> int:
+        """The rewards descriptor; raises where the episode has not begun."""
+        if self._rewards_fd is None:
+            raise RecorderError(f"{call} before begin(): the trajectory in {self.run_dir} is only prepared")
+        return self._rewards_fd
 
     @property
     def steps_recorded(self) -> int:
@@ -497,6 +532,7 @@ class TrajectoryRecorder:
         """Add one step to the notebook (atomic rewrite) and one line to rewards.jsonl (fsynced)."""
         if self._closed:
             raise RecorderError(f"record() after close(): the trajectory in {self.run_dir} is finished")
+        self._check_begun("record()")
         if not isinstance(step, StepRecord):
             raise ConfigError(expected("a StepRecord", type(step).__name__))
         if step.action not in self.actions:
@@ -524,6 +560,7 @@ class TrajectoryRecorder:
         The branch's own steps then continue the parent's numbering."""
         if self._steps or self._closed:
             raise RecorderError(f"inherit() on a trajectory that already has steps ({self.run_dir})")
+        rewards_fd = self._check_begun("inherit()")
         cells = json.loads(b"[" + bytes(parent._body) + b"]")[1:]  # the env's own copy, not the file
         for cell in cells:
             if cell.get("metadata", {}).get("dojo", {}).get("kind") == "summary":
@@ -537,8 +574,8 @@ class TrajectoryRecorder:
             entry["inherited"] = True
             lines.append(json_line(entry))  # escaped as every line of the log is
         if lines:
-            os.write(self._rewards_fd, b"".join(lines))
-            os.fsync(self._rewards_fd)
+            os.write(rewards_fd, b"".join(lines))
+            os.fsync(rewards_fd)
         self._steps = parent._steps
         self._last_step = parent._last_step
 
@@ -548,19 +585,20 @@ class TrajectoryRecorder:
             return
         if not isinstance(summary, dict):
             raise ConfigError(expected("a dict summary", summary))
+        rewards_fd = self._check_begun("close()")
         summary = _jsonable(summary)
         self._metadata["dojo"]["summary"] = summary
         self._add_cell(_summary_cell(summary))
         self._write_notebook()
         atomic_write(self.summary_path, json_bytes(_dumps(summary) + "\n"))
-        os.close(self._rewards_fd)
+        os.close(rewards_fd)
         self._closed = True
 
     def __enter__(self) -> TrajectoryRecorder:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if not self._closed:
+        if not self._closed and self._rewards_fd is not None:  # a prepared one has no episode to close
             self.close({"end_reason": "error" if exc_info[0] is not None else "closed", "steps": self._steps})
 
     # -- internals
@@ -611,10 +649,10 @@ class TrajectoryRecorder:
         data = json_line(line)  # read back whole by readers that split on any line separator
         try:
             # One write on an O_APPEND descriptor: a line is in the file whole or not at all.
-            written = os.write(self._rewards_fd, data)
+            written = os.write(rewards_fd := self._check_begun("record()"), data)
             if written != len(data):
                 raise OSError(f"short write ({written} of {len(data)} bytes)")
-            os.fsync(self._rewards_fd)
+            os.fsync(rewards_fd)
         except OSError as error:
             raise RecorderError(f"could not append to {self.rewards_path}: {error}") from error
 

@@ -4,6 +4,11 @@ ends every kernel it still holds when closed."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +18,8 @@ from dojo_kernel.errors import ConfigError
 from dojo_kernel.kernel import default_launch_spec
 from dojo_kernel.limits import Limits
 from dojo_kernel.pool import WarmPool
-from dojo_kernel.rundir import RunDir, new_run_dir, open_workspace
+from dojo_kernel.rundir import RunDir, find_run_dirs, new_run_dir, open_workspace, read_rewards
+from dojo_kernel.trajectory import load_trajectory, step_cells
 
 import tiny_competition as tiny
 from conftest import assert_nothing_left
@@ -103,3 +109,77 @@ def test_a_pool_cannot_be_asked_to_shrink_below_its_floor():
         WarmPool(lambda: None, 2, 1)  # type: ignore[arg-type, return-value]
     with pytest.raises(ConfigError, match="warm_pool_max"):
         dojo_kernel.make("tiny-threshold-unused", warm_pool=2, warm_pool_max=1)
+
+
+# ------------------------------------------------------------------ warm workspaces: the record prepared ahead
+
+def test_warm_workspaces_come_with_their_record_prepared_and_serve_one_episode_each(competition, tmp_path):
+    """The pool's thread writes kernel.json and a valid notebook (no reward log yet) into each
+    run dir it prepares; reset() hands each to one episode only; close() removes the unused."""
+    output = tmp_path / "runs"
+    env = dojo_kernel.make(competition.name, output_dir=output, warm_pool=1,
+                           isolation=os.environ.get("DOJO_TEST_ISOLATION", "auto"))
+    episodes = []
+    try:
+        env.reset()  # the first episode takes no step: its run dir goes with it
+        for number in range(2):
+            wait_until(lambda: env._pool.ready == 1, timeout=60, message="the warm kernel to start")
+            waiting = env._pool._pending[0].result()
+            layout = RunDir(waiting.run_dir)
+            assert layout.read_kernel_pointer()["pid"] == waiting.session.pid
+            assert load_trajectory(layout.path).metadata["dojo"]["started_at"] is None  # valid, not begun
+            assert not layout.rewards.exists() and waiting.run_dir not in episodes
+            _, info = env.reset()
+            assert info["warm_kernel"] is True and info["run_dir"] == str(waiting.run_dir)
+            assert env._episode.recorder is waiting.recorder
+            obs, *_ = env.step(f"print('episode {number}')")
+            assert f"episode {number}" in obs["feedback"]
+            episodes.append(waiting.run_dir)
+    finally:
+        env.close()
+    assert sorted(output.iterdir()) == sorted(episodes)  # no prepared run dir is left
+    for run_dir in episodes:
+        notebook = load_trajectory(run_dir)
+        assert notebook.metadata["dojo"]["run_dir"] == str(run_dir) and notebook.metadata["dojo"]["started_at"]
+        assert [cell.metadata["dojo"]["step"] for cell in step_cells(notebook)] == [1]
+        assert [entry["step"] for entry in read_rewards(run_dir)] == [1]
+
+
+CRASH_AFTER_A_WARM_RESET = textwrap.dedent("""
+    import os, signal, sys, time
+    from pathlib import Path
+    import dojo_kernel
+    from dojo_kernel.competition import register
+    competition = register(Path(sys.argv[1]))  # into this process's registry too
+    env = dojo_kernel.make(competition, output_dir=sys.argv[2], warm_pool=1, isolation=sys.argv[3])
+    env.reset()
+    env.step("print('one step')")
+    deadline = time.monotonic() + 60
+    while env._pool.ready < 1 and time.monotonic() < deadline:  # the next workspace, prepared
+        time.sleep(0.05)
+    _, info = env.reset()
+    print(info["warm_kernel"], info["run_dir"], flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_a_crash_right_after_a_warm_reset_leaves_a_valid_notebook(competition, tmp_path):
+    output = tmp_path / "runs"
+    done = subprocess.run([sys.executable, "-c", CRASH_AFTER_A_WARM_RESET, str(Path(competition.public_dir).parent), str(output),
+                           os.environ.get("DOJO_TEST_ISOLATION", "auto")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=150)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    warm, run_dir = done.stdout.split()
+    assert warm == "True"
+    assert_nothing_left(tmp_path, within_s=10)  # the kernels die with the driver
+    crashed = Path(run_dir)
+    runs = find_run_dirs(output)  # the prepared, never begun ones are not runs
+    assert len(runs) == 2 and crashed in runs
+    first = next(run for run in runs if run != crashed)
+    notebook = load_trajectory(crashed)  # valid: the prepared notebook, fsynced in the pool's thread
+    assert step_cells(notebook) == [] and (crashed / "rewards.jsonl").read_bytes() == b""
+    assert [cell.metadata["dojo"]["step"] for cell in step_cells(load_trajectory(first))] == [1]
+    for other in set(output.iterdir()) - {first, crashed}:  # the next warm workspace, prepared or starting
+        assert not (other / "rewards.jsonl").exists()
+        if (other / "trajectory.ipynb").exists():
+            load_trajectory(other)

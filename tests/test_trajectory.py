@@ -115,6 +115,32 @@ def test_close_is_idempotent_and_record_after_close_fails(tmp_path):
         recorder.record(StepRecord(step=1, action="get_history", feedback="nothing yet"))
 
 
+def test_a_prepared_recorder_leaves_a_valid_notebook_until_the_first_step_writes_the_episode(tmp_path):
+    """begin=False (the warm pool's): a valid notebook without a start, no reward log; begin()
+    writes nothing, so a crash before the first step leaves that notebook; record() writes all."""
+    run_dir = tmp_path / "run"
+    recorder = _recorder(run_dir, initial_observation=None, begin=False)
+    prepared = load_trajectory(run_dir)  # validates
+    assert prepared.metadata["dojo"]["started_at"] is None and "not yet" in prepared.cells[0].source
+    assert not (run_dir / "rewards.jsonl").exists()
+    with pytest.raises(RecorderError, match="before begin"):
+        recorder.record(StepRecord(step=1, action="get_history", feedback="nothing yet"))
+    before = (run_dir / "trajectory.ipynb").read_bytes()
+    recorder.begin("Predict label from x.")
+    assert (run_dir / "trajectory.ipynb").read_bytes() == before  # what a crash here would leave: valid
+    assert (run_dir / "rewards.jsonl").read_bytes() == b""
+    with pytest.raises(RecorderError, match="begin\\(\\) twice"):
+        recorder.begin("again")
+    recorder.record(StepRecord(step=1, action="get_history", feedback="nothing yet"))
+    notebook = load_trajectory(run_dir)
+    dojo = notebook.metadata["dojo"]
+    assert dojo["initial_observation"] == "Predict label from x." and dojo["started_at"].endswith("Z")
+    assert dojo["started_at"] in notebook.cells[0].source and len(step_cells(notebook)) == 1
+    assert [entry["step"] for entry in read_rewards(run_dir)] == [1]
+    recorder.close({"end_reason": "done"})
+    assert load_trajectory(run_dir).metadata["dojo"]["summary"] == {"end_reason": "done"}
+
+
 def test_bad_input_is_refused_with_a_clear_message(tmp_path):
     recorder = _recorder(tmp_path / "run")
     with pytest.raises(ConfigError, match="expected an action among"):
