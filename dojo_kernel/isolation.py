@@ -53,6 +53,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, IsolationError, expected
+from .kernel_user import KernelUser, hand_over, kernel_user, stage_binds
+from .kernel_user import prepare_workspace as prepare_kernel_workspace
 
 MODES = ("auto", "namespaces", "none")
 
@@ -146,6 +148,9 @@ class IsolationPlan:
     mode: str  # "namespaces" or "none": what will actually be used
     warning: str | None = None  # set when "auto" fell back to "none": shown to the agent and in summary.json
     bwrap: str | None = None  # the bubblewrap executable, for mode "namespaces"
+    # The unprivileged host uid/gid the launched bwrap drops to (kernel_user.py): set by
+    # resolve_mode when the env is root, None otherwise (bwrap maps to the env's own uid).
+    kernel_user: KernelUser | None = None
 
 
 @dataclass(frozen=True)
@@ -210,9 +215,20 @@ def resolve_mode(isolation: str) -> IsolationPlan:
     if isolation == "none":
         return IsolationPlan("none")
     bwrap = shutil.which("bwrap")
-    problem = _sandbox_problem(bwrap)
+    user = kernel_user()
+    problem = _sandbox_problem(bwrap, user)
     if problem is None:
-        return IsolationPlan("namespaces", bwrap=bwrap)
+        return IsolationPlan("namespaces", bwrap=bwrap, kernel_user=user)
+    plain_problem = None if user is None else _sandbox_problem(bwrap, None)
+    if user is not None and plain_problem is None:
+        # bwrap runs, but not once dropped to `user` (no unprivileged user namespaces here):
+        # isolated still, with the weaker mapping, said where the agent and summary.json say it.
+        return IsolationPlan("namespaces", bwrap=bwrap, warning=(
+            f"WARNING: the sandboxed kernel runs as root outside its namespace (as uid {user.uid} it "
+            f"failed: {problem}), so host files readable only by root are readable in the sandbox "
+            f"where they show. To fix: allow unprivileged user namespaces "
+            f"(user.max_user_namespaces > 0; on Ubuntu 24.04+ kernel.apparmor_restrict_unprivileged_userns=0)."))
+    problem = plain_problem or problem  # what fails even without the drop says more
     if isolation == "namespaces":
         raise IsolationError(f"isolation='namespaces' cannot work here: {problem}. To fix: {_INSTALL_HINT}.")
     return IsolationPlan("none", warning=(
@@ -221,23 +237,28 @@ def resolve_mode(isolation: str) -> IsolationPlan:
 
 
 @functools.cache
-def _sandbox_problem(bwrap: str | None) -> str | None:
-    """None if a trial sandbox with the real layout starts and runs Python; else what went wrong."""
+def _sandbox_problem(bwrap: str | None, user: KernelUser | None = None) -> str | None:
+    """None if a trial sandbox with the real layout starts and runs Python (as `user` on the
+    host, where given, as the kernel will); else what went wrong."""
     if bwrap is None:
         return "bubblewrap (`bwrap`) is not installed"
     with tempfile.TemporaryDirectory(prefix="dojo-probe-") as tmp:
         run_dir, runtime_dir = Path(tmp, "run"), Path(tmp, "rt")
         for folder in (run_dir / "working", runtime_dir):
             folder.mkdir(parents=True)
+        prepare_kernel_workspace(run_dir, run_dir / "working", user)
+        hand_over(runtime_dir, user)
         try:
             argv = wrap_command([sys.executable, "-c", "open('working/ok', 'w').write('ok')"],
                                 LaunchSpec(IsolationPlan("namespaces", bwrap=bwrap)), cwd=run_dir,
                                 runtime_dir=runtime_dir)
         except IsolationError as error:
             return str(error)
+        argv, stage = stage_binds(argv, user)
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_probe_env())
-        except (OSError, subprocess.TimeoutExpired) as error:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_probe_env(),
+                                  preexec_fn=None if stage is None else stage.apply)
+        except (OSError, subprocess.SubprocessError) as error:
             return f"a trial sandbox did not run ({error})"
         if done.returncode != 0 or not (run_dir / "working" / "ok").exists():
             detail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
