@@ -7,6 +7,7 @@ turns it into a command; this module only computes, it creates and changes no fi
                       input_source=..., hidden_paths=(data root, private/), tmp_size_bytes=..., env=...)
     spawn.prepare_workspace(run_dir, spec.input_source)   # caller side: working/, input/ -> the public data
     argv = wrap_command(kernel_argv, spec, cwd=run_dir, runtime_dir=...)
+    argv, stage = kernel_user.stage_binds(argv, spec.plan.kernel_user)   # the env as root: spawn runs stage
     env = kernel_environment(home=..., gpu_device=..., cpus=..., extra=spec.env)
 
 Mode "namespaces" runs the kernel under bubblewrap (`bwrap`, Debian/Ubuntu package
@@ -31,9 +32,10 @@ The kernel runs as uid/gid 65534 inside a user namespace, with no capabilities, 
 namespaces, and under the seccomp filter of seccomp.py where the caller passes seccomp_fd
 (no ptrace or other process-control calls). Of the GPUs only the spec's gpu_minor device
 file is bound (gpu_device_plan). The user namespace maps it to the uid of whoever runs the env, so files it
-writes in `working/` belong to that user outside, and the env can read and delete them.
-(When the env runs as root the kernel's files are root's outside, but the kernel holds no
-capability and can write only the places above.) Its parent is the sandbox's init, so it
+writes in `working/` belong to that user outside, and the env can read and delete them;
+when the env runs as root, to an unprivileged host uid instead (plan.kernel_user, see
+kernel_user.py: the caller stages the binds and drops to it before bwrap starts), so host
+file permissions apply inside. Its parent is the sandbox's init, so it
 cannot signal the env, and every process it starts dies with the sandbox. The launched
 process is bwrap, not the kernel: interrupt with an interrupt_request message.
 """
@@ -68,8 +70,8 @@ SANDBOX_HOSTNAME = "dojo-kernel"
 
 # System directories the kernel needs to run at all; /bin, /lib... are symlinks on merged-/usr systems.
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
-# Secrets that /etc may hold; the kernel is mapped to the file owner of root's files when the
-# env runs as root, so these are covered even though /etc is read-only.
+# Secrets that /etc may hold: covered even though /etc is read-only and, with the env as
+# root, the kernel is an unprivileged host uid (kept for DOJO_KERNEL_UID=off and the fallback).
 _ETC_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh", "/etc/sudoers.d")
 _INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`, Fedora: `dnf install bubblewrap`) "
                  "and allow user namespaces (sysctl kernel.unprivileged_userns_clone=1, "

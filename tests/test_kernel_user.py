@@ -71,7 +71,7 @@ def test_root_only_files_stay_unreadable_and_the_kernel_is_unprivileged(run_dir:
     with KernelSession(run_dir, isolation="namespaces", input_source=public) as session:
         user = session.isolation.kernel_user
         assert user is not None
-        assert attempt(session, "assert os.getuid() == os.geteuid() == %d" % SANDBOX_UID) == "ok"
+        assert attempt(session, f"assert os.getuid() == os.geteuid() == {SANDBOX_UID}") == "ok"
         for path in ("attach.json", "input/root_only.csv"):
             assert attempt(session, f"open({path!r}).read()") == "PermissionError:13", path
         assert attempt(session, "open('input/train.csv').read()") == "ok"  # what is world-readable still is
