@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, expected
+from .kernel_user import hand_over_tree
 from .rundir import atomic_write, new_run_dir
 from .spawn import link_input
 from .trajectory import TrajectoryRecorder
@@ -88,6 +89,9 @@ def _branch(env: DojoEnv, episode: Episode) -> DojoEnv:
         kernel_dir.mkdir(exist_ok=True)
         # The parent's files as they are now; links stay links (never followed out of working/).
         shutil.copytree(episode.session.cwd / "working", kernel_dir / "working", symlinks=True)
+        # Under the sandbox, with the env as root, the copy must belong to the kernel's host uid.
+        plan = episode.session.isolation
+        hand_over_tree(kernel_dir / "working", plan.kernel_user if plan.mode == "namespaces" else None)
         if scratch is not None:
             link_input(kernel_dir, env.launch.input_source)
             (run_dir / "working").symlink_to(kernel_dir / "working", target_is_directory=True)

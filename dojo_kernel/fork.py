@@ -46,6 +46,7 @@ from jupyter_client.connect import write_connection_file
 
 from . import cgroups
 from .errors import ForkError, expected
+from .kernel_user import hand_over
 from .limits import NVML, tree_pids
 from .messages import Rejected
 from .spawn import _start_group_reaper, kill_tree
@@ -465,6 +466,8 @@ def _fork_kernel(parent: KernelSession, kernel: _Kernel, child: KernelSession, c
     socket_prefix = folder / "k"
     write_connection_file(str(connection_file), ip=str(socket_prefix), transport="ipc",
                           key=secrets.token_hex(32).encode(), kernel_name="python3")
+    for path in (folder, home, connection_file):  # the fork's own, as its parent's uid (kernel_user.py)
+        hand_over(path, parent.isolation.kernel_user if sandboxed else None)
     requested_at = time.time()
     report = _ask_to_fork(parent, kernel, connection_file, home, None if cwd == parent.cwd else cwd)
     if sandboxed:

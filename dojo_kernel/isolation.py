@@ -7,6 +7,7 @@ turns it into a command; this module only computes, it creates and changes no fi
                       input_source=..., hidden_paths=(data root, private/), tmp_size_bytes=..., env=...)
     spawn.prepare_workspace(run_dir, spec.input_source)   # caller side: working/, input/ -> the public data
     argv = wrap_command(kernel_argv, spec, cwd=run_dir, runtime_dir=...)
+    argv, stage = kernel_user.stage_binds(argv, spec.plan.kernel_user)   # the env as root: spawn runs stage
     env = kernel_environment(home=..., gpu_device=..., cpus=..., extra=spec.env)
 
 Mode "namespaces" runs the kernel under bubblewrap (`bwrap`, Debian/Ubuntu package
@@ -31,9 +32,10 @@ The kernel runs as uid/gid 65534 inside a user namespace, with no capabilities, 
 namespaces, and under the seccomp filter of seccomp.py where the caller passes seccomp_fd
 (no ptrace or other process-control calls). Of the GPUs only the spec's gpu_minor device
 file is bound (gpu_device_plan). The user namespace maps it to the uid of whoever runs the env, so files it
-writes in `working/` belong to that user outside, and the env can read and delete them.
-(When the env runs as root the kernel's files are root's outside, but the kernel holds no
-capability and can write only the places above.) Its parent is the sandbox's init, so it
+writes in `working/` belong to that user outside, and the env can read and delete them;
+when the env runs as root, to an unprivileged host uid instead (plan.kernel_user, see
+kernel_user.py: the caller stages the binds and drops to it before bwrap starts), so host
+file permissions apply inside. Its parent is the sandbox's init, so it
 cannot signal the env, and every process it starts dies with the sandbox. The launched
 process is bwrap, not the kernel: interrupt with an interrupt_request message.
 """
@@ -53,6 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError, IsolationError, expected
+from .kernel_user import KernelUser, hand_over, kernel_user, stage_binds
+from .kernel_user import prepare_workspace as prepare_kernel_workspace
 
 MODES = ("auto", "namespaces", "none")
 
@@ -66,8 +70,8 @@ SANDBOX_HOSTNAME = "dojo-kernel"
 
 # System directories the kernel needs to run at all; /bin, /lib... are symlinks on merged-/usr systems.
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
-# Secrets that /etc may hold; the kernel is mapped to the file owner of root's files when the
-# env runs as root, so these are covered even though /etc is read-only.
+# Secrets that /etc may hold: covered even though /etc is read-only and, with the env as
+# root, the kernel is an unprivileged host uid (kept for DOJO_KERNEL_UID=off and the fallback).
 _ETC_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh", "/etc/sudoers.d")
 _INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`, Fedora: `dnf install bubblewrap`) "
                  "and allow user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
@@ -146,6 +150,9 @@ class IsolationPlan:
     mode: str  # "namespaces" or "none": what will actually be used
     warning: str | None = None  # set when "auto" fell back to "none": shown to the agent and in summary.json
     bwrap: str | None = None  # the bubblewrap executable, for mode "namespaces"
+    # The unprivileged host uid/gid the launched bwrap drops to (kernel_user.py): set by
+    # resolve_mode when the env is root, None otherwise (bwrap maps to the env's own uid).
+    kernel_user: KernelUser | None = None
 
 
 @dataclass(frozen=True)
@@ -210,9 +217,20 @@ def resolve_mode(isolation: str) -> IsolationPlan:
     if isolation == "none":
         return IsolationPlan("none")
     bwrap = shutil.which("bwrap")
-    problem = _sandbox_problem(bwrap)
+    user = kernel_user()
+    problem = _sandbox_problem(bwrap, user)
     if problem is None:
-        return IsolationPlan("namespaces", bwrap=bwrap)
+        return IsolationPlan("namespaces", bwrap=bwrap, kernel_user=user)
+    plain_problem = None if user is None else _sandbox_problem(bwrap, None)
+    if user is not None and plain_problem is None:
+        # bwrap runs, but not once dropped to `user` (no unprivileged user namespaces here):
+        # isolated still, with the weaker mapping, said where the agent and summary.json say it.
+        return IsolationPlan("namespaces", bwrap=bwrap, warning=(
+            f"WARNING: the sandboxed kernel runs as root outside its namespace (as uid {user.uid} it "
+            f"failed: {problem}), so host files readable only by root are readable in the sandbox "
+            f"where they show. To fix: allow unprivileged user namespaces "
+            f"(user.max_user_namespaces > 0; on Ubuntu 24.04+ kernel.apparmor_restrict_unprivileged_userns=0)."))
+    problem = plain_problem or problem  # what fails even without the drop says more
     if isolation == "namespaces":
         raise IsolationError(f"isolation='namespaces' cannot work here: {problem}. To fix: {_INSTALL_HINT}.")
     return IsolationPlan("none", warning=(
@@ -221,23 +239,28 @@ def resolve_mode(isolation: str) -> IsolationPlan:
 
 
 @functools.cache
-def _sandbox_problem(bwrap: str | None) -> str | None:
-    """None if a trial sandbox with the real layout starts and runs Python; else what went wrong."""
+def _sandbox_problem(bwrap: str | None, user: KernelUser | None = None) -> str | None:
+    """None if a trial sandbox with the real layout starts and runs Python (as `user` on the
+    host, where given, as the kernel will); else what went wrong."""
     if bwrap is None:
         return "bubblewrap (`bwrap`) is not installed"
     with tempfile.TemporaryDirectory(prefix="dojo-probe-") as tmp:
         run_dir, runtime_dir = Path(tmp, "run"), Path(tmp, "rt")
         for folder in (run_dir / "working", runtime_dir):
             folder.mkdir(parents=True)
+        prepare_kernel_workspace(run_dir, run_dir / "working", user)
+        hand_over(runtime_dir, user)
         try:
             argv = wrap_command([sys.executable, "-c", "open('working/ok', 'w').write('ok')"],
                                 LaunchSpec(IsolationPlan("namespaces", bwrap=bwrap)), cwd=run_dir,
                                 runtime_dir=runtime_dir)
         except IsolationError as error:
             return str(error)
+        argv, stage = stage_binds(argv, user)
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_probe_env())
-        except (OSError, subprocess.TimeoutExpired) as error:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_probe_env(),
+                                  preexec_fn=None if stage is None else stage.apply)
+        except (OSError, subprocess.SubprocessError) as error:
             return f"a trial sandbox did not run ({error})"
         if done.returncode != 0 or not (run_dir / "working" / "ok").exists():
             detail = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]

@@ -31,6 +31,7 @@ from . import cgroups
 from .cell_result import CellError, CellResult, CellStatus, LimitEvent  # noqa: F401 (re-exported)
 from .errors import ConfigError, DojoError, KernelDeadError, KernelStartError, expected
 from .isolation import IsolationPlan, LaunchSpec, kernel_environment, resolve_mode, wrap_command
+from .kernel_user import hand_over_launch, stage_binds
 from .limits import NVML, Breach, Limits, Watchdog
 from .messages import Inbox, Progress, Rejected, evaluated_text, take
 from .outputs import _OutputCollector, clip, render_text, strip_ansi
@@ -387,11 +388,15 @@ class KernelSession:
         # No history database: it would cost start time and write outside working/.
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection_file),
                 "--HistoryManager.enabled=False"]
+        # With the env as root the kernel is an unprivileged host uid: its own places are handed to it.
+        user = self.isolation.kernel_user if self.isolation.mode == "namespaces" else None
+        hand_over_launch(user, self.cwd, kernel_dir, connection_file, home)
         cgroup, cores = cgroups.for_kernel(self.limits)
         with seccomp_descriptor(self.isolation.mode == "namespaces") as rules:
             command = wrap_command(argv, self.launch, cwd=self.cwd, runtime_dir=kernel_dir, seccomp_fd=rules)
+            command, stage = stage_binds(command, user)
             # The log goes through a pipe: the kernel holds no descriptor of a file of the record.
-            process = popen_kernel(command, cgroup=cgroup, cores=cores, seccomp_fd=rules, cwd=self.cwd,
+            process = popen_kernel(command, cgroup=cgroup, cores=cores, seccomp_fd=rules, stage=stage, cwd=self.cwd,
                                    env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT)
         assert process.stdout is not None  # stdout=PIPE

@@ -21,6 +21,7 @@ from typing import Any
 
 from . import seccomp
 from .errors import ConfigError, expected
+from .kernel_user import StagePlan
 from .limits import tree_pids
 
 _PR_SET_PDEATHSIG = 1
@@ -180,11 +181,12 @@ def _start_group_reaper(kernel_pid: int, cgroup_folders: tuple[Path, ...] = ()) 
 
 
 def popen_kernel(argv: list[str], *, cgroup: Any = None, cores: list[int] | None = None,
-                 seccomp_fd: int | None = None, **kwargs: Any) -> subprocess.Popen:
+                 seccomp_fd: int | None = None, stage: StagePlan | None = None, **kwargs: Any) -> subprocess.Popen:
     """Launch a kernel (or its sandbox) in a session of its own, dying with this process, in
-    `cgroup` (removed again if the launch fails), pinned to `cores`, handing bwrap seccomp_fd."""
+    `cgroup` (removed again if the launch fails), pinned to `cores`, handing bwrap seccomp_fd,
+    staging bwrap's binds and dropping to an unprivileged uid where `stage` says (kernel_user.py)."""
     try:
-        return popen(argv, start_new_session=True, preexec_fn=child_setup(cgroup, cores),
+        return popen(argv, start_new_session=True, preexec_fn=child_setup(cgroup, cores, stage),
                      pass_fds=() if seccomp_fd is None else (seccomp_fd,), **kwargs)
     except BaseException:
         if cgroup is not None:
@@ -192,16 +194,20 @@ def popen_kernel(argv: list[str], *, cgroup: Any = None, cores: list[int] | None
         raise
 
 
-def child_setup(cgroup: Any = None, cores: list[int] | None = None) -> Callable[[], None]:
+def child_setup(cgroup: Any = None, cores: list[int] | None = None,
+                stage: StagePlan | None = None) -> Callable[[], None]:
     """What the launched process does between fork and exec: die with its parent, join the
-    kernel's cgroups (a cgroups.KernelCgroup; before exec, so nothing it starts escapes them)
-    and, without a cpuset cgroup, keep to `cores` by CPU affinity."""
+    kernel's cgroups (a cgroups.KernelCgroup; before exec, so nothing it starts escapes them),
+    without a cpuset cgroup keep to `cores` by CPU affinity, and last (it gives up root)
+    stage bwrap's binds and drop to the kernel's host uid."""
     def setup() -> None:
         _die_with_parent()
         if cgroup is not None:
             cgroup.join()
         if cores:
             os.sched_setaffinity(0, cores)
+        if stage is not None:
+            stage.apply()
     return setup
 
 
