@@ -178,7 +178,8 @@ class AideAgent:
         yield from self._finish()
 
     def _can_fork(self, node: Any) -> bool:
-        return self.fork and node.id in self._cells and (node.id in self._branches or node.id == self._root_node)
+        return (self.fork and self._env is not None and node.id in self._cells
+                and (node.id in self._branches or node.id == self._root_node))
 
     def _fresh(self, node: Any, parent: Any, cells: list[str]) -> Steps:
         """Run `cells` from scratch in this episode's kernel (restarted first if it ran code)."""
@@ -226,7 +227,7 @@ class AideAgent:
         still build on it (fork mode only)."""
         node_id = self._root_node
         self._root_node = None
-        if not self.fork or node_id is None or node_id in self._branches:
+        if not self.fork or self._env is None or node_id is None or node_id in self._branches:
             return
         node = next(n for n in self.search.journal.nodes if n.id == node_id)
         if self.search.wanted(node):
