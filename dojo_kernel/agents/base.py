@@ -50,6 +50,7 @@ _FACTORIES: dict[str, Callable[..., Agent] | str] = {
     "baseline": "dojo_kernel.agents.baseline:BaselineAgent",
     "llm": "dojo_kernel.agents.llm:LLMAgent",
     "human": "dojo_kernel.agents.human:HumanAgent",
+    "aide": "dojo_kernel.agents.aide:AideAgent",
 }
 
 
@@ -207,6 +208,13 @@ def _record_usage(env: Any, usage: dict[str, Any]) -> None:
         record(**usage)
 
 
+def _close_agent(agent: Agent) -> None:
+    """An agent that started envs of its own (branches: aide's fork mode) ends them with the episode."""
+    close = getattr(agent, "close", None)
+    if callable(close):
+        close()
+
+
 def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] | None = None,
                 seed: int | None = None, options: dict[str, Any] | None = None,
                 close: bool = True, on_action: Callable[[int, Action], None] | None = None) -> dict[str, Any]:
@@ -217,6 +225,7 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
     `close=False`) so that its summary.json exists, and that summary is merged in.
     An exception from the agent is not an episode result: the env is closed and it propagates.
     `on_action(step_number, action)` is called as each step starts (a live view of a running cell).
+    An agent's `close()`, where it has one, is called when the episode ends, before the env's.
     """
     competition = getattr(getattr(env, "unwrapped", env), "competition", None)
     summary = EpisodeSummary(competition=getattr(competition, "name", competition), agent=_agent_label(agent))
@@ -255,9 +264,13 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
                                          or ("final_submit" if terminated else "budget"))
                 break
     except BaseException:
-        if close:
-            env.close()  # what ran so far is recorded and the kernel is ended, then the error goes on
+        try:
+            _close_agent(agent)
+        finally:
+            if close:
+                env.close()  # what ran so far is recorded and the kernel is ended, then the error goes on
         raise
+    _close_agent(agent)
     summary.duration_s = time.monotonic() - started
     stats = getattr(agent, "stats", None)
     if isinstance(stats, dict):
