@@ -496,10 +496,10 @@ def build_parser() -> _Parser:
     run = commands.add_parser("run", help="play one episode",
                               description="Play one episode and leave its notebook, reward log and summary in a run dir.")
     run.add_argument("competition", metavar="COMPETITION")
-    run.add_argument("--agent", default="baseline", help="baseline, llm, human, or module:Class (default baseline)")
+    run.add_argument("--agent", default="baseline", help="baseline, llm, openai-agents, human, or module:Class (default baseline)")
     run.add_argument("--agent-option", action="append", metavar="KEY=VALUE", help="passed to the agent, VALUE read as TOML (repeatable; default: none)")
-    run.add_argument("--model", help="llm agent: the model name (default: $DOJO_LLM_MODEL)")
-    run.add_argument("--base-url", help="llm agent: the endpoint (default: $OPENAI_BASE_URL)")
+    run.add_argument("--model", help="llm and openai-agents agents: the model name (default: $DOJO_LLM_MODEL)")
+    run.add_argument("--base-url", help="llm and openai-agents agents: the endpoint (default: $OPENAI_BASE_URL)")
     run.add_argument("--out", type=Path, default=Path("runs"), help="run dirs go to OUT/COMPETITION/<time>-<id> (default ./runs)")
     run.add_argument("--memory-gb", type=positive_float, help=f"memory limit of the kernel's process tree (default {defaults.memory_gb:g})")
     run.add_argument("--cell-timeout", type=positive_float, metavar="SECONDS", help=f"wall clock of one cell (default {defaults.cell_timeout_s:g})")

@@ -3,6 +3,8 @@
 An agent is any object with `reset(observation)` and `act(observation) -> action`. An action is
 what `DojoEnv.step` takes: a dict `{"action": NAME, ...}` or a bare string of code. A dict may
 carry a `"message"`: the agent's reasoning for the step, which the recorder keeps in the notebook.
+Optional: `bind_env(env)` (called before reset, to read the env's actions) and `end_episode()`
+(called when the episode is over, however it ended).
 """
 
 from __future__ import annotations
@@ -45,11 +47,12 @@ class StopEpisode(Exception):
 
 
 # Built-in agents, imported on first use so that `import dojo_kernel.agents` stays light
-# (the llm agent needs the optional `openai` package).
+# (the llm agent needs the optional `openai` package, openai-agents the `openai-agents` one).
 _FACTORIES: dict[str, Callable[..., Agent] | str] = {
     "baseline": "dojo_kernel.agents.baseline:BaselineAgent",
     "llm": "dojo_kernel.agents.llm:LLMAgent",
     "human": "dojo_kernel.agents.human:HumanAgent",
+    "openai-agents": "dojo_kernel.agents.openai_agents:OpenAIAgentsAgent",
 }
 
 
@@ -258,6 +261,10 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
         if close:
             env.close()  # what ran so far is recorded and the kernel is ended, then the error goes on
         raise
+    finally:
+        end = getattr(agent, "end_episode", None)
+        if callable(end):  # an agent running its own loop (openai-agents) stops what still waits on the env
+            end()
     summary.duration_s = time.monotonic() - started
     stats = getattr(agent, "stats", None)
     if isinstance(stats, dict):
