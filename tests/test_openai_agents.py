@@ -40,13 +40,33 @@ def scripted(replies):
 
 
 def tool_results(server):
-    """What the model got back for each tool call, in order: the last tool message of each request."""
-    results = []
-    for request in server.requests[1:]:
-        messages = request["body"]["messages"]
-        assert messages[-1]["role"] == "tool", messages[-1]
-        results.append(messages[-1]["content"])
-    return results
+    """What the model got back for its tool calls, in order, as its last request carried them."""
+    return [message["content"] for message in server.requests[-1]["body"]["messages"] if message["role"] == "tool"]
+
+
+def two_calls(first, second):
+    """A reply that calls two tools at once (a model's parallel tool calls): two env steps."""
+    reply = call(*first)
+    reply["choices"][0]["message"]["tool_calls"] += call(*second)["choices"][0]["message"]["tool_calls"]
+    return reply
+
+
+def watch_traces():
+    """A list that every trace and span the SDK starts is appended to (a processor beside its own)."""
+    import agents
+
+    seen = []
+
+    class Watch(agents.TracingProcessor):
+        def on_trace_start(self, trace): seen.append(trace)
+        def on_trace_end(self, trace): pass
+        def on_span_start(self, span): seen.append(span)
+        def on_span_end(self, span): pass
+        def shutdown(self): pass
+        def force_flush(self): pass
+
+    agents.add_trace_processor(Watch())
+    return seen
 
 
 def test_agent_executes_validates_and_submits_each_tool_call_one_env_step(tmp_path):
@@ -56,6 +76,7 @@ def test_agent_executes_validates_and_submits_each_tool_call_one_env_step(tmp_pa
                call("validate_code", {"code": "print(40 + 2)"}, "call_b"),
                call("submit", {"final": True}, "call_c")]
     feedback = []
+    traced = watch_traces()
     with ChatServer(scripted(replies)) as server:
         agent = get_agent("openai-agents", model="test-model", base_url=server.base_url, api_key="sk-test")
         env = dojo_kernel.make(tiny_competition.NAME, output_dir=tmp_path / "runs", isolation="none")
@@ -63,6 +84,7 @@ def test_agent_executes_validates_and_submits_each_tool_call_one_env_step(tmp_pa
     assert summary["steps"] == 3 and summary["stopped_by"] == "final_submit"
     assert summary["final_score"] == 1.0
     assert summary["agent_stats"]["requests"] == 3 and summary["agent_stats"]["total_tokens"] == 54
+    assert traced == []  # tracing is off: nothing for the SDK's exporter to send anywhere
     # the model spoke chat completions to the given endpoint, with the env's actions as its tools
     first = server.requests[0]
     assert first["path"] == "/v1/chat/completions" and first["authorization"] == "Bearer sk-test"
@@ -96,7 +118,8 @@ def test_unknown_tools_and_bad_arguments_come_back_as_text_and_the_episode_goes_
     replies = [call("train_model", {"epochs": 3}, "call_a"),
                call("execute_code", "{'code': print(1)", "call_b"),
                call("request_info", {"info_type": "secrets"}, "call_c"),
-               call("execute_code", {"code": "print('still', 'here')"}, "call_d"),
+               two_calls(("execute_code", {"code": "print('still', 'here')"}, "call_d"),
+                         ("validate_code", {"code": "print(6 * 7)"}, "call_e")),
                completion("I am done: no submission this time.")]
     with ChatServer(scripted(replies)) as server:
         code = main(["run", tiny_competition.NAME, "--agent", "openai-agents", "--model", "test-model",
@@ -104,17 +127,18 @@ def test_unknown_tools_and_bad_arguments_come_back_as_text_and_the_episode_goes_
                      "--quiet", "--json", str(tmp_path / "summary.json")])
     assert code == 0, capsys.readouterr()
     summary = json.loads((tmp_path / "summary.json").read_text())
-    unknown, not_json, bad_info, still_here = tool_results(server)
+    unknown, not_json, bad_info, still_here, validated = tool_results(server)
     assert "train_model" in unknown and "not found" in unknown  # the SDK's answer; no env step spent
     assert "expected field 'code'" in not_json  # the env's message about the missing code
     assert "secrets" in bad_info and "overview" in bad_info  # the env names the info types it has
     assert "still here" in still_here  # the kernel kept working after the mistakes
-    # three env steps and the final answer, which submits (there is no submission: no score)
-    assert summary["steps"] == 4 and summary["stopped_by"] == "final_submit"
+    assert "42" in validated  # two calls in one reply: two steps, each answered in turn
+    # four env steps and the final answer, which submits (there is no submission: no score)
+    assert summary["steps"] == 5 and summary["stopped_by"] == "final_submit"
     assert summary["final_score"] is None
     steps = [json.loads(line) for line in (Path(summary["run_dir"]) / "rewards.jsonl").read_text().splitlines()]
     # the malformed actions are recorded as invalid steps, with the env's message
-    assert [step["action"] for step in steps] == ["invalid", "invalid", "execute_code", "submit"]
+    assert [step["action"] for step in steps] == ["invalid", "invalid", "execute_code", "validate_code", "submit"]
     assert "expected field 'code' for execute_code" in steps[0]["error"]["message"]
     notebook = nbformat.read(summary["notebook"], as_version=4)
     assert any("I am done" in cell.source for cell in notebook.cells if cell.cell_type == "markdown")
