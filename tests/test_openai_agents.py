@@ -150,3 +150,26 @@ def test_missing_model_is_a_config_error_naming_the_fix(monkeypatch):
         get_agent("openai-agents")
     with pytest.raises(ConfigError, match="max_turns"):
         get_agent("openai-agents", model="m", max_turns=0)
+
+
+def test_the_agent_plays_again_after_an_episode_ends_mid_call_and_after_close():
+    """Without an env: the run is left waiting on a tool result (the env ended the episode);
+    end_episode() cancels it, and a closed agent starts a new loop and client when used again."""
+    observation = {"feedback": "Competition: toy. Write working/submission.csv."}
+    replies = [call("execute_code", {"code": "print(1)"}, "call_a"),
+               call("execute_code", {"code": "print(2)"}, "call_b"),
+               call("submit", {"final": True}, "call_c")]
+    with ChatServer(scripted(replies)) as server:
+        agent = get_agent("openai-agents", model="test-model", base_url=server.base_url)
+        agent.reset(observation)
+        assert agent.act(observation) == {"action": "execute_code", "code": "print(1)"}
+        agent.end_episode()  # the episode ended while the tool call waited for its feedback
+        agent.reset(observation)
+        assert agent.act(observation) == {"action": "execute_code", "code": "print(2)"}
+        agent.close()
+        assert not [thread for thread in threading.enumerate() if thread.name == "openai-agents-runner"]
+        agent.reset(observation)
+        assert agent.act(observation) == {"action": "submit", "final": True}
+        agent.close()
+    # each episode began anew: the task alone, no tool result of the one before
+    assert [len(request["body"]["messages"]) for request in server.requests] == [2, 2, 2]

@@ -100,7 +100,8 @@ class OpenAIAgentsAgent:
         self.max_turns = max_turns
         self.max_observation_chars = max_observation_chars
         self._owns_client = client is None
-        self._client = client or self._make_client(base_url, api_key, max_retries, request_timeout_s)
+        self._client_args = (base_url, api_key, max_retries, request_timeout_s)
+        self._client = client or self._make_client(*self._client_args)
         self._tool_schemas: list[dict[str, Any]] = _default_tools()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -176,8 +177,9 @@ class OpenAIAgentsAgent:
             loop.call_soon_threadsafe(loop.stop)
             return
         self._cancel_run()
-        if self._owns_client:
+        if self._owns_client and self._client is not None:
             self._on_loop(self._client.close())
+            self._client = None  # its connections belonged to this loop: the next one gets a new client
         self._loop = self._thread = None
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
@@ -195,6 +197,8 @@ class OpenAIAgentsAgent:
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         """One event loop per agent, kept across episodes (the async HTTP client's connections
         belong to the loop they were opened on)."""
+        if self._client is None:
+            self._client = self._make_client(*self._client_args)
         if self._loop is None:
             loop = asyncio.new_event_loop()
             thread = threading.Thread(target=loop.run_forever, name="openai-agents-runner", daemon=True)
