@@ -231,6 +231,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         options["model"] = args.model
     if args.base_url:
         options["base_url"] = args.base_url
+    if args.vision:
+        options["vision"] = True
     agent = get_agent(args.agent, **options)
     # One layout for every run dir: <out>/<competition>/<timestamp>-<id>, as make() makes them.
     env = make(args.competition, output_dir=args.out / args.competition, agent=args.agent, **_settings_from(args))
@@ -496,10 +498,11 @@ def build_parser() -> _Parser:
     run = commands.add_parser("run", help="play one episode",
                               description="Play one episode and leave its notebook, reward log and summary in a run dir.")
     run.add_argument("competition", metavar="COMPETITION")
-    run.add_argument("--agent", default="baseline", help="baseline, llm, human, or module:Class (default baseline)")
+    run.add_argument("--agent", default="baseline", help="baseline, llm, openai-agents, human, or module:Class (default baseline)")
     run.add_argument("--agent-option", action="append", metavar="KEY=VALUE", help="passed to the agent, VALUE read as TOML (repeatable; default: none)")
-    run.add_argument("--model", help="llm agent: the model name (default: $DOJO_LLM_MODEL)")
-    run.add_argument("--base-url", help="llm agent: the endpoint (default: $OPENAI_BASE_URL)")
+    run.add_argument("--model", help="llm and openai-agents agents: the model name (default: $DOJO_LLM_MODEL)")
+    run.add_argument("--base-url", help="llm and openai-agents agents: the endpoint (default: $OPENAI_BASE_URL)")
+    run.add_argument("--vision", action="store_true", help="llm agent: send the figures cells display to the model as images (default: text only)")
     run.add_argument("--out", type=Path, default=Path("runs"), help="run dirs go to OUT/COMPETITION/<time>-<id> (default ./runs)")
     run.add_argument("--memory-gb", type=positive_float, help=f"memory limit of the kernel's process tree (default {defaults.memory_gb:g})")
     run.add_argument("--cell-timeout", type=positive_float, metavar="SECONDS", help=f"wall clock of one cell (default {defaults.cell_timeout_s:g})")

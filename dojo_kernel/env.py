@@ -43,6 +43,7 @@ from .competition import Competition, get_competition, list_competitions
 from .episode_state import Episode, Outcome, compact, file_stamp, finite
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .extensions import feedback_formatter, resolve
+from .figures import MAX_FIGURES, save_figures
 from .grading import Grade, Split
 from .kernel import CellResult, KernelSession, default_launch_spec
 from .outputs import clip
@@ -97,7 +98,7 @@ class DojoEnv(gymnasium.Env):
             self.feedback_name = self.settings.feedback  # compact | full
         self._observation_actions = ("reset", "invalid") + self.action_set.names
         self.action_space = ActionSpace(self.settings.max_code_chars, action_set=self.action_set)
-        self.observation_space = observation_space(self.settings.max_feedback_chars, self.action_set.names)
+        self.observation_space = observation_space(self.settings.max_feedback_chars, self.action_set.names, MAX_FIGURES)
         self.run_dir: Path | None = None
         self._episode: Episode | None = None
         self._last_feedback = ""
@@ -274,6 +275,7 @@ class DojoEnv(gymnasium.Env):
         outcome.status = result.status
         outcome.kernel_restarted = result.restarted
         outcome.timings["cell_s"] = result.duration_s
+        outcome.figures = save_figures(episode.run_dir, episode.steps, result.outputs)
         if result.restarted:
             episode.kernel_restarts += 1
             self._write_kernel_pointer(episode)
@@ -589,6 +591,7 @@ class DojoEnv(gymnasium.Env):
             "time_left_s": np.array(-1.0 if time_left is None else time_left, dtype=np.float64),
             "kernel_restarted": np.int64(bool(outcome and outcome.kernel_restarted)),
             "limit_exceeded": np.int64(bool(outcome and outcome.result and outcome.result.limit_event)),
+            "images": tuple(outcome.figures) if outcome else (),
         }
 
     def _base_info(self, *, action: str, error: dict[str, Any] | None = None) -> dict[str, Any]:

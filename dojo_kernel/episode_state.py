@@ -86,6 +86,7 @@ class Outcome:
     arguments: dict[str, Any] = field(default_factory=dict)  # the action's other fields, for the record
     markdown: str | None = None  # the notebook's text for a registered action's step
     action_info: dict[str, Any] | None = None  # a registered action's extra info keys
+    figures: list[dict[str, Any]] = field(default_factory=list)  # the PNGs the cell displayed, saved (figures.py)
     started_at: float = field(default_factory=time.time)
 
 

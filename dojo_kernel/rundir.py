@@ -8,6 +8,7 @@
     kernel.json       where `dojo attach` finds the running kernel
     kernel.log        the kernel's own stdout and stderr
     attach.json       a copy of the kernel's connection file, for `dojo attach`
+    figures/          the PNG images cells displayed, step-<step>-<n>.png (written by figures.py)
     .dojo-run         the marker: the env made this run dir (readers list only marked ones)
 
 This module owns those names, creating a run dir, reading a finished one back (one reader
@@ -44,6 +45,7 @@ SUMMARY_FILE = "summary.json"
 KERNEL_POINTER_FILE = "kernel.json"
 KERNEL_LOG_FILE = "kernel.log"
 ATTACH_FILE = "attach.json"
+FIGURES_DIR = "figures"
 # Written by the env into the run dir's top folder, which the sandboxed kernel sees read-only:
 # a folder agent code makes under working/ can copy every other file, never this one's place.
 RUN_MARKER_FILE = ".dojo-run"
@@ -155,6 +157,10 @@ class RunDir:
     @property
     def kernel_log(self) -> Path:
         return self.path / KERNEL_LOG_FILE
+
+    @property
+    def figures(self) -> Path:
+        return self.path / FIGURES_DIR
 
     def submission(self, file_name: str) -> Path:
         """Where the agent writes its submission: working/<file_name>."""

@@ -202,6 +202,40 @@ class ActionSpace(spaces.Space[Any]):
         return f"ActionSpace(max_code_chars={self.max_code_chars}" + (f", actions={extra})" if extra else ")")
 
 
+class FigureList(spaces.Sequence):
+    """The figures of one step: a tuple of at most `max_items` dicts {"path" (run-dir relative),
+    "bytes", "width", "height"}. A gymnasium Sequence (vector envs batch it as one) with a cap."""
+
+    def __init__(self, max_items: int, max_path_chars: int = 256, *, seed: int | np.random.Generator | None = None):
+        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+            raise ValueError(f"expected a positive int for max_items, got {max_items!r}")
+        self.max_items = max_items
+        count = spaces.Box(0, 2**31 - 1, shape=(), dtype=np.int64)  # bounds whose sampler cannot overflow
+        item = spaces.Dict({"path": FreeText(max_path_chars), "bytes": count, "width": count, "height": count})
+        super().__init__(item, seed=seed)
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, tuple) and len(x) <= self.max_items and super().contains(x)
+
+    def sample(self, mask: Any | None = None, probability: Any | None = None) -> tuple[Any, ...]:
+        if mask is not None or probability is not None:
+            raise NotImplementedError("FigureList.sample takes no mask or probability")
+        length = int(self.np_random.integers(0, self.max_items + 1))
+        items = [self.feature_space.sample() for _ in range(length)]
+        # the counts as 0-d arrays, as the env writes them (Box samples numpy scalars)
+        return tuple({key: value if key == "path" else np.asarray(value, dtype=np.int64)
+                      for key, value in item.items()} for item in items)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.max_items == self.max_items and super().__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.max_items))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(max_items={self.max_items})"
+
+
 # What `obs["action"]` and `obs["status"]` index. "reset" is the first observation,
 # "invalid" a malformed action; "none" a step that ran no code.
 OBSERVATION_ACTIONS = ("reset", "invalid") + ACTION_NAMES
@@ -211,7 +245,8 @@ _FLOAT_MAX = float(np.finfo(np.float64).max)  # finite bounds: scores have no na
 _INT_MAX = int(np.iinfo(np.int64).max)
 
 
-def observation_space(max_feedback_chars: int, action_names: tuple[str, ...] = ACTION_NAMES) -> spaces.Dict:
+def observation_space(max_feedback_chars: int, action_names: tuple[str, ...] = ACTION_NAMES,
+                      max_figures: int = 8) -> spaces.Dict:
     """DojoEnv's observation space. Every observation has all of these keys.
 
     feedback          the text an LLM reads: output, error and traceback, grading, budget left
@@ -227,6 +262,9 @@ def observation_space(max_feedback_chars: int, action_names: tuple[str, ...] = A
     time_left_s       -1 when there is no time limit
     kernel_restarted  1 when the kernel lost its state during this step
     limit_exceeded    1 when a memory, time, process or disk limit stopped the cell
+    images            the PNG figures this step's cell displayed, saved in the run dir: a tuple of
+                      {"path": "figures/step-0003-1.png", "bytes", "width", "height"}, at most
+                      `max_figures`; () for steps that displayed none
     """
     def flag() -> spaces.Discrete:
         return spaces.Discrete(2)
@@ -247,4 +285,5 @@ def observation_space(max_feedback_chars: int, action_names: tuple[str, ...] = A
         "time_left_s": spaces.Box(-1.0, _FLOAT_MAX, shape=(), dtype=np.float64),
         "kernel_restarted": flag(),
         "limit_exceeded": flag(),
+        "images": FigureList(max_figures),
     })

@@ -217,3 +217,53 @@ def test_dojo_run_with_an_endpoint_that_stays_down_ends_in_one_line(tmp_path, ca
     # the endpoint failed before the first step: an episode without a step leaves no run dir
     assert error.endswith("(no step was taken, so nothing was recorded)")
     assert not list((tmp_path / "runs").rglob("trajectory.ipynb"))
+
+
+def _image_parts(request):
+    return [part for message in request["body"]["messages"] if isinstance(message.get("content"), list)
+            for part in message["content"] if part.get("type") == "image_url"]
+
+
+@pytest.mark.parametrize("vision", [True, False])
+def test_vision_sends_the_figures_a_cell_displayed_as_image_parts(tmp_path, vision):
+    """A cell plots; with --vision the next request carries the figure as a PNG data URL (the
+    bytes the env saved), without it no request carries an image."""
+    import base64
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import tiny_competition
+    from figure_cells import plotting_code
+
+    from dojo_kernel.cli import main
+
+    tiny_competition.build(tmp_path / "data")
+    replies = [(200, completion("Look at the data.", tool_call=("execute_code", {"code": plotting_code(figures=2)}))),
+               (200, completion(None, tool_call=("execute_code", {"code": "print('next')"}))),
+               (200, completion(None, tool_call=("submit", {"final": True})))]
+    with ChatServer(replies) as server:
+        code = main(["run", tiny_competition.NAME, "--agent", "llm", "--model", "test-model", "--base-url",
+                     server.base_url, "--out", str(tmp_path / "runs"), "--isolation", "none", "--quiet",
+                     "--json", str(tmp_path / "summary.json"), "--agent-option", "max_images=1",
+                     *(["--vision"] if vision else [])])
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    figure = Path(summary["run_dir"]) / "figures" / "step-0001-1.png"
+    assert figure.is_file() and (Path(summary["run_dir"]) / "figures" / "step-0001-2.png").is_file()
+    second, third = server.requests[1], server.requests[2]
+    if not vision:
+        assert not [part for request in server.requests for part in _image_parts(request)]
+        return
+    parts = _image_parts(second)
+    assert len(parts) == 1  # max_images=1 of the two figures
+    url = parts[0]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    assert base64.b64decode(url.split(",", 1)[1]) == figure.read_bytes()
+    messages = second["body"]["messages"]
+    assert messages[-2]["role"] == "tool" and "[figure 1: image/png" in messages[-2]["content"]
+    assert messages[-1]["role"] == "user" and messages[-1]["content"][0]["type"] == "text"
+    # the next cell drew nothing: the figure left the conversation as a note
+    assert _image_parts(third) == []
+    assert any("figure(s) no longer shown" in str(message.get("content")) for message in third["body"]["messages"])
+    assert summary["agent_stats"]["images_sent"] == 1

@@ -115,7 +115,7 @@ class AideAgent:
         self._env = getattr(env, "unwrapped", env)
 
     def reset(self, observation: Observation) -> None:
-        self.close()
+        self.end_episode()
         self._llm._reset_stats()
         self._reset_state()
         env = self._env
@@ -148,7 +148,7 @@ class AideAgent:
         except StopIteration:
             return {"action": "submit", "final": True}
 
-    def close(self) -> None:
+    def end_episode(self) -> None:
         """End every branch this agent started (run_episode calls it when the episode ends)."""
         for node_id in list(self._branches):
             self._drop(node_id)

@@ -3,6 +3,8 @@
 An agent is any object with `reset(observation)` and `act(observation) -> action`. An action is
 what `DojoEnv.step` takes: a dict `{"action": NAME, ...}` or a bare string of code. A dict may
 carry a `"message"`: the agent's reasoning for the step, which the recorder keeps in the notebook.
+Optional: `bind_env(env)` (called before reset, to read the env's actions) and `end_episode()`
+(called when the episode is over, however it ended).
 """
 
 from __future__ import annotations
@@ -45,12 +47,13 @@ class StopEpisode(Exception):
 
 
 # Built-in agents, imported on first use so that `import dojo_kernel.agents` stays light
-# (the llm agent needs the optional `openai` package).
+# (the llm agent needs the optional `openai` package, openai-agents the `openai-agents` one).
 _FACTORIES: dict[str, Callable[..., Agent] | str] = {
     "baseline": "dojo_kernel.agents.baseline:BaselineAgent",
     "llm": "dojo_kernel.agents.llm:LLMAgent",
     "human": "dojo_kernel.agents.human:HumanAgent",
     "aide": "dojo_kernel.agents.aide:AideAgent",
+    "openai-agents": "dojo_kernel.agents.openai_agents:OpenAIAgentsAgent",
 }
 
 
@@ -208,11 +211,12 @@ def _record_usage(env: Any, usage: dict[str, Any]) -> None:
         record(**usage)
 
 
-def _close_agent(agent: Agent) -> None:
-    """An agent that started envs of its own (branches: aide's fork mode) ends them with the episode."""
-    close = getattr(agent, "close", None)
-    if callable(close):
-        close()
+def _end_agent_episode(agent: Agent) -> None:
+    """An agent's `end_episode()`, where it has one: what it started for the episode (aide's
+    branches, the SDK's run still waiting on a tool call) ends with the episode."""
+    end = getattr(agent, "end_episode", None)
+    if callable(end):
+        end()
 
 
 def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] | None = None,
@@ -225,7 +229,7 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
     `close=False`) so that its summary.json exists, and that summary is merged in.
     An exception from the agent is not an episode result: the env is closed and it propagates.
     `on_action(step_number, action)` is called as each step starts (a live view of a running cell).
-    An agent's `close()`, where it has one, is called when the episode ends, before the env's.
+    An agent's `end_episode()`, where it has one, is called when the episode ends, before the env's.
     """
     competition = getattr(getattr(env, "unwrapped", env), "competition", None)
     summary = EpisodeSummary(competition=getattr(competition, "name", competition), agent=_agent_label(agent))
@@ -265,12 +269,12 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
                 break
     except BaseException:
         try:
-            _close_agent(agent)
+            _end_agent_episode(agent)
         finally:
             if close:
                 env.close()  # what ran so far is recorded and the kernel is ended, then the error goes on
         raise
-    _close_agent(agent)
+    _end_agent_episode(agent)
     summary.duration_s = time.monotonic() - started
     stats = getattr(agent, "stats", None)
     if isinstance(stats, dict):

@@ -15,12 +15,14 @@ import os
 import random
 import re
 import time
+from pathlib import Path
 from typing import Any, cast
 
 from ..actions import INFO_TYPES
 from ..errors import ConfigError, expected
 from ..outputs import clip
 from .base import Action, AgentError, Observation
+from .vision import FIGURES_INTRO, content_tokens, image_parts, without_images
 
 SYSTEM_PROMPT = """You are a data scientist solving a Kaggle-style competition in a Jupyter notebook, \
 one cell at a time. The kernel is persistent: variables survive between cells.
@@ -161,10 +163,10 @@ def _encoder() -> Any:
 
 
 def _message_tokens(message: dict[str, Any]) -> int:
-    text = message.get("content") or ""
+    tokens = content_tokens(message.get("content"), count_tokens)
     if message.get("tool_calls"):
-        text += json.dumps(message["tool_calls"])
-    return count_tokens(str(text)) + 4  # a few tokens of per-message framing
+        tokens += count_tokens(json.dumps(message["tool_calls"]))
+    return tokens + 4  # a few tokens of per-message framing
 
 
 class LLMAgent:
@@ -173,6 +175,8 @@ class LLMAgent:
     model / base_url / api_key default to DOJO_LLM_MODEL / OPENAI_BASE_URL / OPENAI_API_KEY.
     max_context_tokens bounds the prompt (system + task + the most recent turns);
     max_observation_chars cuts long feedback (head and tail kept) before it is sent.
+    vision=True sends the figures a cell displayed (obs["images"]) as image parts, at most
+    max_images and max_image_bytes of PNG per step, in the next request only (then a note).
     """
 
     name = "llm"
@@ -183,7 +187,8 @@ class LLMAgent:
                  max_retries: int = 5, backoff_s: float = 1.0, max_backoff_s: float = 60.0,
                  request_timeout_s: float = 300.0, max_nudges: int = 2, system_prompt: str | None = None,
                  client: Any = None, prompt_usd_per_mtok: float | None = None,
-                 completion_usd_per_mtok: float | None = None) -> None:
+                 completion_usd_per_mtok: float | None = None, vision: bool = False, max_images: int = 4,
+                 max_image_bytes: int = 4_000_000) -> None:
         self.model = model or os.environ.get("DOJO_LLM_MODEL")
         if not self.model:
             raise ConfigError(expected("a model name for the llm agent", self.model,
@@ -198,6 +203,13 @@ class LLMAgent:
         self.prices = (prompt_usd_per_mtok, completion_usd_per_mtok)
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigError(expected("an int >= 0 for max_retries", max_retries))
+        if not isinstance(vision, bool):
+            raise ConfigError(expected("true or false for vision", vision))
+        for label, value in (("max_images", max_images), ("max_image_bytes", max_image_bytes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(expected(f"an int >= 1 for {label}", value))
+        self.vision, self.max_images, self.max_image_bytes = vision, max_images, max_image_bytes
+        self._env: Any = None  # bind_env(): where the figures of obs["images"] are read from
         self.use_tools = use_tools
         self.tools: list[dict[str, Any]] = TOOLS  # bind_env() swaps in the env's own (registered actions too)
         self.temperature = temperature
@@ -237,6 +249,7 @@ class LLMAgent:
     def bind_env(self, env: Any) -> None:
         """Offer the model the env's actions as tools (run_episode calls this): registered
         actions and info types appear in the schema the model sees."""
+        self._env = env
         tools = getattr(getattr(getattr(env, "unwrapped", env), "action_space", None), "tools", None)
         if callable(tools):
             self.tools = cast("list[dict[str, Any]]", tools())
@@ -285,6 +298,21 @@ class LLMAgent:
             self._pending_tool_call = None
         else:
             self.history.append({"role": "user", "content": content})
+        if self.vision and isinstance(observation, dict):
+            self._add_figures(observation.get("images"))
+
+    def _add_figures(self, images: Any) -> None:
+        """The step's figures as a user message of image parts (a tool result holds text only).
+        Earlier figures leave the conversation (a note stays): the model sees each figure in
+        the request right after its cell, and a prompt carries one step's at most."""
+        self.history = [without_images(message) for message in self.history]
+        env = getattr(self._env, "unwrapped", self._env)
+        run_dir = getattr(env, "run_dir", None)
+        parts = image_parts(Path(run_dir) if run_dir is not None else None, images,
+                            max_images=self.max_images, max_bytes=self.max_image_bytes)
+        if parts:
+            self.history.append({"role": "user", "content": [{"type": "text", "text": FIGURES_INTRO}, *parts]})
+            self.stats["images_sent"] = self.stats.get("images_sent", 0) + len(parts)
 
     def _prompt(self) -> list[dict[str, Any]]:
         """System prompt + the task (first message) + the latest turns that fit the budget.
