@@ -496,7 +496,7 @@ def build_parser() -> _Parser:
     run = commands.add_parser("run", help="play one episode",
                               description="Play one episode and leave its notebook, reward log and summary in a run dir.")
     run.add_argument("competition", metavar="COMPETITION")
-    run.add_argument("--agent", default="baseline", help="baseline, llm, human, or module:Class (default baseline)")
+    run.add_argument("--agent", default="baseline", help="baseline, llm, tree, human, or module:Class (default baseline)")
     run.add_argument("--agent-option", action="append", metavar="KEY=VALUE", help="passed to the agent, VALUE read as TOML (repeatable; default: none)")
     run.add_argument("--model", help="llm agent: the model name (default: $DOJO_LLM_MODEL)")
     run.add_argument("--base-url", help="llm agent: the endpoint (default: $OPENAI_BASE_URL)")

@@ -50,6 +50,7 @@ _FACTORIES: dict[str, Callable[..., Agent] | str] = {
     "baseline": "dojo_kernel.agents.baseline:BaselineAgent",
     "llm": "dojo_kernel.agents.llm:LLMAgent",
     "human": "dojo_kernel.agents.human:HumanAgent",
+    "tree": "dojo_kernel.agents.tree:TreeAgent",
 }
 
 
@@ -264,7 +265,10 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
         summary.agent_stats = dict(stats)
     if close:
         env.close()
-    run_dir = _run_dir(env)
+    # An agent that searched over branches of the episode (tree) names the one it chose, which it
+    # ended itself: the episode's result is that branch's.
+    chosen = getattr(agent, "result_run_dir", None)
+    run_dir = Path(chosen) if isinstance(chosen, (str, Path)) and chosen else _run_dir(env)
     if run_dir is not None:
         summary.run_dir = str(run_dir)
         layout = RunDir(run_dir)
@@ -275,4 +279,7 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
             env_final = _number(summary.env_summary.get("final_score"))
             summary.best_score = env_best if env_best is not None else summary.best_score
             summary.final_score = env_final
+            if chosen and run_dir != _run_dir(env):
+                summary.steps = int(summary.env_summary.get("steps") or summary.steps)
+                summary.stopped_by = str(summary.env_summary.get("end_reason") or summary.stopped_by)
     return summary.to_dict()
