@@ -68,7 +68,7 @@ def _run(competition, tmp_path, server, *options):
     return out / competition.name, json.loads(summary_file.read_text())
 
 
-def test_best_first_expands_the_best_node_and_ends_with_it(competition, tmp_path):
+def test_best_first_expands_the_best_node_and_ends_with_it(competition, tmp_path, capsys):
     with ChatServer(scripted_model(tool_calls=False)) as server:
         output_dir, summary = _run(competition, tmp_path, server, "max_nodes=6", "children=2")
     nodes = read_tree(output_dir)["nodes"]
@@ -98,6 +98,19 @@ def test_best_first_expands_the_best_node_and_ends_with_it(competition, tmp_path
     assert read_summary(chosen)["usage"]["total_tokens"] == 18
     assert read_summary(output_dir / by_id[0])["usage"] == {}
     assert_nothing_left(tmp_path)
+
+    # dojo report draws the tree: every node under its parent, with its score; the chosen one marked.
+    capsys.readouterr()
+    assert main(["report", str(output_dir), "--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    rows = {int(re.search(r"node (\d+)", line).group(1)): line for line in out.splitlines() if "  node " in line}
+    assert sorted(rows) == list(range(7))
+    indent = {node: len(line) - len(line.lstrip(" │├└─")) for node, line in rows.items()}
+    assert indent[1] == indent[2] > indent[0] and indent[5] == indent[6] > indent[3] > indent[2]
+    assert "score 1  " in rows[5] and "final 1 (private)" in rows[5] and "CHOSEN" in rows[5]
+    assert "score 0.65" in rows[1] and "CHOSEN" not in rows[1] and "score -" in rows[0]
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert page.count("<li") == 7 and page.count("<li class='chosen'><a href='#run-") == 1
 
 
 def test_mcts_with_tool_calls_and_few_kernels_closes_everything(competition, tmp_path):
