@@ -11,8 +11,10 @@ import pytest
 
 pytest.importorskip("openai", reason="the tree agent asks its model through the 'llm' extra (pip install 'dojo-kernel[llm]')")
 
+import dojo_kernel  # noqa: E402
 from chat_server import ChatServer, completion  # noqa: E402
 from conftest import assert_nothing_left  # noqa: E402
+from dojo_kernel.agents import AgentError, get_agent, run_episode  # noqa: E402
 from dojo_kernel.agents.tree import TRIED  # noqa: E402
 from dojo_kernel.agents.tree_policy import Node, backpropagate, best_node, select_best_first, select_mcts  # noqa: E402
 from dojo_kernel.branching import read_tree  # noqa: E402
@@ -112,6 +114,10 @@ def test_best_first_expands_the_best_node_and_ends_with_it(competition, tmp_path
     page = (tmp_path / "report" / "report.html").read_text()
     assert page.count("<li") == 7 and page.count("<li class='chosen'><a href='#run-") == 1
 
+    # The chosen branch, three forks deep, replays from the root: its inherited cells, then its own.
+    assert main(["replay", str(chosen), "--isolation", "none"]) == 0
+    assert "3 of 3 cells agree; replay AGREES" in capsys.readouterr().out
+
 
 def test_mcts_with_tool_calls_and_few_kernels_closes_everything(competition, tmp_path):
     with ChatServer(scripted_model(tool_calls=True)) as server:
@@ -127,11 +133,33 @@ def test_mcts_with_tool_calls_and_few_kernels_closes_everything(competition, tmp
     assert_nothing_left(tmp_path)
 
 
+def test_a_model_that_fails_mid_search_leaves_a_record_and_no_kernel(competition, tmp_path):
+    good = [(200, completion(content=f"```python\n{threshold_cell(t)}```")) for t in (90, 70)]
+    with ChatServer([*good, (400, {"error": {"message": "no such model"}})]) as server:
+        env = dojo_kernel.make(competition.name, output_dir=tmp_path / "runs", isolation="none", warm_pool=0)
+        agent = get_agent("tree", model="m", base_url=server.base_url, max_retries=0)
+        with pytest.raises(AgentError, match="HTTP 400"):
+            run_episode(env, agent)
+    nodes = read_tree(tmp_path / "runs")["nodes"]
+    assert len(nodes) == 3 and sorted(node["search"]["score"] or 0 for node in nodes.values()) == [0, 0.65, 0.85]
+    assert all(read_summary(tmp_path / "runs" / name).get("end_reason") == "close" for name in nodes)
+    assert_nothing_left(tmp_path)
+
+
+def test_without_time_left_the_root_is_the_result(competition, tmp_path):
+    with ChatServer([]) as server:
+        env = dojo_kernel.make(competition.name, output_dir=tmp_path / "runs", isolation="none", warm_pool=0)
+        summary = run_episode(env, get_agent("tree", model="m", base_url=server.base_url, time_limit_s=1e-9))
+    assert server.requests == [] and summary["agent_stats"]["proposals"] == 0
+    assert summary["run_dir"] == str(env.run_dir) and summary["stopped_by"] == "final_submit"
+    assert not (tmp_path / "runs" / "tree.json").exists()
+    assert_nothing_left(tmp_path)
+
+
 def test_options_are_checked():
     for bad in ({"policy": "random"}, {"max_nodes": 0}, {"children": 1.5}, {"time_limit_s": -1},
                 {"exploration": -0.1}, {"max_open": True}):
         with pytest.raises(ConfigError, match="expected"):
-            from dojo_kernel.agents import get_agent
             get_agent("tree", model="m", base_url="http://127.0.0.1:9/v1", **bad)
 
 
