@@ -225,6 +225,9 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
     bind = getattr(agent, "bind_env", None)
     if callable(bind):  # an agent that builds tools from the env's actions (e.g. llm)
         bind(env)
+    for hook, callback in (("on_branch_step", on_step), ("on_branch_action", on_action)):
+        if callback is not None and hasattr(agent, hook):  # an agent that steps branches itself (tree): shown too
+            setattr(agent, hook, callback)
     observation, info = env.reset(seed=seed, options=options)
     try:
         agent.reset(observation)

@@ -19,12 +19,13 @@ the chosen branch's. Model calls reuse the llm agent (requests, retries, code ex
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigError, DojoError, expected
 from ..outputs import clip
 from ..usage import stats_snapshot, usage_delta
-from .base import Action, AgentError, Observation, StopEpisode
+from .base import Action, AgentError, Observation, StepEvent, StopEpisode
 from .tree_policy import POLICIES, Node, backpropagate, best_node, priority, select_best_first, select_mcts
 
 SYSTEM_PROMPT = """You are a data scientist improving a Kaggle-style competition notebook by tree search. \
@@ -76,7 +77,11 @@ class TreeAgent:
         self.env: Any = None
         self.nodes: list[Node] = []
         self.result_run_dir: str | None = None  # the chosen branch: run_episode reports it
+        # run_episode's on_step / on_action, to show each branch's cell as it runs (dojo run's live table)
+        self.on_branch_step: Callable[[StepEvent], None] | None = None
+        self.on_branch_action: Callable[[int, Action], None] | None = None
         self.task = ""
+        self._started = time.monotonic()
         self.stats: dict[str, Any] = {}
         self._reset_stats()
 
@@ -122,7 +127,7 @@ class TreeAgent:
                     score=None if episode is None else episode.rewards.best_score)
         root.visits = 1
         self.nodes = [root]
-        started = time.monotonic()
+        started = self._started = time.monotonic()
         higher = env.competition.higher_is_better
         chosen = root
         try:
@@ -185,7 +190,12 @@ class TreeAgent:
         action: dict[str, Any] = {"action": "execute_code", "code": code}
         if message:
             action["message"] = message
-        observation, _, terminated, truncated, info = branch.step(action)
+        if self.on_branch_action is not None:
+            self.on_branch_action(child.id, action)
+        observation, reward, terminated, truncated, info = branch.step(action)
+        if self.on_branch_step is not None:
+            self.on_branch_step(StepEvent(child.id, action, observation, float(reward or 0.0), bool(terminated),
+                                          bool(truncated), info, float(reward or 0.0), time.monotonic() - self._started))
         child.feedback = self._text(observation)
         child.status = info.get("status")
         if info.get("grade") is not None:  # the cell wrote a submission: its grade is the node's
