@@ -60,11 +60,11 @@ def competition(tmp_path_factory):
     return build(tmp_path_factory.mktemp("competitions"), name="tiny-tree")
 
 
-def _run(competition, tmp_path, server, *options, quiet=True):
+def _run(competition, tmp_path, server, *options, quiet=True, flags=()):
     out = tmp_path / "runs"
     summary_file = tmp_path / "summary.json"
     code = main(["run", competition.name, "--agent", "tree", "--base-url", server.base_url, "--model", "scripted",
-                 "--out", str(out), "--isolation", "none", *(["--quiet"] if quiet else []), "--json", str(summary_file),
+                 "--out", str(out), "--isolation", "none", *(["--quiet"] if quiet else []), "--json", str(summary_file), *flags,
                  *[arg for option in options for arg in ("--agent-option", option)]])
     assert code == 0
     return out / competition.name, json.loads(summary_file.read_text())
@@ -119,10 +119,10 @@ def test_best_first_expands_the_best_node_and_ends_with_it(competition, tmp_path
     assert "3 of 3 cells agree; replay AGREES" in capsys.readouterr().out
 
 
-def test_mcts_with_tool_calls_and_few_kernels_closes_everything(competition, tmp_path, capsys):
+def test_mcts_with_tool_calls_few_kernels_and_a_step_budget(competition, tmp_path, capsys):
     with ChatServer(scripted_model(tool_calls=True)) as server:
         output_dir, summary = _run(competition, tmp_path, server, "policy='mcts'", "max_nodes=4", "children=2",
-                                   "max_open=2", "exploration=0.5", quiet=False)
+                                   "max_open=2", "exploration=0.5", quiet=False, flags=("--max-steps", "2"))
     # dojo run's live table shows each branch's cell as it runs, by node number.
     rows = [line for line in capsys.readouterr().out.splitlines() if "execute_code" in line]
     assert [int(line.strip("│ ").split()[0]) for line in rows] == [1, 2, 3, 4], rows
@@ -131,7 +131,9 @@ def test_mcts_with_tool_calls_and_few_kernels_closes_everything(competition, tmp
     assert stats["policy"] == "mcts" and stats["nodes"] == 4 and stats["pruned"] >= 1
     chosen = [node for node in nodes.values() if node["search"]["chosen"]]
     assert len(chosen) == 1 and chosen[0]["search"]["score"] == summary["best_score"] == stats["best_score"]
-    assert summary["best_score"] == max(node["search"]["score"] or 0 for node in nodes.values())
+    assert summary["best_score"] == max(node["search"]["score"] or 0 for node in nodes.values()) == 0.9
+    # The best branch reached the env's step budget (its second cell): it ended there and was graded then.
+    assert summary["stopped_by"] == "max_steps" and summary["final_score"] == 0.9
     assert nodes[next(iter(n for n in nodes if nodes[n]["parent"] is None))]["search"]["visits"] == 5
     assert_nothing_left(tmp_path)
 

@@ -140,7 +140,7 @@ class TreeAgent:
                 self._close_unneeded(higher)
             chosen = best_node(self.nodes, higher) or root
             self.stats.update(best_node=chosen.id, best_score=chosen.score)
-            if chosen is not root and chosen.env is not None:
+            if chosen is not root and chosen.env is not None and not chosen.terminal:  # a terminal one was graded
                 chosen.env.step({"action": "submit", "final": True,
                                  "message": f"tree search ({self.policy}): the best of {len(self.nodes)} nodes"})
             self.result_run_dir = chosen.run_dir if chosen is not root else None
@@ -200,10 +200,11 @@ class TreeAgent:
         child.status = info.get("status")
         if info.get("grade") is not None:  # the cell wrote a submission: its grade is the node's
             child.score = info.get("score")
+        elif terminated or truncated:  # the budget ended the branch: its files are being settled
+            pass
         elif not branch._submission_path().exists():  # the cell removed the inherited one
             child.score = None
-        if terminated or truncated:
-            child.terminal = True
+        child.terminal = bool(terminated or truncated)
         backpropagate(child, child.score)
 
     def _propose(self, node: Node, tried: list[str]) -> tuple[str, str | None, dict[str, Any]] | None:
