@@ -193,3 +193,22 @@ def test_selection_rules_follow_the_score_direction():
     for node in nodes:
         node.expanded = True
     assert select_mcts(nodes[0], True, exploration=1.0) is None  # nothing left to expand
+
+
+def test_a_root_that_cannot_fork_is_a_clear_agent_error(competition, tmp_path):
+    with ChatServer(scripted_model(tool_calls=False)) as server:
+        env = dojo_kernel.make(competition.name, output_dir=tmp_path / "runs", isolation="none", warm_pool=0)
+        try:
+            observation, _ = env.reset()
+            # What torch reports once it has made a CUDA context: such a kernel refuses to fork.
+            env.step("import sys, types\nsys.modules['torch'] = "
+                     "types.SimpleNamespace(cuda=types.SimpleNamespace(is_initialized=lambda: True))")
+            agent = get_agent("tree", model="m", base_url=server.base_url)
+            agent.bind_env(env)
+            agent.reset(observation)
+            with pytest.raises(AgentError, match="its kernel cannot fork: .*CUDA"):
+                agent.act(observation)
+            assert "still fine" in env.step("print('still fine')")[0]["feedback"]
+        finally:
+            env.close()
+    assert_nothing_left(tmp_path)

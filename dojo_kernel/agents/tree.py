@@ -18,6 +18,7 @@ the chosen branch's. Model calls reuse the llm agent (requests, retries, code ex
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -145,11 +146,16 @@ class TreeAgent:
                                  "message": f"tree search ({self.policy}): the best of {len(self.nodes)} nodes"})
             self.result_run_dir = chosen.run_dir if chosen is not root else None
         finally:
-            for node in self.nodes:
-                if node is not root:
+            failures = []
+            for node in self.nodes[1:]:  # every branch, whatever happened; the root is run_episode's
+                try:
                     self._close(node)
+                except Exception as error:  # one that fails to close must not leave the others running
+                    failures.append(error)
             self.stats["search_s"] = round(time.monotonic() - started, 3)
             self._note_tree(chosen)
+            if failures and sys.exc_info()[1] is None:  # never hide the error that ended the search
+                raise failures[0]
         return chosen
 
     def _budget_left(self, started: float) -> bool:
@@ -172,6 +178,8 @@ class TreeAgent:
         try:
             forks = node.env.fork(len(proposals))
         except DojoError as error:  # e.g. a kernel holding a GPU: this node cannot branch
+            if node.parent is None:
+                raise AgentError(f"the tree agent forks the episode, and its kernel cannot fork: {error}") from None
             self.stats["fork_failures"] += 1
             self.stats["last_fork_error"] = str(error)[:300]
             node.terminal = True
