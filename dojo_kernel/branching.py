@@ -222,6 +222,13 @@ def note_closed(output_dir: Path, run_dir: Path, summary: dict[str, Any]) -> Non
     update_tree(output_dir, change)
 
 
+def was_forked(output_dir: Path, run_dir: Path) -> bool:
+    """Whether tree.json names the episode in `run_dir` as a branch's parent (a root forked
+    before its first step keeps its run dir at close: its branches name it)."""
+    nodes = read_tree(output_dir)["nodes"]
+    return any(isinstance(node, dict) and node.get("parent") == run_dir.name for node in nodes.values())
+
+
 def update_tree(output_dir: Path, change) -> None:
     """Read, change and rewrite tree.json atomically, one writer at a time (processes too)."""
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -393,12 +393,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from .report import find_runs, load_runs, summary_rows, write_report
+    from .episode_tree import rich_tree
+    from .report import find_runs, load_runs, load_trees, summary_rows, write_report
 
     with warnings.catch_warnings(record=True) as skipped:  # runs that do not read: one line each
         warnings.simplefilter("always")
         page = write_report(args.runs_dir, args.out)
-        rows = summary_rows(load_runs(find_runs(args.runs_dir)))
+        runs = find_runs(args.runs_dir)
+        rows, trees = summary_rows(load_runs(runs)), load_trees(args.runs_dir, runs)
     for message in dict.fromkeys(str(warning.message) for warning in skipped):
         print(f"dojo report: {printable(message.removeprefix('dojo-kernel: '), newlines=False)}", file=sys.stderr)
     table = Table(title=f"runs in {plain(args.runs_dir)}")
@@ -408,6 +410,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         table.add_row(*(plain(value, newlines=False) for value in row.values()))
     console = _console()
     console.print(table)
+    for tree in trees:
+        console.print(rich_tree(tree))
     console.print(f"report: {plain(page)}")
     return 0
 
@@ -498,7 +502,7 @@ def build_parser() -> _Parser:
     run = commands.add_parser("run", help="play one episode",
                               description="Play one episode and leave its notebook, reward log and summary in a run dir.")
     run.add_argument("competition", metavar="COMPETITION")
-    run.add_argument("--agent", default="baseline", help="baseline, llm, openai-agents, human, or module:Class (default baseline)")
+    run.add_argument("--agent", default="baseline", help="baseline, llm, aide, openai-agents, tree, human, or module:Class (default baseline)")
     run.add_argument("--agent-option", action="append", metavar="KEY=VALUE", help="passed to the agent, VALUE read as TOML (repeatable; default: none)")
     run.add_argument("--model", help="llm and openai-agents agents: the model name (default: $DOJO_LLM_MODEL)")
     run.add_argument("--base-url", help="llm and openai-agents agents: the endpoint (default: $OPENAI_BASE_URL)")

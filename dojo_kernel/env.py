@@ -378,7 +378,7 @@ class DojoEnv(gymnasium.Env):
             episode.end_reason = reason
             episode.truncated = True
             self._grade_final(episode)
-            self._close_episode(episode, keep=episode.steps > 0)
+            self._close_episode(episode, keep=episode.steps > 0 or branching.was_forked(self.output_dir, episode.run_dir))
         self._episode = None
 
     def _close_episode(self, episode: Episode, keep: bool = True) -> None:

@@ -1,4 +1,5 @@
-"""`dojo report`: a table of runs, a reward and score curve per run (PNG), and one HTML page.
+"""`dojo report`: a table of runs, a reward and score curve per run (PNG), the episode trees
+of forked runs (tree.json, see episode_tree), and one HTML page.
 
 A run is a directory the env made (it holds the env's marker and a `rewards.jsonl`); its
 `summary.json` and `trajectory.ipynb`, where present, add the final numbers and the link.
@@ -13,11 +14,14 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, expected
 from .metrics.registry import is_better
 from .rundir import REWARDS_FILE, RunDir, find_run_dirs, read_run
+
+if TYPE_CHECKING:
+    from .episode_tree import EpisodeTree
 
 REPORT_FILE = "report.html"
 
@@ -138,6 +142,19 @@ def find_runs(runs_dir: str | os.PathLike[str]) -> list[Path]:
     return find_run_dirs(root)
 
 
+def load_trees(runs_root: Path, runs: list[Path]) -> list[EpisodeTree]:
+    """The episode trees (tree.json) beside the runs; one that cannot be read is skipped with a warning."""
+    from .episode_tree import find_trees, read_tree_file
+
+    trees = []
+    for path in find_trees(runs_root, runs):
+        try:
+            trees.append(read_tree_file(path))
+        except Exception as error:  # untrusted files: whatever they hold, the runs are reported
+            warnings.warn(f"dojo-kernel: skipped the episode tree {path}: {error}", stacklevel=2)
+    return trees
+
+
 def plot_run(record: RunRecord, png_path: Path) -> Path:
     """Two panels: reward per step with the running return, and score per graded step with the best so far."""
     from matplotlib.figure import Figure  # no pyplot: no global backend, safe in threads and servers
@@ -227,4 +244,4 @@ def write_report(runs_dir: str | os.PathLike[str], out_dir: str | os.PathLike[st
             warnings.warn(f"dojo-kernel: no chart for the run {record.path}: {type(error).__name__}: {error}",
                           stacklevel=2)
     return write_page([read_run(record.path) for record in records], out / REPORT_FILE,
-                      title=f"dojo-kernel report: {runs_root}")
+                      title=f"dojo-kernel report: {runs_root}", trees=load_trees(runs_root, runs))

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from .episode_tree import EpisodeTree, html_tree
 from .leaderboard import AGENT_COLUMNS, RunResult, agent_table, text_cell
 
 STYLE = """
@@ -32,6 +33,7 @@ tr.gold td.medal{background:#f6e27a}tr.silver td.medal{background:#dcdcdc}tr.bro
 .chart svg{max-width:100%;height:auto}
 details{margin:0.4em 0}summary{cursor:pointer}
 .muted{color:#777}
+ul.tree,ul.tree ul{list-style:none;padding-left:1.2em;border-left:1px dotted #bbb}li.chosen>a,li.chosen{font-weight:bold}
 """
 
 _RUN_HEADERS = (("competition", "competition"), ("agent", "agent"), ("seed", "seed"), ("steps", "steps"),
@@ -45,7 +47,7 @@ _AGENT_HEADERS = {"agent": "agent", "runs": "runs", "competitions": "competition
 _TEXT_COLUMNS = {"competition", "agent", "medal", "action", "status", "error category"}
 
 
-def render_page(runs: Sequence[RunResult], *, title: str, out_dir: Path) -> str:
+def render_page(runs: Sequence[RunResult], *, title: str, out_dir: Path, trees: Sequence[EpisodeTree] = ()) -> str:
     """The page as text; links to notebooks are relative to `out_dir`, where the page goes."""
     runs = sorted(runs, key=lambda r: (r.competition or "", r.agent or "", r.seed if r.seed is not None else -1,
                                        str(r.path)))
@@ -62,6 +64,7 @@ def render_page(runs: Sequence[RunResult], *, title: str, out_dir: Path) -> str:
     parts += _runs_section(runs, anchors)
     parts += _errors_section(runs)
     parts += _charts_section(runs)
+    parts += _trees_section(trees, runs, anchors)
     parts += _timelines_section(runs, anchors, out_dir)
     # The page marks itself rendered once loaded: a headless browser's check that it loads.
     parts.append("<script>document.documentElement.setAttribute('data-rendered','yes');</script>")
@@ -69,10 +72,10 @@ def render_page(runs: Sequence[RunResult], *, title: str, out_dir: Path) -> str:
     return "\n".join(parts)
 
 
-def write_page(runs: Sequence[RunResult], page: Path, *, title: str) -> Path:
+def write_page(runs: Sequence[RunResult], page: Path, *, title: str, trees: Sequence[EpisodeTree] = ()) -> Path:
     page.parent.mkdir(parents=True, exist_ok=True)
     temporary = page.with_name(page.name + ".tmp")
-    temporary.write_text(render_page(runs, title=title, out_dir=page.parent), encoding="utf-8")
+    temporary.write_text(render_page(runs, title=title, out_dir=page.parent, trees=trees), encoding="utf-8")
     temporary.replace(page)  # a browser reloading mid-write sees the old page or the new one
     return page
 
@@ -137,6 +140,18 @@ def _charts_section(runs: Sequence[RunResult]) -> list[str]:
     out = ["<h2 id='competitions'>Score over steps, per competition</h2>"]
     for competition, group in sorted(by_competition.items()):
         out.append(f"<h3>{_e(competition)}</h3><div class='chart'>{_score_chart(competition, group)}</div>")
+    return out
+
+
+def _trees_section(trees: Sequence[EpisodeTree], runs: Sequence[RunResult], anchors: dict[int, str]) -> list[str]:
+    """Each episode tree with every node's scores; a node that is a run on this page links to it."""
+    if not trees:
+        return []
+    by_path = {Path(run.path): anchors[index] for index, run in enumerate(runs)}
+    out = ["<h2 id='trees'>Episode trees</h2>"]
+    for tree in trees:
+        links = {name: by_path[tree.folder / name] for name in tree.nodes if tree.folder / name in by_path}
+        out.append(html_tree(tree, links))
     return out
 
 

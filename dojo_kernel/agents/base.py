@@ -54,6 +54,7 @@ _FACTORIES: dict[str, Callable[..., Agent] | str] = {
     "human": "dojo_kernel.agents.human:HumanAgent",
     "aide": "dojo_kernel.agents.aide:AideAgent",
     "openai-agents": "dojo_kernel.agents.openai_agents:OpenAIAgentsAgent",
+    "tree": "dojo_kernel.agents.tree:TreeAgent",
 }
 
 
@@ -237,6 +238,9 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
     bind = getattr(agent, "bind_env", None)
     if callable(bind):  # an agent that builds tools from the env's actions (e.g. llm)
         bind(env)
+    for hook, callback in (("on_branch_step", on_step), ("on_branch_action", on_action)):
+        if callback is not None and hasattr(agent, hook):  # an agent that steps branches itself (tree): shown too
+            setattr(agent, hook, callback)
     observation, info = env.reset(seed=seed, options=options)
     try:
         agent.reset(observation)
@@ -281,7 +285,10 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
         summary.agent_stats = dict(stats)
     if close:
         env.close()
-    run_dir = _run_dir(env)
+    # An agent that searched over branches of the episode (tree) names the one it chose, which it
+    # ended itself: the episode's result is that branch's.
+    chosen = getattr(agent, "result_run_dir", None)
+    run_dir = Path(chosen) if isinstance(chosen, (str, Path)) and chosen else _run_dir(env)
     if run_dir is not None:
         summary.run_dir = str(run_dir)
         layout = RunDir(run_dir)
@@ -292,4 +299,7 @@ def run_episode(env: Any, agent: Agent, *, on_step: Callable[[StepEvent], None] 
             env_final = _number(summary.env_summary.get("final_score"))
             summary.best_score = env_best if env_best is not None else summary.best_score
             summary.final_score = env_final
+            if chosen and run_dir != _run_dir(env):
+                summary.steps = int(summary.env_summary.get("steps") or summary.steps)
+                summary.stopped_by = str(summary.env_summary.get("end_reason") or summary.stopped_by)
     return summary.to_dict()
