@@ -290,3 +290,48 @@ def test_human_agent_prints_no_terminal_escape_sequences():
     agent.act({"feedback": "before\x1b]0;owned\x07\x1b[2Jafter \x07"})
     assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue()
     assert "beforeafter \\x07" in out.getvalue()
+
+
+class _OneStepEnv:
+    """The least run_episode needs of an env: the first step ends the episode."""
+
+    def __init__(self, events):
+        self.events = events
+
+    def reset(self, seed=None, options=None):
+        return {"feedback": "task"}, {}
+
+    def step(self, action):
+        return {"feedback": "done"}, 1.0, True, False, {}
+
+    def close(self):
+        self.events.append("env closed")
+
+
+class _ClosingAgent:
+    def __init__(self, events, fail=False):
+        self.events, self.fail = events, fail
+
+    def reset(self, observation):
+        pass
+
+    def act(self, observation):
+        if self.fail:
+            raise RuntimeError("the agent broke")
+        return {"action": "submit", "final": True}
+
+    def close(self):
+        self.events.append("agent closed")
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["ended", "agent-error"])
+def test_run_episode_closes_an_agent_that_has_close_before_the_env(fail):
+    from dojo_kernel.agents import run_episode
+
+    events: list[str] = []
+    if fail:
+        with pytest.raises(RuntimeError, match="the agent broke"):
+            run_episode(_OneStepEnv(events), _ClosingAgent(events, fail=True))
+    else:
+        assert run_episode(_OneStepEnv(events), _ClosingAgent(events))["stopped_by"] == "final_submit"
+    assert events == ["agent closed", "env closed"]
