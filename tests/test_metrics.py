@@ -307,6 +307,14 @@ EVERY_METRIC: dict[str, tuple] = {
     "lwlrap": (np.array([[1, 0, 1], [0, 1, 0]]), np.array([[0.9, 0.5, 0.1], [0.2, 0.3, 0.8]]), "reference"),
     # row 1: truth 0-3, predicted 2-5 -> tp 1 (2), fp 2 (3, 4), fn 2 (0, 1); row 2: both empty
     "span_micro_f1": (["0 3", ""], ["2 5", ""], 2 * 1 / (2 * 1 + 2 + 2)),
+    # row 1: {1..10} vs {1..5, 20..24}: 2 * 5 / 20; row 2: both empty 1; row 3: truth only 0
+    "dice_rle": (["1 10", "", "5 5"], ["1 5 20 5", "", ""], (0.5 + 1 + 0) / 3),
+    "global_dice_rle": (["1 10", "-", "5 5"], ["1 5 20 5", "-", "-"], 2 * 5 / (10 + 10 + 5)),
+    # image 1: two true boxes; the confident guess has IoU 60/100 = 0.6 with the first (a hit at
+    # 0.5 and 0.55 only: TP 1, FP 1, FN 1 -> 1/3), the other hits nothing; image 2 empty on both sides
+    "box_map_iou": (["1 0 0 10 10 1 20 20 10 10", ""], ["0.9 0 0 10 6 0.8 50 50 5 5", ""], ((2 / 3) / 6 + 1) / 2),
+    # ROC (0,0) (0,.5) (.5,.5) (.5,1) (1,1): band 0-0.4 area 0.4 (x2), band 0.4-1 area 0.05 + 0.3
+    "weighted_auc": ([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], (2 * 0.4 + 0.35) / (2 * 0.4 + 0.6)),
     "mean_columnwise_spearman": (np.array([[1, 1], [2, 2], [3, 3]]), np.array([[1, 3], [2, 2], [3, 1]]), (1 - 1) / 2),
 }
 
@@ -493,3 +501,16 @@ def test_every_metric_pickles():
     for name in list_metrics():
         metric = pickle.loads(pickle.dumps(get_metric(name)))
         assert metric.name == name
+
+
+def test_mask_and_box_metrics_at_their_edges():
+    # a perfect ranking scores 1; the diagonal (every score tied) (2 * 0.32 + 0.18) / 1.4
+    assert get_metric("weighted_auc")([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8]) == pytest.approx(1.0)
+    assert get_metric("weighted_auc")([0, 1, 0, 1], [0.5] * 4) == pytest.approx(0.82 / 1.4)
+    # runs are compared as runs: two whole-slide masks of a billion pixels, overlapping runs merged
+    big = "1 1000000000"
+    assert get_metric("dice_rle")([big], ["1 500000000 400000000 100000000"]) == pytest.approx(2 * 5e8 / 1.5e9)
+    boxes = "1 5 5 20 10 1 40 40 8 8"
+    assert get_metric("box_map_iou")([boxes], [boxes]) == 1.0
+    with pytest.raises(ValueError, match="groups of 5"):
+        get_metric("box_map_iou")([boxes], ["5 5 20 10"])

@@ -1,0 +1,127 @@
+"""Recipes for layouts whose labels are not one row per id in a table: boxes listed one per
+row (global wheat), labels in folder names with one picture in several versions
+(ALASKA2's cover and stego images), and numpy arrays (the TIMIT frames of ML2021Spring hw2).
+
+Each is ``prepare(raw, public, private, **options) -> Prepared``, registered in CUSTOM and
+named by a catalog entry's ``recipe = {kind = "..."}``; as everywhere, a new seeded split of
+the labelled data, the held-out labels to private/ only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .common import ANSWERS_NAME, seeded_split
+from .recipes import Prepared, RecipeError, link_or_copy, read_table, split_rows, write_table
+
+
+def _box_text(boxes: list[list[float]]) -> str:
+    """Boxes as a submission's PredictionString: "confidence x y width height" each."""
+    return " ".join(f"1.0 {x:g} {y:g} {w:g} {h:g}" for x, y, w, h in boxes)
+
+
+def prepare_wheat_boxes(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """train.csv lists one box a row ("[x, y, width, height]"); images without wheat have no
+    row but are in train/. The answers give each test image its boxes in the submission's
+    format, so an image with no box has an empty PredictionString."""
+    raw, public, private = Path(raw), Path(public), Path(private)
+    table = read_table(raw / "train.csv", id_column="image_id")
+    missing = {"image_id", "width", "height", "bbox"} - set(table.columns)
+    if missing:
+        raise RecipeError(f"expected columns {sorted(missing)} in train.csv, got {list(table.columns)}")
+    images = sorted(p.stem for p in (raw / "train").glob("*.jpg"))
+    if not images:
+        raise RecipeError(f"expected the images train/<image_id>.jpg in {raw}, got none")
+    try:
+        boxes = table["bbox"].map(json.loads)
+    except ValueError as exc:
+        raise RecipeError(f"expected bbox cells such as '[834.0, 222.0, 56.0, 36.0]' in train.csv, got: {exc}") from None
+    per_image = boxes.groupby(table["image_id"]).agg(list)
+    frame = pd.DataFrame({"image_id": images})
+    train, test = split_rows(frame, test_size=0.2, seed=seed)
+    in_test = set(test["image_id"])
+    write_table(table.loc[~table["image_id"].isin(in_test)], public / "train.csv")
+    for image in images:
+        link_or_copy(raw / "train" / f"{image}.jpg", public / ("test" if image in in_test else "train") / f"{image}.jpg")
+    truth = [_box_text(per_image.get(image, [])) for image in test["image_id"]]
+    write_table(pd.DataFrame({"image_id": test["image_id"].to_numpy(), "PredictionString": truth}), private / ANSWERS_NAME)
+    # a valid, uninformed guess: one box over the whole 1024 x 1024 image
+    sample = pd.DataFrame({"image_id": test["image_id"].to_numpy(), "PredictionString": "0.5 0 0 1024 1024"})
+    write_table(sample, public / "sample_submission.csv")
+    return Prepared("image_id", ["PredictionString"], train_rows=len(train), test_rows=len(test))
+
+
+STEGO_FOLDERS = ("JMiPOD", "JUNIWARD", "UERD")  # the three ways ALASKA2 hid a message
+
+
+def prepare_cover_and_stego(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """Cover/<n>.jpg and the same pictures with a hidden message in JMiPOD/, JUNIWARD/ and
+    UERD/. A picture and its versions go to one side (a test image whose cover were in
+    train would give its label away by a byte comparison); each test picture is shown in
+    one version, renamed to a number: half of them as the cover, half with a message hidden
+    by one of the three methods drawn at random."""
+    raw, public, private = Path(raw), Path(public), Path(private)
+    covers = sorted(p.name for p in (raw / "Cover").glob("*.jpg"))
+    if not covers:
+        raise RecipeError(f"expected the pictures Cover/<n>.jpg (and JMiPOD/, JUNIWARD/, UERD/) in {raw}, got none")
+    train_idx, test_idx = seeded_split(len(covers), 0.2, seed)
+    for i in train_idx:
+        for folder in ("Cover", *STEGO_FOLDERS):
+            if (raw / folder / covers[i]).is_file():
+                link_or_copy(raw / folder / covers[i], public / folder / covers[i])
+    rng = np.random.default_rng(seed)
+    shown_as_cover = set(rng.permutation(sorted(test_idx))[: len(test_idx) // 2].tolist())  # both classes, evenly
+    ids, labels = [], []
+    for number, i in enumerate(sorted(test_idx), start=1):
+        folder = "Cover" if i in shown_as_cover else STEGO_FOLDERS[int(rng.integers(0, 3))]
+        source = raw / folder / covers[i]
+        if not source.is_file():
+            raise RecipeError(f"expected {folder}/{covers[i]} beside Cover/{covers[i]} in {raw}, got nothing there")
+        ids.append(f"{number:04d}.jpg")
+        labels.append(int(folder != "Cover"))
+        link_or_copy(source, public / "Test" / ids[-1])
+    write_table(pd.DataFrame({"Id": ids, "Label": labels}), private / ANSWERS_NAME)
+    write_table(pd.DataFrame({"Id": ids, "Label": 0.5}), public / "sample_submission.csv")
+    return Prepared("Id", ["Label"], train_rows=len(train_idx), test_rows=len(test_idx))
+
+
+def prepare_timit_frames(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """ML2021Spring hw2: train_11.npy (frames x 429 features) and train_label_11.npy (the
+    phoneme of each frame); a held-out share of frames becomes test_11.npy, keyed by row
+    number as Kaggle's Id. The arrays are read without pickles (a raw file runs no code)."""
+    raw, public, private = Path(raw), Path(public), Path(private)
+    found = {name: sorted(raw.rglob(name)) for name in ("train_11.npy", "train_label_11.npy")}
+    if not all(found.values()):
+        raise RecipeError(f"expected train_11.npy and train_label_11.npy (in timit_11/) under {raw}, got neither or one")
+    try:
+        features = np.load(found["train_11.npy"][0], allow_pickle=False)
+        labels = np.load(found["train_label_11.npy"][0], allow_pickle=False).astype(str)
+    except ValueError as exc:
+        raise RecipeError(f"expected plain numpy arrays in timit_11/, got: {exc}") from None
+    if features.ndim != 2 or len(features) != len(labels):
+        raise RecipeError(f"expected one label per frame, got {features.shape} frames and {labels.shape} labels")
+    train_idx, test_idx = seeded_split(len(labels), 0.2, seed)
+    folder = public / "timit_11"
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "train_11.npy", features[train_idx])
+    np.save(folder / "train_label_11.npy", labels[train_idx])
+    np.save(folder / "test_11.npy", features[test_idx])
+    ids = np.arange(len(test_idx))
+    write_table(pd.DataFrame({"Id": ids, "Class": labels[test_idx]}), private / ANSWERS_NAME)
+    common = pd.Series(labels[train_idx]).mode().iloc[0]
+    write_table(pd.DataFrame({"Id": ids, "Class": common}), public / "sampleSubmission.csv")
+    classes = sorted(set(labels.tolist()), key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
+    return Prepared("Id", ["Class"], submission_file="sampleSubmission.csv", train_rows=len(train_idx),
+                    test_rows=len(test_idx), labels={"Class": classes})
+
+
+CUSTOM: dict[str, Callable[..., Prepared]] = {
+    "wheat_boxes": prepare_wheat_boxes,
+    "cover_and_stego": prepare_cover_and_stego,
+    "timit_frames": prepare_timit_frames,
+}
