@@ -164,3 +164,47 @@ def weighted_auc(
         total += weight * _band_area(fpr, tpr, low, high)
         norm += weight * (high - low)
     return total / norm
+
+
+def _characters(cell: object) -> list[tuple[str, list[float]]]:
+    """"label x y [width height] label x y ..." as (label, numbers) pairs; a label is any
+    token that is not a number (Kaggle's are code points such as U+306F)."""
+    text = "" if cell is None or (isinstance(cell, float) and np.isnan(cell)) else str(cell)
+    found: list[tuple[str, list[float]]] = []
+    for token in text.split():
+        try:
+            number = float(token)
+        except ValueError:
+            found.append((token, []))
+            continue
+        if not found:
+            raise ValueError(f"expected a label before the coordinates, got the number {token!r} first")
+        found[-1][1].append(number)
+    for label, numbers in found:
+        if len(numbers) not in (2, 4):
+            raise ValueError(f"expected 'label x y' (or 'label x y width height') groups, got {label} with {len(numbers)} numbers")
+    return found
+
+
+@register_metric("point_in_box_f1", higher_is_better=True, kind="text", aliases=("kuzushiji_f1",))
+def point_in_box_f1(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Kaggle's kuzushiji-recognition score: micro F1 over all pages, a predicted character
+    ("label x y", its centre) being a true positive when it falls inside (edges included) a
+    true box ("label x y width height") of the same label that no earlier prediction of the
+    page matched. A prediction given as a box counts by its centre, so the answers score 1
+    as a submission. Nothing on either side of every page scores 1."""
+    tp = fp = fn = 0
+    for actual, predicted in zip(as_1d(answers), as_1d(predictions)):
+        truth = [(label, numbers) for label, numbers in _characters(actual) if len(numbers) == 4]
+        free = [True] * len(truth)
+        guesses = _characters(predicted)
+        hits = 0
+        for label, numbers in guesses:
+            x, y = numbers[:2] if len(numbers) == 2 else (numbers[0] + numbers[2] / 2, numbers[1] + numbers[3] / 2)
+            for i, (true_label, (bx, by, bw, bh)) in enumerate(truth):
+                if free[i] and true_label == label and bx <= x <= bx + bw and by <= y <= by + bh:
+                    free[i] = False
+                    hits += 1
+                    break
+        tp, fp, fn = tp + hits, fp + len(guesses) - hits, fn + len(truth) - hits
+    return 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)

@@ -1,6 +1,7 @@
 """Recipes for layouts whose labels are not one row per id in a table: boxes listed one per
 row (global wheat), labels in folder names with one picture in several versions
-(ALASKA2's cover and stego images), and numpy arrays (the TIMIT frames of ML2021Spring hw2).
+(ALASKA2's cover and stego images), numpy arrays (the TIMIT frames of ML2021Spring hw2)
+and images stored as parquet rows with three labels each (Bengali graphemes).
 
 Each is ``prepare(raw, public, private, **options) -> Prepared``, registered in CUSTOM and
 named by a catalog entry's ``recipe = {kind = "..."}``; as everywhere, a new seeded split of
@@ -120,8 +121,67 @@ def prepare_timit_frames(raw: Path, public: Path, private: Path, *, seed: int = 
                     test_rows=len(test_idx), labels={"Class": classes})
 
 
+BENGALI_COMPONENTS = ("consonant_diacritic", "grapheme_root", "vowel_diacritic")  # Kaggle's row order per image
+
+
+def _parquet_rows(source: Path, target: Path, keep: dict[str, str]) -> int:
+    """Copy the rows of an image parquet file whose image_id is in ``keep``, renamed to
+    keep[image_id]; columns stay as they are (pyarrow filters without a pandas copy of
+    the 32,332 pixel columns)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(source)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise RecipeError(f"expected {source.name} to be a parquet table of images, got: {exc}") from None
+    if "image_id" not in table.column_names:
+        raise RecipeError(f"expected an image_id column in {source.name}, got {table.column_names[:5]}...")
+    table = table.filter(pc.is_in(table["image_id"], value_set=pa.array(sorted(keep))))
+    if table.num_rows:
+        renamed = pa.array([keep[i] for i in table["image_id"].to_pylist()])
+        table = table.set_column(table.column_names.index("image_id"), "image_id", renamed)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, target)
+    return table.num_rows
+
+
+def prepare_bengali_graphemes(raw: Path, public: Path, private: Path, *, seed: int = 0) -> Prepared:
+    """train.csv gives each image three labels (grapheme root, vowel and consonant
+    diacritics); the pixels are rows of train_image_data_<k>.parquet. Held-out images
+    become Test_<n> rows of test_image_data_<k>.parquet, and the answers Kaggle's long
+    format: one row_id Test_<n>_<component> per label, with the component beside it for
+    the metric's per-component recall."""
+    raw, public, private = Path(raw), Path(public), Path(private)
+    table = read_table(raw / "train.csv", id_column="image_id")
+    missing = {"image_id", *BENGALI_COMPONENTS} - set(table.columns)
+    if missing:
+        raise RecipeError(f"expected columns {sorted(missing)} in train.csv, got {list(table.columns)}")
+    parts = sorted(raw.glob("train_image_data_*.parquet"))
+    if not parts:
+        raise RecipeError(f"expected the images as train_image_data_<k>.parquet in {raw}, got none")
+    train, test = split_rows(table, test_size=0.2, seed=seed)
+    test = test.assign(new_id=[f"Test_{i}" for i in range(len(test))])
+    write_table(train, public / "train.csv")
+    for part in parts:
+        _parquet_rows(part, public / part.name, {i: i for i in train["image_id"]})
+        _parquet_rows(part, public / part.name.replace("train_", "test_"), dict(zip(test["image_id"], test["new_id"], strict=True)))
+    if (raw / "class_map.csv").is_file():
+        link_or_copy(raw / "class_map.csv", public / "class_map.csv")
+    rows = [(f"{new}_{c}", new, c, str(label)) for new, labels in zip(test["new_id"], test[list(BENGALI_COMPONENTS)].to_numpy(), strict=True)
+            for c, label in zip(BENGALI_COMPONENTS, labels, strict=True)]
+    long = pd.DataFrame(rows, columns=["row_id", "image_id", "component", "target"])
+    write_table(long.loc[:, ["row_id", "image_id", "component"]], public / "test.csv")
+    write_table(long.loc[:, ["row_id", "target", "component"]], private / ANSWERS_NAME)
+    write_table(long.loc[:, ["row_id"]].assign(target="0"), public / "sample_submission.csv")
+    labels = sorted({str(v) for c in BENGALI_COMPONENTS for v in table[c]} | {"0"}, key=lambda v: (len(v), v))
+    return Prepared("row_id", ["target"], train_rows=len(train), test_rows=len(test), labels={"target": labels})
+
+
 CUSTOM: dict[str, Callable[..., Prepared]] = {
     "wheat_boxes": prepare_wheat_boxes,
     "cover_and_stego": prepare_cover_and_stego,
     "timit_frames": prepare_timit_frames,
+    "bengali_graphemes": prepare_bengali_graphemes,
 }
