@@ -42,7 +42,7 @@ def prepare_wheat_boxes(raw: Path, public: Path, private: Path, *, seed: int = 0
         boxes = table["bbox"].map(json.loads)
     except ValueError as exc:
         raise RecipeError(f"expected bbox cells such as '[834.0, 222.0, 56.0, 36.0]' in train.csv, got: {exc}") from None
-    per_image = boxes.groupby(table["image_id"]).agg(list)
+    per_image: dict[str, list[list[float]]] = boxes.groupby(table["image_id"]).agg(list).to_dict()
     frame = pd.DataFrame({"image_id": images})
     train, test = split_rows(frame, test_size=0.2, seed=seed)
     in_test = set(test["image_id"])
@@ -126,10 +126,9 @@ BENGALI_COMPONENTS = ("consonant_diacritic", "grapheme_root", "vowel_diacritic")
 
 def _parquet_rows(source: Path, target: Path, keep: dict[str, str]) -> int:
     """Copy the rows of an image parquet file whose image_id is in ``keep``, renamed to
-    keep[image_id]; columns stay as they are (pyarrow filters without a pandas copy of
-    the 32,332 pixel columns)."""
+    keep[image_id]; columns stay as they are (pyarrow filters the rows without a pandas
+    copy of the 32,332 pixel columns)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
@@ -138,7 +137,7 @@ def _parquet_rows(source: Path, target: Path, keep: dict[str, str]) -> int:
         raise RecipeError(f"expected {source.name} to be a parquet table of images, got: {exc}") from None
     if "image_id" not in table.column_names:
         raise RecipeError(f"expected an image_id column in {source.name}, got {table.column_names[:5]}...")
-    table = table.filter(pc.is_in(table["image_id"], value_set=pa.array(sorted(keep))))
+    table = table.filter(pa.array([image in keep for image in table["image_id"].to_pylist()], type=pa.bool_()))
     if table.num_rows:
         renamed = pa.array([keep[i] for i in table["image_id"].to_pylist()])
         table = table.set_column(table.column_names.index("image_id"), "image_id", renamed)
