@@ -1526,3 +1526,14 @@ def test_text_targets_that_look_missing_survive_preparation(tmp_path: Path):
     competition = load_competition_dir(path)
     assert set(competition.answers["selected_text"]) <= {"NA", "None", "null", "N/A", "good day"}
     assert competition.grade(competition.answers_path, split="full").score == 1.0
+
+
+def test_a_parquet_raw_file_that_is_not_parquet_is_one_line_naming_it(tmp_path: Path):
+    from dojo_kernel.prepare.safe_files import RawFileError
+
+    raw = tmp_path / "raw"
+    write_raw("wsdm-cup-multilingual-chatbot-arena", raw)
+    (raw / "train.parquet").write_bytes(b"id,winner\n1,model_a\n")  # a CSV under a parquet name
+    with pytest.raises(RawFileError, match=r"expected train\.parquet to be a well-formed table"):
+        prepare_competition("wsdm-cup-multilingual-chatbot-arena", raw_dir=raw, data_root=tmp_path / "d", progress=False)
+    assert not (tmp_path / "d" / "wsdm-cup-multilingual-chatbot-arena").exists()
