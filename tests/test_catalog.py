@@ -868,6 +868,13 @@ LAYOUTS.update({
         {"labels": cls("U+306F 10 10 20 20 U+304C 50 50 10 10", "", "U+3051 5 5 8 8", "U+306F 1 1 4 4 U+306F 30 30 4 4")},
         test=None, values={"image_id": HEX}, files="train_images/{image_id}.jpg", extra={"unicode_translation.csv": "Unicode,char"},
     ),
+    "acquire-valued-shoppers-challenge": lay(
+        "id", "id,chain,offer,market,repeattrips,repeater,offerdate", {"repeater": cls("t", "f")},
+        train="trainHistory.csv.gz", test="testHistory.csv.gz", sample="sampleSubmission.csv.gz",
+        train_only=("repeattrips",), sample_names={"repeater": "repeatProbability"}, values={"offerdate": DATE},
+        extra={"offers.csv.gz": "offer,category,quantity,company,offervalue,brand",
+               "transactions.csv.gz": "id,chain,dept,category,company,brand,date,productsize,productmeasure"},
+    ),
     # ---- Kaggle's Getting Started competitions
     "digit-recognizer": lay(
         "ImageId", ["label", *cols("pixel", 20)], {"label": INT5}, no_id=True, test_has_id=False,
@@ -1537,3 +1544,12 @@ def test_a_parquet_raw_file_that_is_not_parquet_is_one_line_naming_it(tmp_path: 
     with pytest.raises(RawFileError, match=r"expected train\.parquet to be a well-formed table"):
         prepare_competition("wsdm-cup-multilingual-chatbot-arena", raw_dir=raw, data_root=tmp_path / "d", progress=False)
     assert not (tmp_path / "d" / "wsdm-cup-multilingual-chatbot-arena").exists()
+
+
+def test_readme_states_the_catalog_counts():
+    """README's counts are the catalog's: a new entry updates them."""
+    text = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+    catalog = load_catalog()
+    preparable = len(set(catalog) - UNSUPPORTED)
+    assert f"knows {len(catalog)} Kaggle competitions" in text
+    assert f"{preparable} of them prepare" in text and f"the other {len(UNSUPPORTED)} are listed" in text
