@@ -151,14 +151,20 @@ def cmd_list(args: argparse.Namespace) -> int:
         if spec is not None and not built and spec.needs and importlib.util.find_spec(spec.needs) is None:
             state = f"no: needs {spec.needs} (pip install 'dojo-kernel[builtins]')"
         table.add_row(*(plain(cell, newlines=False) for cell in (name, kind or "-", str(metric), size, state)))
-    if args.all and args.suite is None:
-        for row in _catalog_module().list_catalog():
-            if row["name"] in shown:
-                continue
-            kind = "/".join(part for part in (row.get("category"), row.get("task")) if part)
-            table.add_row(row["name"], kind or "-", str(row.get("metric") or "-"), row.get("data_size") or "-",
-                          "yes" if row.get("prepared") else "no (Kaggle)" if row.get("preparable") else "no (listed only)")
+    catalog_rows = _catalog_module().list_catalog() if args.all and args.suite is None else []
+    for row in catalog_rows:
+        if row["name"] in shown:
+            continue
+        kind = "/".join(part for part in (row.get("category"), row.get("task")) if part)
+        table.add_row(row["name"], kind or "-", str(row.get("metric") or "-"), row.get("data_size") or "-",
+                      "yes" if row.get("prepared") else "no (Kaggle)" if row.get("preparable") else "no (listed only)")
     _console().print(table)
+    if catalog_rows:
+        preparable = sum(1 for row in catalog_rows if row.get("preparable"))
+        _console().print(
+            f"catalog: {len(catalog_rows)} Kaggle competitions, {preparable} prepare and grade here "
+            f"(`dojo prepare NAME`), {len(catalog_rows) - preparable} listed only (`dojo prepare NAME` says why)"
+        )
     suites = ", ".join(f"{name} ({len(members)} built-ins)" for name, members in builtin.SUITES.items())
     _console().print(f"suites: {suites}; show one with `dojo list --suite NAME`, run one with `dojo batch --suite NAME`")
     return 0

@@ -11,7 +11,7 @@ never the rest of dojo_kernel.
 
 from __future__ import annotations
 
-from . import classification, ranking, regression, text  # noqa: F401  (they register their metrics)
+from . import classification, ranking, regression, text, vision  # noqa: F401  (they register their metrics)
 from .registry import KINDS, Metric, UndefinedMetric, UnknownMetric, get_metric, is_better, list_metrics, register_metric
 
 __all__ = ["KINDS", "Metric", "UndefinedMetric", "UnknownMetric", "get_metric", "is_better", "list_metrics",

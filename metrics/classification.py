@@ -277,3 +277,22 @@ def bias_auc(answers: ArrayLike, predictions: ArrayLike, subgroups: ArrayLike | 
         per_kind[2].append(_auc_where(truth, scores, (member & truth) | (~member & ~truth), f"BNSP AUC of {name}"))
     means = [float(np.mean(np.power(values, power)) ** (1 / power)) for values in per_kind]
     return 0.25 * overall + 0.75 * float(np.mean(means))
+
+
+@register_metric("hierarchical_macro_recall", higher_is_better=True, kind="label", aliases=("weighted_macro_recall",))
+def hierarchical_macro_recall(
+    answers: ArrayLike, predictions: ArrayLike, groups: ArrayLike | None = None,
+    group_weights: dict[str, float] | None = None,
+) -> float:
+    """Kaggle's bengaliai-cv19 score: the macro-averaged recall of each component's rows
+    (the groups: grapheme_root, vowel_diacritic, consonant_diacritic), then their average
+    weighted by ``group_weights`` (2 for grapheme_root there; a group not named weighs 1).
+    Without groups it is the macro recall of all rows."""
+    truth, guess = (np.asarray(a).astype(str) for a in _labels(answers, predictions))
+    names = np.zeros(len(truth), dtype=str) if groups is None else np.asarray(groups).astype(str)
+    scores, weights = [], []
+    for name in sorted(set(names.tolist())):
+        rows = names == name
+        scores.append(skm.recall_score(truth[rows], guess[rows], average="macro", zero_division=0))
+        weights.append((group_weights or {}).get(name, 1.0))
+    return float(np.average(scores, weights=weights))

@@ -34,6 +34,16 @@ def rmsle(answers: ArrayLike, predictions: ArrayLike) -> float:
     return float(np.sqrt(np.mean((np.log1p(y) - np.log1p(p)) ** 2)))
 
 
+@register_metric("rmse_log", higher_is_better=False, kind="continuous", aliases=("rmse_of_logs",))
+def rmse_log(answers: ArrayLike, predictions: ArrayLike) -> float:
+    """Root mean squared error of log(x) (not log(1 + x)), as Kaggle's house-prices
+    competition scores sale prices; every value must be positive."""
+    y, p = _pair(answers, predictions)
+    if (p <= 0).any() or (y <= 0).any():
+        raise ValueError(f"expected positive values for a log, got a smallest prediction of {p.min():g}")
+    return float(np.sqrt(np.mean((np.log(y) - np.log(p)) ** 2)))
+
+
 @register_metric("mae", higher_is_better=False, kind="continuous", aliases=("mean_absolute_error",))
 def mae(answers: ArrayLike, predictions: ArrayLike) -> float:
     """Mean absolute error."""

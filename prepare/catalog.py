@@ -25,12 +25,12 @@ from typing import Any
 import pandas as pd
 
 from ..metrics import get_metric
-from . import custom_recipes, kaggle, safe_files
+from . import custom_recipes, kaggle, safe_files, vision_recipes
 from .common import SAMPLE_SUBMISSION_NAME, building, default_data_root, write_manifest
 from .recipes import CUSTOM as TABLE_CUSTOM
 from .recipes import Prepared, RecipeError, TableRecipe, link_or_copy
 
-CUSTOM = {**TABLE_CUSTOM, **custom_recipes.CUSTOM}
+CUSTOM = {**TABLE_CUSTOM, **custom_recipes.CUSTOM, **vision_recipes.CUSTOM}
 
 if sys.version_info >= (3, 11):
     import tomllib

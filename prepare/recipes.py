@@ -83,6 +83,10 @@ def read_table(path: Path, *, id_column: str | None = None, **kwargs: Any) -> pd
     with reading(path):  # a malformed raw file is one line that names it, not a traceback
         if path.suffix == ".json":
             return pd.DataFrame(json.loads(path.read_text(encoding="utf-8")))
+        if path.suffix == ".parquet":  # typed columns already: ids and texts stay as written
+            columns = kwargs.get("usecols")
+            table = pd.read_parquet(path, columns=list(columns) if columns else None)
+            return table.head(kwargs["nrows"]) if "nrows" in kwargs else table
         given = kwargs.pop("dtype", None)
         if given is not None and not isinstance(given, Mapping):
             dtype: Any = given  # one type for every column (str: read everything as text)
@@ -95,15 +99,22 @@ def read_table(path: Path, *, id_column: str | None = None, **kwargs: Any) -> pd
 
 def read_header(path: Path, read_options: Mapping[str, Any]) -> pd.DataFrame:
     """The first rows of a table: enough to know its columns."""
+    if Path(path).suffix == ".parquet":  # the schema alone: no row is read
+        import pyarrow.parquet as pq
+
+        with reading(Path(path)):
+            return pd.DataFrame(columns=pq.read_schema(path).names)
     if Path(path).suffix == ".json":
         return read_table(path).head(2)
     return read_table(path, **dict(read_options, nrows=2))
 
 
 def write_table(table: pd.DataFrame, path: Path, encoding: str = "utf-8") -> None:
-    """Write a table in the format its name says (CSV, TSV or JSON records)."""
+    """Write a table in the format its name says (CSV, TSV, JSON records or parquet)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".json":
+    if path.suffix == ".parquet":
+        table.reset_index(drop=True).to_parquet(path, index=False)
+    elif path.suffix == ".json":
         text = cast(str, table.to_json(orient="records", indent=1, double_precision=15, force_ascii=False))  # no path: a str
         path.write_text(text, encoding="utf-8")
     elif path.suffix == ".tsv":

@@ -248,3 +248,6 @@ def test_list_all_adds_the_kaggle_catalog(data_root, capsys):
     assert "spaceship-titanic" in printed and "no (Kaggle)" in printed and "no (listed only)" in printed
     listed = {name for name in load_catalog() if name in printed}
     assert len(listed) >= 200
+    preparable = sum(1 for entry in load_catalog().values() if not entry.unsupported)
+    assert f"catalog: {len(load_catalog())} Kaggle competitions, {preparable} prepare and grade here" in " ".join(printed.split())
+    assert preparable >= 200

@@ -285,6 +285,7 @@ EVERY_METRIC: dict[str, tuple] = {
     "r2": ([1, 2, 3], [1, 2, 4], 0.5),
     "rmse": ([1, 2, 3], [2, 2, 5], math.sqrt(5 / 3)),
     "rmsle": ([0, 0], [E1, 0], math.sqrt(0.5)),
+    "rmse_log": ([1, math.e], [math.e, math.e], math.sqrt(1 / 2)),  # log e = 1 away on one row of two
     "rmspe": ([0, 2, 4], [1, 1, 4], math.sqrt(0.125)),
     "roc_auc": ([0, 0, 1, 1], [0.6, 0.4, 0.5, 0.7], 0.75),  # 3 of 4 positive/negative pairs in order
     "roc_auc_ovr": ([0, 0, 1, 1], np.array([[0.4, 0.6], [0.6, 0.4], [0.5, 0.5], [0.3, 0.7]]), "reference"),
@@ -307,6 +308,18 @@ EVERY_METRIC: dict[str, tuple] = {
     "lwlrap": (np.array([[1, 0, 1], [0, 1, 0]]), np.array([[0.9, 0.5, 0.1], [0.2, 0.3, 0.8]]), "reference"),
     # row 1: truth 0-3, predicted 2-5 -> tp 1 (2), fp 2 (3, 4), fn 2 (0, 1); row 2: both empty
     "span_micro_f1": (["0 3", ""], ["2 5", ""], 2 * 1 / (2 * 1 + 2 + 2)),
+    # row 1: {1..10} vs {1..5, 20..24}: 2 * 5 / 20; row 2: both empty 1; row 3: truth only 0
+    "dice_rle": (["1 10", "", "5 5"], ["1 5 20 5", "", ""], (0.5 + 1 + 0) / 3),
+    "global_dice_rle": (["1 10", "-", "5 5"], ["1 5 20 5", "-", "-"], 2 * 5 / (10 + 10 + 5)),
+    # image 1: two true boxes; the confident guess has IoU 60/100 = 0.6 with the first (a hit at
+    # 0.5 and 0.55 only: TP 1, FP 1, FN 1 -> 1/3), the other hits nothing; image 2 empty on both sides
+    "box_map_iou": (["1 0 0 10 10 1 20 20 10 10", ""], ["0.9 0 0 10 6 0.8 50 50 5 5", ""], ((2 / 3) / 6 + 1) / 2),
+    # ROC (0,0) (0,.5) (.5,.5) (.5,1) (1,1): band 0-0.4 area 0.4 (x2), band 0.4-1 area 0.05 + 0.3
+    "weighted_auc": ([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], (2 * 0.4 + 0.35) / (2 * 0.4 + 0.6)),
+    # page 1: A's point in A's box (tp); B's point outside B's box and an unknown C (fp 2, fn 1); page 2 empty
+    "point_in_box_f1": (["A 0 0 10 10 B 20 20 10 10", ""], ["A 5 5 B 5 5 C 25 25", ""], 2 * 1 / (2 * 1 + 2 + 1)),
+    # no groups: macro recall over labels 0 (1 of 2), 1 (2 of 2), 2 (0 of 1)
+    "hierarchical_macro_recall": (["1", "2", "1", "0", "0"], ["1", "1", "1", "0", "1"], (0.5 + 1 + 0) / 3),
     "mean_columnwise_spearman": (np.array([[1, 1], [2, 2], [3, 3]]), np.array([[1, 3], [2, 2], [3, 1]]), (1 - 1) / 2),
 }
 
@@ -493,3 +506,33 @@ def test_every_metric_pickles():
     for name in list_metrics():
         metric = pickle.loads(pickle.dumps(get_metric(name)))
         assert metric.name == name
+
+
+def test_mask_and_box_metrics_at_their_edges():
+    # a perfect ranking scores 1; the diagonal (every score tied) (2 * 0.32 + 0.18) / 1.4
+    assert get_metric("weighted_auc")([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8]) == pytest.approx(1.0)
+    assert get_metric("weighted_auc")([0, 1, 0, 1], [0.5] * 4) == pytest.approx(0.82 / 1.4)
+    # runs are compared as runs: two whole-slide masks of a billion pixels, overlapping runs merged
+    big = "1 1000000000"
+    assert get_metric("dice_rle")([big], ["1 500000000 400000000 100000000"]) == pytest.approx(2 * 5e8 / 1.5e9)
+    boxes = "1 5 5 20 10 1 40 40 8 8"
+    assert get_metric("box_map_iou")([boxes], [boxes]) == 1.0
+    with pytest.raises(ValueError, match="groups of 5"):
+        get_metric("box_map_iou")([boxes], ["5 5 20 10"])
+
+
+
+def test_hierarchical_macro_recall_weighs_each_component():
+    """bengaliai-cv19: per component macro recall, grapheme_root weighing 2."""
+    metric = get_metric("hierarchical_macro_recall", group_weights={"g": 2})
+    groups = ["g", "g", "g", "v", "v"]
+    # g: label 1 recalled 2/2, label 2 0/1 -> 0.5; v: label 0 1/2, label 1 (predicted, never true) 0 -> 0.25
+    assert metric(["1", "2", "1", "0", "0"], ["1", "1", "1", "0", "1"], groups=groups) == pytest.approx((2 * 0.5 + 0.25) / 3)
+
+
+def test_point_in_box_f1_matches_each_box_once_and_reads_boxes_by_their_centre():
+    metric = get_metric("point_in_box_f1")
+    assert metric(["A 0 0 10 10"], ["A 1 1 A 2 2"]) == pytest.approx(2 / 3)  # the second hit on one box is a false positive
+    assert metric(["A 0 0 10 10 B 20 20 4 6"], ["A 0 0 10 10 B 20 20 4 6"]) == 1.0
+    with pytest.raises(ValueError, match="groups"):
+        metric(["A 0 0 10 10"], ["A 1 1 1"])
