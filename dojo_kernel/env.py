@@ -38,9 +38,9 @@ from . import compact as compact_text  # compact feedback; `compact` below is th
 from . import feedback as text
 from .actions import Action, ActionError, parse_action
 from .async_steps import async_executor
-from .cgroups import mode as enforcement_mode
 from .competition import Competition, get_competition, list_competitions
 from .episode_state import Episode, Outcome, compact, file_stamp, finite
+from .episode_summary import episode_summary
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .extensions import feedback_formatter, resolve
 from .figures import MAX_FIGURES, save_figures
@@ -384,65 +384,13 @@ class DojoEnv(gymnasium.Env):
     def _close_episode(self, episode: Episode, keep: bool = True) -> None:
         """Write the summary and end the kernel. An episode that took no step (check_env's
         resets, a reset followed by close) records nothing: its run dir goes with the kernel."""
-        summary = self._summary(episode)
+        summary = episode_summary(self, episode)
         episode.recorder.close(summary)
         if keep:
             branching.note_closed(self.output_dir, episode.run_dir, summary)
             self._closer.submit(branching.close_session, episode.session, episode.run_dir)
         else:
             self._closer.submit(functools.partial(_close_and_remove, episode.session, episode.run_dir))
-
-    def _summary(self, episode: Episode) -> dict[str, Any]:
-        final = episode.final_grade
-        public = episode.final_public_grade
-        rewards = episode.rewards
-        limits = self.settings.limits
-        return {
-            "competition": self.competition.name,
-            "agent": self.settings.agent,
-            "metric": self.competition.metric,
-            "higher_is_better": self.competition.higher_is_better,
-            "reward_mode": rewards.mode,
-            "feedback": self.feedback_name,
-            "actions": list(self.action_set.names),
-            "custom_actions": self.action_set.custom,
-            "info_types": list(self.action_set.info_types),
-            "grade_split": self.settings.grade_split,
-            "end_reason": episode.end_reason,
-            "terminated": episode.terminated,
-            "truncated": episode.truncated,
-            "steps": episode.steps,
-            "total_reward": episode.total_reward,
-            "best_score": rewards.best_score,
-            "best_position": rewards.best_position,
-            "best_step": rewards.best_step,
-            "submissions_graded": rewards.graded,
-            "submissions_valid": rewards.valid,
-            "final_score": final.score if final else None,
-            "final_position": final.position if final else None,
-            "medal": final.medal if final else None,
-            "above_median": final.above_median if final else None,
-            "final_valid": final.valid if final else None,
-            "final_public_score": public.score if public else None,
-            "final_public_position": public.position if public else None,
-            "final_grade": final.to_dict() if final else None,
-            "final_public_grade": public.to_dict() if public else None,
-            "steps_used": episode.steps,
-            "max_steps": self.settings.max_steps,
-            "elapsed_s": episode.elapsed(),
-            "episode_time_s": limits.episode_time_s,
-            "limit_events": list(episode.limit_events),
-            "kernel_restarts": episode.kernel_restarts,
-            "usage": dict(episode.usage),
-            "isolation": self.isolation_plan.mode,
-            "isolation_warning": self.isolation_plan.warning,
-            "limits_enforced_by": enforcement_mode(),  # "cgroup v1" | "cgroup v2" | "watchdog"
-            "limits": limits.to_dict(),
-            "seed": episode.seed,
-            "started_at": episode.started_at,
-            "ended_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "run_dir": str(episode.run_dir),
-        }
 
     # ---------------------------------------------------------------- asyncio API
 
