@@ -229,7 +229,8 @@ def resolve_mode(isolation: str) -> IsolationPlan:
             f"WARNING: the sandboxed kernel runs as root outside its namespace (as uid {user.uid} it "
             f"failed: {problem}), so host files readable only by root are readable in the sandbox "
             f"where they show. To fix: allow unprivileged user namespaces "
-            f"(user.max_user_namespaces > 0; on Ubuntu 24.04+ kernel.apparmor_restrict_unprivileged_userns=0)."))
+            f"(user.max_user_namespaces > 0; on Ubuntu 24.04+ kernel.apparmor_restrict_unprivileged_userns=0), "
+            f"or set DOJO_KERNEL_UID=off to choose this mapping."))
     problem = plain_problem or problem  # what fails even without the drop says more
     if isolation == "namespaces":
         raise IsolationError(f"isolation='namespaces' cannot work here: {problem}. To fix: {_INSTALL_HINT}.")

@@ -167,6 +167,21 @@ def test_the_run_dir_becomes_enterable_and_working_the_kernels(tmp_path: Path) -
     assert (run / "rewards.jsonl").stat().st_uid == 0  # the record stays the env's
 
 
+@needs_root_sandbox
+def test_without_unprivileged_namespaces_the_sandbox_stays_and_says_so(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # A bwrap that only root may run (its folder is pytest's 0700 one) stands for a host
+    # without unprivileged user namespaces: the kernel keeps its sandbox, mapped to root.
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\nexec {_plan.bwrap} \"$@\"\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    plan = isolation.resolve_mode("namespaces")
+    assert (plan.mode, plan.bwrap, plan.kernel_user) == ("namespaces", str(fake), None)
+    assert plan.warning is not None and "runs as root outside its namespace" in plan.warning
+
+
 def test_staging_rewrites_only_bind_sources() -> None:
     command = ["bwrap", "--ro-bind", "/usr", "/usr", "--bind", "/a/run/working", "/a/run/working",
                "--ro-bind", "/usr", "/usr2", "--dev-bind", "/dev/nvidia0", "/dev/nvidia0",
