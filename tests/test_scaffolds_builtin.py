@@ -11,10 +11,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from chat_server import ChatServer, completion
-from conftest import assert_nothing_left
 
 import dojo_kernel
+from chat_server import ChatServer, completion
+from conftest import assert_nothing_left
 from dojo_kernel.agents import get_agent, run_episode
 
 # What the scripted model writes: class priors from the training labels, a valid submission.
