@@ -67,7 +67,7 @@ def build_electricity_forecast(spec: BuiltinSpec, target_dir: Path) -> None:
     # The series ends on Sunday 14 December, so the week to forecast is an ordinary Monday-to-Sunday
     # week. The year's last week is Christmas: its demand, unlike any week of the history, put
     # "repeat the last day" at the top of the ladder and every model of the cycles below it.
-    series = series[:"2014-12-14 23:30"]
+    series = cast(pd.Series, series[:"2014-12-14 23:30"])  # a slice of a Series is one
     day, week = 48, 336
     forecasters: list[tuple[str, str, Forecaster]] = [
         ("trivial: last observed value", "trivial", last_value),
