@@ -386,13 +386,36 @@ def build_australia_doctor_visits(spec: BuiltinSpec, target_dir: Path) -> None:
     )
 
 
+def panel_rungs() -> list[Rung]:
+    """Models that also know each person's visits in the other training years (out-of-fold for a
+    training row): what a careful reader of "the same person appears in train and in test" does."""
+    import numpy as np
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+
+    from .featured_rungs import FeaturedModel
+
+    def on_log(model: object) -> TransformedTargetRegressor:  # RMSLE: fit log(1 + visits)
+        return TransformedTargetRegressor(model, func=np.log1p, inverse_func=np.expm1)
+
+    return [
+        ("strong: the person's mean visits in other years + ridge, on log(1 + y)",
+         FeaturedModel(on_log(Ridge(alpha=1.0)), group="person"), "strong"),
+        *[(f"strong: the person's mean visits in other years + gradient boosting lr={lr:g} {rounds} rounds, on log(1 + y)",
+           FeaturedModel(on_log(HistGradientBoostingRegressor(learning_rate=lr, max_iter=rounds, random_state=0)),
+                         group="person", scale=False), "strong")
+          for lr, rounds in ((0.1, 100), (0.05, 300))],
+    ]
+
+
 def build_german_doctor_visits(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = rdata("COUNT", "rwm5yr")
     # `id` identifies a person across years: kept, so a careful split-aware model can use it.
     frame = frame.drop(columns=["edlevel1", "edlevel2", "edlevel3", "edlevel4"]).rename(columns={"id": "person"})
     tabular(
         spec, target_dir, frame=frame, target="docvis", output="value", count_target=True,
-        tags=["count", "regression", "panel", "health-economics"],
+        tags=["count", "regression", "panel", "health-economics"], extra_rungs=panel_rungs(),
         about="A German health survey panel (1984-1988), one row per person and year: the person, the year, "
         "education, age, work, sex, marriage, children, household income, self-employment and the number of "
         "hospital visits that year. The same person appears in several years, in train and in test.",
