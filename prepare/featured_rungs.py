@@ -13,7 +13,7 @@ rest, then the estimator.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -79,7 +79,8 @@ class FeaturedModel(BaseEstimator):
             grouped = target.iloc[fit_rows].groupby(keys.iloc[fit_rows].to_numpy())
             parts.append(self._with_group_mean(featured.iloc[held_rows].copy(), grouped.mean(), grouped.size()))
         grouped = target.groupby(keys.to_numpy())
-        self.group_means_, self.group_counts_ = grouped.mean(), grouped.size()
+        self.group_means_: pd.Series = cast(pd.Series, grouped.mean())  # a Series grouped gives Series
+        self.group_counts_: pd.Series = cast(pd.Series, grouped.size())
         return pd.concat(parts).loc[featured.index]
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray) -> FeaturedModel:
