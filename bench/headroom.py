@@ -79,19 +79,24 @@ def table(rows: list[dict[str, Any]]) -> str:
         inside = position is not None and LOW <= position <= HIGH
         baseline = "-" if row["baseline"] is None else f"{row['baseline']:.4g}"
         lines.append(
-            f"| {row['name']} | {row['rows']} | {row['kind']} | {row['metric']} | {row['sample']:.4g} | {baseline} | "
+            f"| {row['name']}{' *' if row.get('carried_from') else ''} | {row['rows']} | {row['kind']} | {row['metric']} | {row['sample']:.4g} | {baseline} | "
             f"{row['best']:.4g} | {'-' if position is None else f'{position:.2f}'} | {'yes' if inside else 'no'} | "
             f"{row['episode_s']:.0f}s | {row['build_wall_s']:.0f}s / {row['build_cpu_s']:.0f}s |"
         )
     inside = sum(1 for r in rows if r["position"] is not None and LOW <= r["position"] <= HIGH)
     lines += ["", f"Baseline position between {LOW} and {HIGH} on {inside} of {len(rows)} built-ins."]
+    carried = sorted({row["carried_from"] for row in rows if row.get("carried_from")})
+    if carried:  # rows kept from an earlier run's table (bench/results/headroom.json), not re-run by this one
+        lines += ["", f"\\* not re-run by this command: measured by the same script at commit {', '.join(carried)}, "
+                  "whose built-in and baseline path for it are unchanged since."]
     return "\n".join(lines)
 
 
 def write(text: str, command: str) -> None:
     section = (
         f"{START}\n## Headroom of the built-in competitions\n\n"
-        f"Command: `{command}` (load average {os.getloadavg()[0]:.1f} when it finished; the CPU seconds of a "
+        f"Command: `{command}` re-measures the built-ins it names and keeps the other rows of "
+        f"bench/results/headroom.json (load average {os.getloadavg()[0]:.1f} when it finished; the CPU seconds of a "
         "build are what it costs on an idle core, since the ladder fits single-threaded).\n\n"
         f"{text}\n{END}"
     )

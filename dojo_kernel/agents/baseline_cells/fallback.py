@@ -7,6 +7,7 @@
 # -- parameters: the agent writes the episode's values here (baseline.py, `cell`) --
 CLASSIFY = True
 PROBABILITY = False  # the metric scores probabilities
+TOP_K = 0  # a ranking metric (MAP@K): write the K likeliest labels, best first
 SUBMISSION_PATH = "working/submission.csv"
 # -- end of parameters --
 
@@ -28,11 +29,15 @@ for target in TARGETS:
     if numeric_columns:
         model = (HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor)(max_iter=100)
         model.fit(train.loc[known, numeric_columns], y)
-        if classify and PROBABILITY:
+        if classify and TOP_K:
+            top = np.argsort(-model.predict_proba(test[numeric_columns]), axis=1)[:, :TOP_K]
+            submission[target] = [" ".join(str(model.classes_[i]) for i in row) for row in top]
+        elif classify and PROBABILITY:
             submission[target] = model.predict_proba(test[numeric_columns])[:, -1]
         else:
             submission[target] = model.predict(test[numeric_columns])
     else:
-        submission[target] = y.mode().iloc[0] if classify else y.mean()
+        submission[target] = (" ".join(map(str, y.value_counts().index[:TOP_K])) if classify and TOP_K
+                              else y.mode().iloc[0] if classify else y.mean())
 submission.to_csv(SUBMISSION_PATH, index=False)
 print(f"wrote {SUBMISSION_PATH}: {submission.shape}")

@@ -69,8 +69,8 @@ if images:  # which column names each row's image: a file name column, else the 
 kind = "timeseries" if time_column is not None else "image" if image_column is not None else "tabular"
 for column in y_columns:
     values = train[column]
-    if values.nunique() <= 20:
-        print(f"target {column}:", values.value_counts(dropna=False).head(20).to_dict())
+    if values.nunique() <= 20 or not pd.api.types.is_numeric_dtype(values):  # labels: how often each occurs
+        print(f"target {column} ({values.nunique()} values):", values.value_counts(dropna=False).head(20).to_dict())
     else:
         print(f"target {column}:", values.describe().round(4).to_dict())
 layout = {"kind": kind, "id": ID, "targets": TARGETS, "y_columns": y_columns, "label_column": label_column,

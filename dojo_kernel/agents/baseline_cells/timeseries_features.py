@@ -20,8 +20,11 @@ def steps_of(values):
 order = np.argsort(steps_of(train[TIME]), kind="stable")
 t_train, t_test = steps_of(train[TIME])[order], steps_of(test[TIME])
 days = STEP / pd.Timedelta(days=1) if is_date else None
-calendar = ([7.0, 365.25] if days < 2 else [365.25 / 7] if days < 10 else [12.0] if days < 40 else [4.0] if days < 100 else []) \
-    if is_date else []
+# The calendar's cycles (a day, a week, a year) in steps of this series: a half-hourly series has
+# cycles of 48 and 336 steps, a daily one of 7 and 365.25, a monthly one of 12. A cycle shorter
+# than two steps cannot be seen, and one longer than half the history cannot be learnt.
+calendar = [round(period / days, 2) for period in (1.0, 7.0, 365.25)
+            if 2 <= period / days <= len(train) / 2] if is_date else []
 
 
 def dominant_period(y):

@@ -2,7 +2,7 @@
 # pyright: reportUndefinedVariable=false
 # A cell of the baseline agent (dojo_kernel/agents/baseline.py); it runs in the episode's kernel, where
 # the names that earlier cells defined (train, test, ...) live, so linters cannot see them.
-# Backtest four forecasters on the last part of the history; keep the best per target.
+# Backtest five forecasters on the last part of the history; keep the best per target.
 
 # -- parameters: the agent writes the episode's values here (baseline.py, `cell`) --
 METRIC_NAME = "rmse"  # a name the metric library knows
@@ -36,7 +36,11 @@ def last_value(t, y, t_new, cycles):
     return np.full(len(t_new), pd.Series(y).dropna().iloc[-1])
 
 
-def trend_and_cycles(t, y, t_new, cycles):
+def trend_and_cycles(t, y, t_new, cycles, window=None):
+    if window is not None:  # only the last `window` steps: a straight trend is a local one
+        recent = t >= t.max() - window
+        t, y = t[recent], y[recent]
+
     def design(s):
         columns = [s / max(t.max(), 1)]
         for period in cycles:
@@ -56,9 +60,18 @@ def autoregression(t, y, t_new, cycles):
     return path[ahead - 1]
 
 
+def recent_trend_and_cycles(t, y, t_new, cycles):
+    """Trend and cycles on the last eight of the longest cycles only (four times the horizon where
+    there is no cycle): a series whose level wanders is better followed by a recent fit."""
+    window = 8 * max(cycles) if cycles else 4 * (t_new.max() - t.max())
+    return trend_and_cycles(t, y, t_new, cycles, window=window)
+
+
 def holt_winters(t, y, t_new, cycles):
     grid = on_grid(t, y)
     period = int(round(max(cycles))) if cycles else None
+    if period and period >= 100:  # a long cycle over a long history takes minutes to estimate: ten cycles do
+        grid = grid.iloc[-10 * period:]
     seasonal = "add" if period and 2 <= period <= len(grid) // 2 else None
     fitted = ExponentialSmoothing(grid.to_numpy(), trend="add", seasonal=seasonal,
                                   seasonal_periods=period if seasonal else None).fit()
@@ -67,7 +80,8 @@ def holt_winters(t, y, t_new, cycles):
 
 
 forecasters = {"last value": last_value, "trend + cycles": trend_and_cycles,
-               "autoregression": autoregression, "holt-winters": holt_winters}
+               "recent trend + cycles": recent_trend_and_cycles, "autoregression": autoregression,
+               "holt-winters": holt_winters}
 cv_scores, best = {}, {}
 horizon = int(min(len(t_test), len(t_train) // 4))
 for column in y_columns:
