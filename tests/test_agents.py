@@ -308,7 +308,7 @@ class _OneStepEnv:
         self.events.append("env closed")
 
 
-class _ClosingAgent:
+class _EndingAgent:
     def __init__(self, events, fail=False):
         self.events, self.fail = events, fail
 
@@ -320,18 +320,18 @@ class _ClosingAgent:
             raise RuntimeError("the agent broke")
         return {"action": "submit", "final": True}
 
-    def close(self):
-        self.events.append("agent closed")
+    def end_episode(self):
+        self.events.append("agent ended its episode")
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["ended", "agent-error"])
-def test_run_episode_closes_an_agent_that_has_close_before_the_env(fail):
+def test_run_episode_ends_an_agent_s_episode_before_closing_the_env(fail):
     from dojo_kernel.agents import run_episode
 
     events: list[str] = []
     if fail:
         with pytest.raises(RuntimeError, match="the agent broke"):
-            run_episode(_OneStepEnv(events), _ClosingAgent(events, fail=True))
+            run_episode(_OneStepEnv(events), _EndingAgent(events, fail=True))
     else:
-        assert run_episode(_OneStepEnv(events), _ClosingAgent(events))["stopped_by"] == "final_submit"
-    assert events == ["agent closed", "env closed"]
+        assert run_episode(_OneStepEnv(events), _EndingAgent(events))["stopped_by"] == "final_submit"
+    assert events == ["agent ended its episode", "env closed"]
