@@ -12,10 +12,9 @@ import argparse
 import tempfile
 import time
 
-from dojo_kernel.prepare.builtin import BUILTIN_NAMES
-
 import dojo_kernel
 from dojo_kernel.agents import get_agent, run_episode
+from dojo_kernel.prepare.builtin import BUILTIN_NAMES
 
 
 def main() -> None:

@@ -29,8 +29,8 @@ import pandas as pd
 import psutil
 
 import dojo_kernel
-from dojo_kernel.prepare.common import assign_usage, leaderboard_frame, write_competition
 from dojo_kernel.batch import build_grid, run_batch
+from dojo_kernel.prepare.common import assign_usage, leaderboard_frame, write_competition
 
 COMPETITION = "bench-batch"
 SETTINGS = {"max_steps": 4, "memory_gb": 2, "cell_timeout_s": 60}

@@ -30,10 +30,9 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+import dojo_kernel
 import feedback_corpus as corpus
 import tiny_competition as tiny
-
-import dojo_kernel
 from dojo_kernel.agents import get_agent, run_episode
 from dojo_kernel.compact import approx_tokens
 

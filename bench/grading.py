@@ -14,8 +14,8 @@ under 2 s for a single-target metric.
 from __future__ import annotations
 
 import argparse
-import os
 import datetime
+import os
 import platform
 import statistics
 import sys

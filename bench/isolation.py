@@ -50,7 +50,7 @@ def measure(starts: int, round_trips: int) -> dict[str, dict[str, list[float]]]:
         # The sandbox alone: `python -c pass`, bare and wrapped the way a kernel is.
         runtime_dir = Path(tmp, "runtime")
         runtime_dir.mkdir()
-        for index in range(starts * 2):
+        for _ in range(starts * 2):
             for mode in MODES:
                 spec = isolation.LaunchSpec(isolation.resolve_mode(mode), input_source=public)
                 argv = isolation.wrap_command([sys.executable, "-c", "pass"], spec,

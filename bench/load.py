@@ -32,13 +32,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import psutil
+import soak  # bench/ is on sys.path when this runs as a script
 
 import dojo_kernel
 from dojo_kernel.isolation import resolve_mode
 from dojo_kernel.spaces import CELL_STATUSES
-
-import soak  # bench/ is on sys.path when this runs as a script
 
 RESULTS = Path(__file__).resolve().parent / "results" / "load.md"
 MARKER_VARIABLE = "DOJO_LOAD_MARK"

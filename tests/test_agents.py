@@ -119,9 +119,9 @@ def build_messy_competition(root):
     constant prediction scores 0."""
     import numpy as np
     import pandas as pd
-    from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
 
     from dojo_kernel.competition import register
+    from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
 
     rng = np.random.default_rng(7)
     n = 600
@@ -223,11 +223,11 @@ def test_baseline_falls_back_to_a_valid_submission_when_it_cannot_find_the_targe
     """The submission asks for a column train.csv does not have: the models have nothing to fit,
     and the agent falls back rather than ending without a valid submission."""
     import pandas as pd
-    from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
 
     import dojo_kernel
     from dojo_kernel.agents import run_episode
     from dojo_kernel.competition import register
+    from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
 
     ids = list(range(100, 120))
     path = write_competition(
@@ -270,9 +270,8 @@ def test_baseline_submits_as_final_within_a_small_step_budget(tmp_path, max_step
     """With too few steps for its script, the baseline writes the sample submission and submits
     it as final on the last step instead of being cut off without a final submission."""
     sys.path.insert(0, str(Path(__file__).parent))
-    import tiny_competition
-
     import dojo_kernel
+    import tiny_competition
     from dojo_kernel.agents import run_episode
 
     competition = tiny_competition.build(tmp_path / "data")

@@ -19,17 +19,15 @@ if importlib.util.find_spec("aide") is None:  # found, not imported: importing i
                 allow_module_level=True)
 pytest.importorskip("openai", reason="the aide agent's endpoint client needs the 'llm' extra")
 
-from conftest import assert_nothing_left
-from tiny_competition import build
-
 import dojo_kernel
+from chat_server import ChatServer, completion
+from conftest import assert_nothing_left
 from dojo_kernel.agents import get_agent, run_episode
 from dojo_kernel.agents.aide_search import FORK_GUIDELINE
 from dojo_kernel.branching import read_tree
 from dojo_kernel.errors import ConfigError
 from dojo_kernel.rundir import read_rewards
-
-from chat_server import ChatServer, completion
+from tiny_competition import build
 
 pytestmark = pytest.mark.timeout(240)
 

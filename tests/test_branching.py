@@ -6,14 +6,14 @@ import json
 
 import nbformat
 import pytest
-from conftest import assert_nothing_left
-from tiny_competition import build, submission_code
 
 import dojo_kernel
+from conftest import assert_nothing_left
 from dojo_kernel.branching import read_tree
 from dojo_kernel.errors import ConfigError
 from dojo_kernel.replay import replay
 from dojo_kernel.rundir import read_rewards
+from tiny_competition import build, submission_code
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from dojo_kernel.prepare.builtin import CORE_NAMES
 
 from dojo_kernel.cli import main
+from dojo_kernel.prepare.builtin import CORE_NAMES
 
 # Small models and few folds: the point is the whole path, not the last decimal. One thread per
 # kernel: on a shared 2-core machine, OpenMP threads that wait for each other cost 10x.

@@ -14,12 +14,11 @@ import psutil
 import pytest
 
 import dojo_kernel
+import tiny_competition as tiny
 from dojo_kernel.actions import INFO_TYPES
 from dojo_kernel.env import DojoEnv, EnvSettings
 from dojo_kernel.errors import ConfigError
 from dojo_kernel.spaces import CELL_STATUSES, OBSERVATION_ACTIONS
-
-import tiny_competition as tiny
 from waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)

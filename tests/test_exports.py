@@ -11,7 +11,6 @@ from dojo_kernel.agents import llm_data
 from dojo_kernel.exports import export_mle_dojo_history
 from dojo_kernel.grading import Grade
 from dojo_kernel.trajectory import StepRecord
-
 from recorded_episode import recorder
 
 

@@ -267,9 +267,9 @@ def test_the_llm_agent_sends_the_env_s_tools_and_its_call_runs(make_env, registe
     """A real episode of the llm agent against a local chat server: the request carries the
     registered action as a tool, and the model's call of it runs in the env."""
     pytest.importorskip("openai", reason="the llm agent needs the 'llm' extra (pip install 'dojo-kernel[llm]')")
+    from chat_server import ChatServer, completion
     from dojo_kernel.agents import get_agent
     from dojo_kernel.agents.base import run_episode
-    from chat_server import ChatServer, completion
 
     registered.append("count_rows")
     dojo_kernel.register_action("count_rows", count_rows, schema=COUNT_SCHEMA)

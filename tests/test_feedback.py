@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import os
 
-import feedback_corpus as corpus
 import nbformat
 import pytest
-import tiny_competition as tiny
 
 import dojo_kernel
+import feedback_corpus as corpus
+import tiny_competition as tiny
 from dojo_kernel import feedback
 from dojo_kernel.env import DojoEnv
 from dojo_kernel.grading import Grade

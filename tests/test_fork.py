@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from conftest import assert_nothing_left, processes_under
 
+from conftest import assert_nothing_left, processes_under
 from dojo_kernel.errors import ForkError
 from dojo_kernel.kernel import KernelSession
 from dojo_kernel.limits import Limits

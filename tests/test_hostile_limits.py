@@ -23,7 +23,6 @@ from dojo_kernel import KernelSession, Limits, cgroups, isolation, seccomp
 from dojo_kernel import limits as limits_module
 from dojo_kernel.isolation import LaunchSpec, gpu_device_plan
 from dojo_kernel.limits import Watchdog
-
 from waiting import wait_until
 
 _plan = isolation.resolve_mode("auto")

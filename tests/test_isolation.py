@@ -26,7 +26,6 @@ from dojo_kernel.competition import load_competition_dir
 from dojo_kernel.errors import ConfigError, IsolationError
 from dojo_kernel.isolation import LaunchSpec
 from dojo_kernel.spawn import prepare_workspace
-
 from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,7 +175,7 @@ def test_proc_shows_neither_the_env_process_nor_its_secrets(session: KernelSessi
     parent, processes = seen
     assert parent == 1  # the sandbox's own init, not the env
     assert str(me) not in processes
-    for environ, cwd, cmdline in processes.values():
+    for environ, cwd, _cmdline in processes.values():
         assert TOKEN not in environ and "DOJO_ATTACK_SECRET" not in environ
         assert str(world.private) not in cwd
     assert_still_works(session)

@@ -10,13 +10,13 @@ import time
 import nbformat
 import psutil
 import pytest
-from conftest import assert_nothing_left, processes_under
-from waiting import wait_until
 
+from conftest import assert_nothing_left, processes_under
 from dojo_kernel.errors import ConfigError, KernelDeadError, KernelStartError
 from dojo_kernel.isolation import LaunchSpec
 from dojo_kernel.kernel import KernelSession
 from dojo_kernel.limits import Limits
+from waiting import wait_until
 
 GB = 1024**3
 
@@ -356,7 +356,7 @@ def test_memory_bomb_is_killed_and_the_kernel_restarted(make_session, isolation)
 
 def test_memory_bomb_in_a_child_process_is_killed(make_session):
     session = make_session(MEMORY)
-    cell = "import subprocess, sys\nsubprocess.run([sys.executable, '-c', %r])" % STEPPED_BOMB
+    cell = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {STEPPED_BOMB!r}])"
     result = session.run(cell)
     assert result.status == "killed" and result.limit_event.kind == "memory"
 
@@ -573,7 +573,7 @@ def test_thread_counts_default_to_the_kernels_share_of_the_cores(make_session):
     from dojo_kernel.isolation import THREAD_VARIABLES, default_threads, usable_cores
 
     assert default_threads() == max(1, usable_cores() - 1)
-    code = "import os; print(' '.join(os.environ.get(name, '-') for name in %r))" % (THREAD_VARIABLES,)
+    code = f"import os; print(' '.join(os.environ.get(name, '-') for name in {THREAD_VARIABLES!r}))"
     shared = make_session(Limits(cell_timeout_s=30)).run(code)
     assert shared.text.split() == [str(default_threads())] * len(THREAD_VARIABLES)
     pinned = make_session(Limits(cell_timeout_s=30, cpus=3)).run(code)

@@ -13,7 +13,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import tiny_competition  # noqa: E402
-
 from dojo_kernel.cli import main  # noqa: E402
 from dojo_kernel.leaderboard import RunResult, agent_table, elo_ratings, head_to_head  # noqa: E402
 

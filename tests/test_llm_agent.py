@@ -8,12 +8,10 @@ import pytest
 
 pytest.importorskip("openai", reason="the llm agent needs the 'llm' extra (pip install 'dojo-kernel[llm]')")
 
+from chat_server import ChatServer, completion
 from dojo_kernel.agents import AgentError, get_agent
 from dojo_kernel.agents.llm import count_tokens, extract_code
 from dojo_kernel.errors import ConfigError
-
-from chat_server import ChatServer, completion
-
 
 OBS = {"feedback": "Competition: toy. Predict y for each id; write working/submission.csv."}
 
@@ -164,7 +162,6 @@ def test_llm_agent_plays_a_whole_episode_through_dojo_run(tmp_path, capsys):
 
     sys.path.insert(0, str(Path(__file__).parent))
     import tiny_competition
-
     from dojo_kernel.cli import main
 
     tiny_competition.build(tmp_path / "data")
@@ -200,7 +197,6 @@ def test_dojo_run_with_an_endpoint_that_stays_down_ends_in_one_line(tmp_path, ca
 
     sys.path.insert(0, str(Path(__file__).parent))
     import tiny_competition
-
     from dojo_kernel.cli import main
 
     tiny_competition.build(tmp_path / "data")
@@ -234,9 +230,8 @@ def test_vision_sends_the_figures_a_cell_displayed_as_image_parts(tmp_path, visi
 
     sys.path.insert(0, str(Path(__file__).parent))
     import tiny_competition
-    from figure_cells import plotting_code
-
     from dojo_kernel.cli import main
+    from figure_cells import plotting_code
 
     tiny_competition.build(tmp_path / "data")
     replies = [(200, completion("Look at the data.", tool_call=("execute_code", {"code": plotting_code(figures=2)}))),

@@ -8,7 +8,6 @@ import pytest
 
 from dojo_kernel.agents.llm_data import export_chat_jsonl
 from dojo_kernel.trajectory import StepRecord
-
 from recorded_episode import recorder as _recorder
 
 

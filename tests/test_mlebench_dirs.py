@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from dojo_kernel.metrics import get_metric
-from dojo_kernel.prepare.catalog import get_entry
-from test_catalog import LAYOUTS, write_raw
 
 from dojo_kernel.competition import load_competition_dir, register
 from dojo_kernel.errors import CompetitionFormatError
+from dojo_kernel.metrics import get_metric
+from dojo_kernel.prepare.catalog import get_entry
+from test_catalog import LAYOUTS, write_raw
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "mle-bench"
 

@@ -13,16 +13,14 @@ from pathlib import Path
 import pytest
 
 import dojo_kernel
-
+import tiny_competition as tiny
+from conftest import assert_nothing_left
 from dojo_kernel.errors import ConfigError
 from dojo_kernel.kernel import default_launch_spec
 from dojo_kernel.limits import Limits
 from dojo_kernel.pool import WarmPool
 from dojo_kernel.rundir import RunDir, find_run_dirs, new_run_dir, open_workspace, read_rewards
 from dojo_kernel.trajectory import load_trajectory, step_cells
-
-import tiny_competition as tiny
-from conftest import assert_nothing_left
 from waiting import wait_until
 
 

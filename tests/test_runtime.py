@@ -16,7 +16,6 @@ import zmq
 from dojo_kernel import runtime
 from dojo_kernel.kernel import KernelSession
 from dojo_kernel.limits import Limits
-
 from waiting import wait_until
 
 

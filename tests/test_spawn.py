@@ -11,13 +11,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import assert_nothing_left
-from waiting import wait_until
 
+from conftest import assert_nothing_left
 from dojo_kernel.errors import ConfigError
 from dojo_kernel.kernel import KernelSession
 from dojo_kernel.limits import Limits, tree_pids
 from dojo_kernel.spawn import kill_tree, link_input, popen, prepare_workspace
+from waiting import wait_until
 
 # A parent with a child and a grandchild, all sleeping.
 PARENT_OF_TWO = """

@@ -17,9 +17,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import tiny_competition  # noqa: E402
-from waiting import wait_until  # noqa: E402
-
 from dojo_kernel.cli import build_parser, main  # noqa: E402
+from waiting import wait_until  # noqa: E402
 
 SUBCOMMANDS = ("list", "prepare", "run", "batch", "replay", "report", "attach", "leaderboard")
 

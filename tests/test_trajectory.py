@@ -29,7 +29,6 @@ from dojo_kernel.trajectory import (
     load_trajectory,
     step_cells,
 )
-
 from recorded_episode import LIMITS
 from recorded_episode import code_step as _code_step
 from recorded_episode import recorder as _recorder

@@ -12,7 +12,6 @@ import pytest
 
 from dojo_kernel.limits import NVML, Breach, CellPeaks, Limits, Watchdog, tree_pids
 from dojo_kernel.spawn import kill_tree
-
 from waiting import wait_until
 
 GB = 1024**3

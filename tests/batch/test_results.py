@@ -7,8 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from dojo_kernel.batch import (RESULT_COLUMNS, SCORES_CHART, EpisodeResult, Slot, build_grid, write_results,
-                               write_scores_chart)
+from dojo_kernel.batch import RESULT_COLUMNS, SCORES_CHART, EpisodeResult, Slot, build_grid, write_results, write_scores_chart
 from dojo_kernel.batch.episode import _read_summary
 
 

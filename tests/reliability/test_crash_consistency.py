@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from dojo_kernel.isolation import resolve_mode
-
 from waiting import wait_until
 
 from .support import check_record, describe, kill_strays, wait_until_gone
