@@ -22,9 +22,10 @@ import nbformat
 
 from .errors import ConfigError, expected
 from .grading import Grade
+from .notebook_cells import jsonable
 from .printable import printable
 from .rundir import RunDir, notebook_path_of, open_workspace
-from .trajectory import _jsonable, load_trajectory, step_cells
+from .trajectory import load_trajectory, step_cells
 
 if TYPE_CHECKING:
     from .limits import Limits
@@ -166,7 +167,7 @@ class ReplayReport:
         return self.cells_agree and self.score_agrees
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({
+        return jsonable({
             "notebook": self.notebook, "run_dir": self.run_dir, "competition": self.competition,
             "split": self.split, "agrees": self.agrees, "score_agrees": self.score_agrees,
             "recorded_score": self.recorded_score, "recorded_score_source": self.recorded_score_source,

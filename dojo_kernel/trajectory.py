@@ -38,15 +38,11 @@ atomic write are rundir.py's).
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
 import os
-import platform
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,12 +51,22 @@ import nbformat
 from . import __version__
 from .errors import ConfigError, RecorderError, expected
 from .grading import Grade
+from .notebook_cells import (
+    cells_of_step,
+    iso_time,
+    jsonable,
+    language_info,
+    notebook_json,
+    repair_outputs,
+    summary_cell,
+    title_cell,
+    validation_error,
+)
 from .rundir import NOTEBOOK_FILE, REWARDS_FILE, SUMMARY_FILE, atomic_write, json_bytes, json_line, notebook_path_of, read_rewards
 
 FORMAT_VERSION = 1
 
 ACTIONS = ("execute_code", "validate_code", "submit", "request_info", "restart_kernel", "get_history", "invalid")
-CODE_ACTIONS = ("execute_code", "validate_code")
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -146,270 +152,6 @@ class StepRecord:
 
 
 # ---------------------------------------------------------------------------------------------
-# JSON helpers
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON data: dataclasses and paths converted, NaN and infinities as None (JSON has none)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):  # numpy scalars and arrays
-        return _jsonable(tolist())
-    return str(value)
-
-
-def _dumps(value: Any) -> str:
-    # The layout nbformat itself writes (indent 1, sorted keys, UTF-8), so diffs stay small.
-    return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False)
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-# ---------------------------------------------------------------------------------------------
-# Cells
-
-_OUTPUT_KEYS = {
-    "stream": ("name", "text"),
-    "display_data": ("data", "metadata"),
-    "execute_result": ("data", "metadata", "execution_count"),
-    "error": ("ename", "evalue", "traceback"),
-}
-
-
-def _clean_output(output: dict[str, Any]) -> dict[str, Any]:
-    """Keep the keys nbformat allows (kernel messages also carry e.g. `transient`)."""
-    kind = output.get("output_type")
-    keys = _OUTPUT_KEYS.get(kind) if isinstance(kind, str) else None
-    if keys is None:
-        return output
-    cleaned = {"output_type": kind, **{key: output[key] for key in keys if key in output}}
-    if kind in ("display_data", "execute_result"):
-        cleaned.setdefault("metadata", {})
-        cleaned.setdefault("data", {})
-    if kind == "execute_result":
-        cleaned.setdefault("execution_count", None)
-    return cleaned
-
-
-def _validation_error(cell: dict[str, Any]) -> str | None:
-    """Why a cell would make the notebook invalid, or None. Validates the cell alone: O(cell)."""
-    probe = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    try:
-        nbformat.validate(probe)
-    except nbformat.ValidationError as error:
-        return str(error.message)
-    return None
-
-
-def _repair_outputs(outputs: list[dict[str, Any]], execution_count: int | None) -> list[dict[str, Any]]:
-    """The outputs, each one that a notebook cannot hold replaced by a short note."""
-    kept = []
-    for output in outputs:
-        probe = nbformat.v4.new_code_cell(id="probe", execution_count=execution_count)
-        probe["outputs"] = [output]
-        problem = _validation_error(probe)
-        if problem is None:
-            kept.append(output)
-        else:
-            note = f"[dojo-kernel: an output of type {output.get('output_type')!r} could not be recorded: {problem[:200]}]\n"
-            kept.append({"output_type": "stream", "name": "stderr", "text": note})
-    return kept
-
-
-def _grade_line(grade: Grade) -> str:
-    if not grade.valid:
-        return f"**Submission invalid** ({grade.split} split): {grade.error or 'no reason given'}"
-    parts = []
-    if grade.score is not None:
-        directions: dict[bool | None, str] = {True: ", higher is better", False: ", lower is better"}
-        direction = directions.get(grade.higher_is_better, "")
-        metric = f" ({grade.metric}{direction})" if grade.metric else ""
-        parts.append(f"score **{grade.score:.6g}**{metric}")
-    if grade.position is not None:
-        rank = f", rank {grade.rank} of {grade.teams}" if grade.rank is not None and grade.teams else ""
-        parts.append(f"position {grade.position:.4f}{rank}")
-    if grade.medal:
-        parts.append(f"medal: {grade.medal}")
-    elif grade.above_median is not None:
-        parts.append("above median" if grade.above_median else "below median")
-    return f"**Graded** ({grade.split} split): " + " · ".join(parts)
-
-
-def _grade_markdown(record: StepRecord) -> str:
-    assert record.grade is not None
-    lines = [f"Step {record.step}: {_grade_line(record.grade)}", "", f"reward {record.reward:+.6g}"]
-    if record.best:
-        best = ", ".join(f"{key} {_short(value)}" for key, value in record.best.items())
-        lines[-1] += f" · best so far: {best}"
-    return "\n".join(lines)
-
-
-def _short(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def _step_markdown(record: StepRecord) -> str:
-    """The source of a non-code step's cell."""
-    title = f"**Step {record.step}: {record.action.replace('_', ' ')}**"
-    if record.action == "request_info":
-        what = record.arguments.get("info_type")
-        heading = f"**Step {record.step}: competition info" + (f" ({what})**" if what else "**")
-        return f"{heading}\n\n{record.info_markdown or record.feedback}"
-    if record.action == "restart_kernel":
-        return f"{title}: the kernel was restarted and every variable was lost. Rerun the cells above to get them back."
-    if record.action == "submit":
-        final = " (final)" if record.arguments.get("final") else ""
-        return f"**Step {record.step}: submitted the current submission{final}**" + (
-            "" if record.grade is not None else f"\n\n{record.feedback}")
-    if record.action == "invalid":
-        return f"**Step {record.step}: invalid action**\n\n{record.feedback}"
-    return f"{title}\n\n{record.info_markdown or record.feedback}"
-
-
-def _step_metadata(record: StepRecord, finished_at: float) -> dict[str, Any]:
-    result = record.result
-    dojo: dict[str, Any] = {
-        "kind": "step",
-        "step": record.step,
-        "time": _iso(finished_at),
-        "action": record.action,
-        "status": record.status,
-        "reward": record.reward,
-        "scores": record.scores,
-        "best": record.best,
-        "elapsed_s": record.elapsed_s,
-        "budget_left": record.budget_left,
-        "limit_event": record.limit_event,
-        "grade": record.grade.to_dict() if record.grade is not None else None,
-        "arguments": record.arguments,
-        "feedback": record.feedback,
-    }
-    if result is not None:
-        dojo.update(
-            duration_s=result.duration_s,
-            peak_rss_bytes=result.peak_rss_bytes,
-            peak_gpu_bytes=result.peak_gpu_bytes,
-            restarted=result.restarted,
-            exit_code=result.exit_code,
-            truncated_chars=result.truncated_chars,
-            warnings=result.warnings,
-        )
-        if record.limit_event is None and result.limit_event is not None:
-            dojo["limit_event"] = result.limit_event
-    return _jsonable(dojo)
-
-
-def _step_cells(record: StepRecord, finished_at: float) -> list[dict[str, Any]]:
-    """The cells of one step, in order: message, the step's own cell, grading result."""
-    step = record.step
-    cells = []
-    if record.message:
-        cell = nbformat.v4.new_markdown_cell(record.message, id=f"step-{step}-message")
-        cell["metadata"] = {"dojo": {"kind": "message", "step": step}}
-        cells.append(cell)
-    metadata: dict[str, Any] = {"dojo": _step_metadata(record, finished_at)}
-    # A registered action that ran code in the kernel is recorded as that code cell too.
-    if record.action in CODE_ACTIONS or (record.code is not None and record.result is not None):
-        result = record.result
-        duration = result.duration_s if result is not None else 0.0
-        started = record.started_at if record.started_at is not None else finished_at - duration
-        ended = started + duration
-        cell = nbformat.v4.new_code_cell(record.code or "", id=f"step-{step}")
-        if result is not None:
-            cell["execution_count"] = result.execution_count
-            cell["outputs"] = [_clean_output(dict(output)) for output in result.outputs]
-            metadata["execution"] = {
-                "iopub.status.busy": _iso(started),
-                "iopub.execute_input": _iso(started),
-                "shell.execute_reply": _iso(ended),
-                "iopub.status.idle": _iso(ended),
-            }
-            metadata["papermill"] = {
-                "start_time": _iso(started),
-                "end_time": _iso(ended),
-                "duration": duration,
-                "status": "completed" if result.status == "ok" else "failed",
-                "exception": result.status != "ok",
-            }
-    else:
-        cell = nbformat.v4.new_markdown_cell(_step_markdown(record), id=f"step-{step}")
-    cell["metadata"] = metadata
-    cells.append(cell)
-    if record.grade is not None:
-        grade_cell = nbformat.v4.new_markdown_cell(_grade_markdown(record), id=f"step-{step}-grade")
-        grade_cell["metadata"] = {"dojo": {"kind": "grade", "step": step}}
-        cells.append(grade_cell)
-    return cells
-
-
-def _limits_line(limits: dict[str, Any]) -> str:
-    shown = {
-        "memory_gb": "memory {} GB", "cell_timeout_s": "cell timeout {} s", "episode_time_s": "episode {} s",
-        "gpu_memory_gb": "GPU memory {} GB", "cpus": "{} CPUs", "disk_gb": "disk {} GB",
-    }
-    parts = [text.format(limits[key]) for key, text in shown.items() if limits.get(key) is not None]
-    return " · ".join(parts) or "none"
-
-
-def _title_cell(competition: str, agent: str | None, limits: dict[str, Any], started_at: float | None) -> dict[str, Any]:
-    source = "\n".join([
-        f"# {competition}",
-        "",
-        "An episode recorded by dojo-kernel: one persistent kernel, one cell per step.",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| competition | `{competition}` |",
-        f"| agent | {agent or 'unknown'} |",
-        f"| limits | {_limits_line(limits)} |",
-        f"| dojo-kernel | {__version__} |",
-        f"| started | {_iso(started_at) if started_at is not None else 'not yet (a prepared run dir)'} |",
-        "",
-        "Open this notebook in its run dir to rerun it: the code reads `input/` and writes"
-        " `working/submission.csv`, both relative to the run dir.",
-    ])
-    cell = nbformat.v4.new_markdown_cell(source, id="title")
-    cell["metadata"] = {"dojo": {"kind": "title"}}
-    return cell
-
-
-def _summary_cell(summary: dict[str, Any]) -> dict[str, Any]:
-    rows = [f"| {key} | {_short(value)} |" for key, value in summary.items()
-            if isinstance(value, (str, int, float, bool)) or value is None]
-    source = "\n".join(["## Summary", "", "| | |", "|---|---|", *rows])
-    cell = nbformat.v4.new_markdown_cell(source, id="summary")
-    cell["metadata"] = {"dojo": {"kind": "summary"}}
-    return cell
-
-
-def _language_info() -> dict[str, Any]:
-    return {
-        "name": "python",
-        "version": platform.python_version(),
-        "mimetype": "text/x-python",
-        "file_extension": ".py",
-        "codemirror_mode": {"name": "ipython", "version": 3},
-        "pygments_lexer": "ipython3",
-        "nbconvert_exporter": "python",
-    }
-
-
-# ---------------------------------------------------------------------------------------------
 # The recorder
 
 
@@ -463,9 +205,9 @@ class TrajectoryRecorder:
         for stale in self.run_dir.glob(f".{NOTEBOOK_FILE}.*.tmp"):  # left by a killed writer
             stale.unlink(missing_ok=True)
 
-        self._metadata: dict[str, Any] = _jsonable({
+        self._metadata: dict[str, Any] = jsonable({
             "kernelspec": kernelspec or KERNELSPEC,
-            "language_info": _language_info(),
+            "language_info": language_info(),
             "dojo": {
                 "format_version": FORMAT_VERSION,
                 "version": __version__,
@@ -482,7 +224,7 @@ class TrajectoryRecorder:
         # The notebook's "cells" list as serialized JSON, grown one cell at a time: a step
         # serializes only its own cells, and a write never re-serializes the episode.
         self._body = bytearray()
-        self._add_cell(_title_cell(competition, agent, limits, None))
+        self._add_cell(title_cell(competition, agent, limits, None))
         self._steps = 0
         self._last_step = 0
         self._closed = False
@@ -504,9 +246,9 @@ class TrajectoryRecorder:
     def _start(self, initial_observation: str | None) -> None:
         self.started_at = time.time()
         dojo = self._metadata["dojo"]
-        dojo.update(started_at=_iso(self.started_at), initial_observation=_jsonable(initial_observation))
+        dojo.update(started_at=iso_time(self.started_at), initial_observation=jsonable(initial_observation))
         self._body = bytearray()  # the title cell, now with its start time, is the only cell so far
-        self._add_cell(_title_cell(self.competition, self.agent, dojo["limits"], self.started_at))
+        self._add_cell(title_cell(self.competition, self.agent, dojo["limits"], self.started_at))
 
     def _open_rewards(self) -> None:
         try:
@@ -543,7 +285,7 @@ class TrajectoryRecorder:
         finished_at = time.time()
         mark = len(self._body)
         try:
-            for cell in _step_cells(step, finished_at):
+            for cell in cells_of_step(step, finished_at):
                 self._add_cell(cell)
             self._write_notebook()
         except BaseException:
@@ -567,7 +309,7 @@ class TrajectoryRecorder:
                 continue
             cell.setdefault("metadata", {}).setdefault("dojo", {})["inherited"] = True
             self._add_cell(cell)
-        self._metadata["dojo"]["branch"] = _jsonable(branch)
+        self._metadata["dojo"]["branch"] = jsonable(branch)
         self._write_notebook()
         lines = []
         for entry in read_rewards(parent.rewards_path) if parent.rewards_path.exists() else []:
@@ -586,11 +328,11 @@ class TrajectoryRecorder:
         if not isinstance(summary, dict):
             raise ConfigError(expected("a dict summary", summary))
         rewards_fd = self._check_begun("close()")
-        summary = _jsonable(summary)
+        summary = jsonable(summary)
         self._metadata["dojo"]["summary"] = summary
-        self._add_cell(_summary_cell(summary))
+        self._add_cell(summary_cell(summary))
         self._write_notebook()
-        atomic_write(self.summary_path, json_bytes(_dumps(summary) + "\n"))
+        atomic_write(self.summary_path, json_bytes(notebook_json(summary) + "\n"))
         os.close(rewards_fd)
         self._closed = True
 
@@ -605,20 +347,20 @@ class TrajectoryRecorder:
 
     def _add_cell(self, cell: dict[str, Any]) -> None:
         """Validate and serialize one cell, once, onto the cached body of the cells list."""
-        problem = _validation_error(cell)
+        problem = validation_error(cell)
         if problem is not None and cell.get("outputs"):
-            cell["outputs"] = _repair_outputs(cell["outputs"], cell.get("execution_count"))
-            problem = _validation_error(cell)
+            cell["outputs"] = repair_outputs(cell["outputs"], cell.get("execution_count"))
+            problem = validation_error(cell)
         if problem is not None:  # our own bug, never the agent's: outputs were made valid above
             raise RecorderError(f"cell {cell.get('id')} would make {self.notebook_path.name} invalid: {problem}")
         # indented one level, as it sits inside the "cells" list
-        text = "  " + _dumps(cell).replace("\n", "\n  ")
+        text = "  " + notebook_json(cell).replace("\n", "\n  ")
         if self._body:
             self._body += b",\n"
         self._body += json_bytes(text)  # a lone surrogate from the kernel must not raise here
 
     def _write_notebook(self) -> None:
-        tail = ('\n ],\n "metadata": ' + _dumps(self._metadata).replace("\n", "\n ")
+        tail = ('\n ],\n "metadata": ' + notebook_json(self._metadata).replace("\n", "\n ")
                 + ',\n "nbformat": 4,\n "nbformat_minor": 5\n}\n').encode("utf-8", "backslashreplace")
         atomic_write(self.notebook_path, b'{\n "cells": [\n', self._body, tail)
 
@@ -626,7 +368,7 @@ class TrajectoryRecorder:
         grade = step.grade.to_dict() if step.grade is not None else None
         if grade is not None:
             grade.pop("details", None)
-        line = _jsonable({
+        line = jsonable({
             "step": step.step,
             "action": step.action,
             "status": step.status,
@@ -644,7 +386,7 @@ class TrajectoryRecorder:
             "error": step.error,
             "competition": self.competition,
             "agent": self.agent,
-            "time": _iso(finished_at),
+            "time": iso_time(finished_at),
         })
         data = json_line(line)  # read back whole by readers that split on any line separator
         try:

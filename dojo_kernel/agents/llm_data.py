@@ -13,8 +13,9 @@ from typing import Any
 import nbformat
 
 from ..errors import ConfigError, expected
+from ..notebook_cells import CODE_ACTIONS
 from ..rundir import atomic_write, json_bytes, notebook_path_of
-from ..trajectory import CODE_ACTIONS, load_trajectory, message_of, step_cells
+from ..trajectory import load_trajectory, message_of, step_cells
 
 Source = str | os.PathLike[str]
 
