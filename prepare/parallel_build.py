@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -32,7 +33,7 @@ class BuildOutcome:
     path: Path | None
     error: str | None
     wall_s: float
-    cpu_s: float  # CPU time of the building process (all its threads), not of the whole machine
+    cpu_s: float  # CPU time of the build: its process, all threads, and its ladder's worker processes
 
     @property
     def ok(self) -> bool:
@@ -47,16 +48,22 @@ def default_parallel() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _build_one(name: str, root: str | None, force: bool, quick: bool) -> BuildOutcome:
-    """Runs in a worker: one build, timed; any exception becomes the outcome's error text."""
+def _build_one(name: str, root: str | None, force: bool, quick: bool, jobs: int | None) -> BuildOutcome:
+    """One build, timed; any exception becomes the outcome's error text."""
     from .builtin import build
 
-    started_wall, started_cpu = time.monotonic(), time.process_time()
+    started_wall, started_cpu = time.monotonic(), _cpu_seconds()
     try:
-        path, error = build(name, root=None if root is None else Path(root), force=force, quick=quick), None
+        path, error = build(name, root=None if root is None else Path(root), force=force, quick=quick, jobs=jobs), None
     except Exception as exc:  # noqa: BLE001 - reported by name; the other builds go on
         path, error = None, f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-    return BuildOutcome(name, path, error, time.monotonic() - started_wall, time.process_time() - started_cpu)
+    return BuildOutcome(name, path, error, time.monotonic() - started_wall, _cpu_seconds() - started_cpu)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its children that have ended (a ladder's workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def build_many(names: Sequence[str], *, root: Path | None = None, force: bool = False, quick: bool = False,
@@ -64,16 +71,17 @@ def build_many(names: Sequence[str], *, root: Path | None = None, force: bool = 
     """Build every built-in in ``names``, ``parallel`` at a time (default: the CPU count).
 
     Yields one outcome per name as each finishes (so a caller can print progress). With
-    ``parallel`` 1, or a single name, builds run here one after another, with no worker.
+    ``parallel`` 1, or a single name, builds run here one after another, with no worker; a
+    single name's ladder then fits ``parallel`` rungs at a time instead.
     """
     names = list(dict.fromkeys(names))  # a name given twice is built once
     workers = default_parallel() if parallel is None else parallel
     if workers < 1:
         raise ValueError(f"expected parallel >= 1, got {parallel}")
     root_text = None if root is None else str(root)
-    if workers == 1 or len(names) <= 1:
+    if workers == 1 or len(names) <= 1:  # one build at a time: its ladder may use the CPUs itself
         for name in names:
-            yield _build_one(name, root_text, force, quick)
+            yield _build_one(name, root_text, force, quick, workers)
         return
     context = multiprocessing.get_context("spawn")
     # max_tasks_per_child=1 (Python 3.11+): each build gets a fresh process, so one build's
@@ -81,7 +89,7 @@ def build_many(names: Sequence[str], *, root: Path | None = None, force: bool = 
     fresh = {"max_tasks_per_child": 1} if sys.version_info >= (3, 11) else {}
     with ProcessPoolExecutor(min(workers, len(names)), mp_context=context, **fresh) as pool:
         pending: dict[Future[BuildOutcome], str] = {
-            pool.submit(_build_one, name, root_text, force, quick): name for name in names
+            pool.submit(_build_one, name, root_text, force, quick, 1): name for name in names  # builds fill the CPUs
         }
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

@@ -45,3 +45,26 @@ def test_cli_prepares_two_builtins_in_parallel(tiny_names, tmp_path, monkeypatch
 def test_parallel_below_one_is_refused(tmp_path):
     with pytest.raises(ValueError, match="expected parallel >= 1, got 0"):
         list(build_many(["sunspots-yearly-forecast"], root=tmp_path, parallel=0))
+
+
+def test_a_ladder_fitted_two_rungs_at_a_time_is_the_same_board():
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from dojo_kernel.prepare import ladder
+
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    rungs = [("forest", RandomForestClassifier(n_estimators=10, random_state=0), "ensemble"),
+             ("linear", LogisticRegression(max_iter=500), "linear"),
+             ("forest 2", RandomForestClassifier(n_estimators=10, max_depth=3, random_state=1), "ensemble")]
+
+    def probabilities(model, rows):
+        return pd.DataFrame({"p": model.predict_proba(rows)[:, 1]})
+
+    one = ladder.fit_tabular_ladder(rungs, x[:400], y[:400].to_numpy(), x[400:], probabilities)
+    two = ladder.fit_tabular_ladder(rungs, x[:400], y[:400].to_numpy(), x[400:], probabilities, jobs=2)
+    assert [e.team for e in two] == ["forest", "linear", "forest 2"]  # the ladder's order, not the finishing order
+    for a, b in zip(one, two):
+        pd.testing.assert_frame_equal(a.predictions, b.predictions)
