@@ -182,21 +182,30 @@ def _suite(name: str) -> tuple[str, ...]:
 def cmd_prepare(args: argparse.Namespace) -> int:
     from .competition import data_root
     from .prepare import builtin
+    from .prepare.parallel_build import build_many
 
     console = _console()
     catalog = _catalog_module()
-    for name in args.names:
-        started = time.monotonic()
-        if name in builtin.BUILTINS:
-            if args.raw_dir is not None:
-                raise UsageError(f"expected --raw-dir only for Kaggle competitions, got it for the built-in {name!r}")
-            path = builtin.build(name, root=data_root(), force=args.force)
+    builtins = [name for name in args.names if name in builtin.BUILTINS]
+    if builtins and args.raw_dir is not None:
+        raise UsageError(f"expected --raw-dir only for Kaggle competitions, got it for the built-in {builtins[0]!r}")
+    failed = []  # each failure is named as it happens; the other builds go on
+    for done in build_many(builtins, root=data_root(), force=args.force, parallel=args.parallel):
+        if done.ok:
+            console.print(f"prepared [bold]{plain(done.name)}[/bold] in {done.wall_s:.1f}s ({done.cpu_s:.1f}s CPU): {done.path}")
         else:
-            try:
-                path = catalog.prepare_competition(name, raw_dir=args.raw_dir, overwrite=args.force)
-            except catalog.PREPARE_ERRORS as error:
-                raise UsageError(f"{name}: {error}") from None
+            failed.append(done.name)
+            print(f"dojo prepare: error: {done.name} failed: {printable(done.error or '')}", file=sys.stderr)
+    for name in (name for name in args.names if name not in builtin.BUILTINS):
+        started = time.monotonic()
+        try:
+            path = catalog.prepare_competition(name, raw_dir=args.raw_dir, overwrite=args.force)
+        except catalog.PREPARE_ERRORS as error:
+            raise UsageError(f"{name}: {error}") from None
         console.print(f"prepared [bold]{plain(name)}[/bold] in {time.monotonic() - started:.1f}s: {path}")
+    if failed:
+        raise UsageError(f"{len(failed)} of {len(builtins)} built-ins failed ({', '.join(failed)}), the others are built: "
+                         "fix the cause above and rerun `dojo prepare` with those names")
     return 0
 
 
@@ -504,6 +513,8 @@ def build_parser() -> _Parser:
     prepare.add_argument("names", nargs="+", metavar="NAME")
     prepare.add_argument("--raw-dir", type=Path, help="Kaggle files already downloaded here (default: download with the Kaggle API)")
     prepare.add_argument("--force", action="store_true", help="rebuild even where the dir exists (default: keep it)")
+    prepare.add_argument("--parallel", type=positive_int, metavar="N",
+                         help="build N built-ins at a time, each in its own process (default: the CPU count)")
 
     run = commands.add_parser("run", help="play one episode",
                               description="Play one episode and leave its notebook, reward log and summary in a run dir.")

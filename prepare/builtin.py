@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import names
-from .builtin_kit import BUILD_VERSION, QUICK_LADDER, SEED, BuiltinSpec
+from .builtin_kit import BUILD_VERSION, LADDER_JOBS, QUICK_LADDER, SEED, BuiltinSpec
 from .builtin_specs import SPECS, SUITES
 from .common import default_data_root, read_manifest, retire
 
@@ -50,12 +50,15 @@ def is_current(path: Path, *, quick: bool = False) -> bool:
     return source.get("build_version") == BUILD_VERSION and source.get("ladder", "full") == ("quick" if quick else "full")
 
 
-def build(name: str, *, root: Path | None = None, force: bool = False, quick: bool = False) -> Path:
+def build(name: str, *, root: Path | None = None, force: bool = False, quick: bool = False,
+          jobs: int | None = None) -> Path:
     """Build the built-in competition ``name`` under ``root`` (default: the data root); return its path.
 
     A current build is reused unless ``force``; the directory appears atomically. ``quick``
     fits only a few rungs of a tabular ladder (for tests: same files, a short leaderboard);
-    a quick build is never taken for a full one.
+    a quick build is never taken for a full one. ``jobs``: ladder rungs fitted at a time, in
+    worker processes (default: the CPU count; always 1 for a quick one); the
+    board is the same whatever it is.
     """
     if name not in BUILTINS:
         raise KeyError(f"expected a built-in competition, one of {', '.join(BUILTIN_NAMES)}; got {name!r}")
@@ -63,9 +66,16 @@ def build(name: str, *, root: Path | None = None, force: bool = False, quick: bo
     if force or not is_current(target, quick=quick):
         if target.exists():
             retire(target)
-        token = QUICK_LADDER.set(quick)
+        if quick:  # a handful of rungs: starting workers would cost more than it saves
+            jobs = 1
+        elif jobs is None:
+            from .parallel_build import default_parallel
+
+            jobs = default_parallel()
+        token, jobs_token = QUICK_LADDER.set(quick), LADDER_JOBS.set(jobs)
         try:
             BUILTINS[name].build(BUILTINS[name], target)
         finally:
             QUICK_LADDER.reset(token)
+            LADDER_JOBS.reset(jobs_token)
     return target

@@ -25,11 +25,14 @@ if TYPE_CHECKING:
 
 # Stored in each manifest; a directory built by another version is rebuilt, so a change to a
 # built-in never meets stale files.
-BUILD_VERSION = 4
+BUILD_VERSION = 5
 SEED = 20240601  # every built-in split and ladder derives from this
 # Set (by ``builtin.build(..., quick=True)``) where only the files matter, not the ranking: the
 # tabular ladders then fit a handful of rungs, so a test session can build all built-ins fast.
 QUICK_LADDER: ContextVar[bool] = ContextVar("QUICK_LADDER", default=False)
+# How many rungs of a ladder fit at a time, in worker processes (set by ``builtin.build``):
+# the board is the same whatever it is, only the wall time changes.
+LADDER_JOBS: ContextVar[int] = ContextVar("LADDER_JOBS", default=1)
 
 
 @dataclass(frozen=True)
@@ -159,12 +162,14 @@ def tabular(
     extra_hints: dict[str, str] | None = None,
     column_notes: dict[str, str] | None = None,
     hidden_from_test: Sequence[str] = (),
+    blend_trees: tuple[int, int] | None = None,
 ) -> None:
     """Split ``frame``, fit and score the reference ladder, write the competition.
 
     ``target`` is one column, or several 0/1 columns for ``output="multilabel"``.
     ``hidden_from_test``: columns that train.csv has but test.csv lacks (known only after the
     fact, such as a delay measured on arrival); the ladder does not use them either.
+    ``blend_trees``: smaller forests in a regression ladder's two blends (``ladder.strong_rungs``).
     """
     from . import ladder  # scikit-learn: imported only when a competition is built
 
@@ -193,11 +198,12 @@ def tabular(
     elif classification:
         rungs = ladder.classifier_rungs(len(train), label_output=output == "label", n_classes=frame[targets[0]].nunique())
     else:
-        rungs = ladder.regressor_rungs(len(train), count_target=count_target, log_target=spec.metric == "rmsle")
+        rungs = ladder.regressor_rungs(len(train), count_target=count_target, log_target=spec.metric == "rmsle",
+                                       blend_trees=blend_trees)
     rungs = [*rungs, *extra_rungs]
     if QUICK_LADDER.get():  # tests: the trivial rungs and the two simplest others, not the whole ladder
         rungs = [r for r in rungs if r[2] == "trivial"] + [r for r in rungs if r[2] in ("linear", "tree")][:2]
-    entries = ladder.fit_tabular_ladder(rungs, x_train, y_train, x_test, to_predictions)
+    entries = ladder.fit_tabular_ladder(rungs, x_train, y_train, x_test, to_predictions, jobs=LADDER_JOBS.get())
     if count_target or spec.metric == "poisson_deviance":  # counts cannot be negative; a linear model's can
         floor = 1e-6 if spec.metric == "poisson_deviance" else 0.0
         for entry in entries:

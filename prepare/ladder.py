@@ -158,11 +158,14 @@ def _small_classifier_rungs(trees: int) -> list[Rung]:
     ]
 
 
-def strong_rungs(n_rows: int, *, classify: bool, n_classes: int = 2, loss: str = "squared_error") -> list[Rung]:
+def strong_rungs(n_rows: int, *, classify: bool, n_classes: int = 2, loss: str = "squared_error",
+                 blend_trees: tuple[int, int] | None = None) -> list[Rung]:
     """The top of the ladder: gradient boosting stopped early on held-out rows, and tuned.
 
     These are what a careful person gets from the same features with patience; a first
-    cross-validated model (200 rounds at rate 0.1) should land below them.
+    cross-validated model (200 rounds at rate 0.1) should land below them. ``blend_trees``:
+    the random forests' sizes in the (blend, slow blend), where the defaults cost more than
+    they add (a wide table, whose full-depth trees are slow).
     """
     if classify:
         def boosting(**options: Any) -> BaseEstimator:
@@ -186,7 +189,7 @@ def strong_rungs(n_rows: int, *, classify: bool, n_classes: int = 2, loss: str =
         (
             "strong: blend of gradient boosting, a random forest and a linear model (soft vote 2:1:1)"
             if classify else "strong: blend of gradient boosting and a random forest (2:1)",
-            _blend(classify, rounds, loss),
+            _blend(classify, rounds, loss, None if blend_trees is None else blend_trees[0]),
             "strong",
         ),
         (
@@ -196,7 +199,7 @@ def strong_rungs(n_rows: int, *, classify: bool, n_classes: int = 2, loss: str =
         ),
         (
             "strong: blend of slow gradient boosting and a large random forest (3:1)",
-            _slow_blend(classify, rounds * 8 // 5, loss),
+            _slow_blend(classify, rounds * 8 // 5, loss, None if blend_trees is None else blend_trees[1]),
             "strong",
         ),
         (
@@ -207,9 +210,9 @@ def strong_rungs(n_rows: int, *, classify: bool, n_classes: int = 2, loss: str =
     ]
 
 
-def _blend(classify: bool, rounds: int, loss: str) -> BaseEstimator:
+def _blend(classify: bool, rounds: int, loss: str, trees: int | None = None) -> BaseEstimator:
     """Averaging models that err differently beats the best of them: the usual last step of a careful solution."""
-    forest_trees = 150 if rounds > 150 else 60
+    forest_trees = trees or (150 if rounds > 150 else 60)
     if classify:
         return VotingClassifier(
             [
@@ -230,8 +233,8 @@ def _blend(classify: bool, rounds: int, loss: str) -> BaseEstimator:
     )
 
 
-def _slow_blend(classify: bool, rounds: int, loss: str) -> BaseEstimator:
-    forest_trees = 300 if rounds > 300 else 100
+def _slow_blend(classify: bool, rounds: int, loss: str, trees: int | None = None) -> BaseEstimator:
+    forest_trees = trees or (300 if rounds > 300 else 100)
     if classify:
         return VotingClassifier(
             [
@@ -252,7 +255,8 @@ def _slow_blend(classify: bool, rounds: int, loss: str) -> BaseEstimator:
     )
 
 
-def regressor_rungs(n_rows: int, *, count_target: bool = False, log_target: bool = False) -> list[Rung]:
+def regressor_rungs(n_rows: int, *, count_target: bool = False, log_target: bool = False,
+                    blend_trees: tuple[int, int] | None = None) -> list[Rung]:
     """About 30 regressors from trivial to tuned, sized so a ladder fits in seconds.
 
     With ``log_target`` (for log-based metrics such as RMSLE) every model but the trivial and
@@ -318,7 +322,7 @@ def regressor_rungs(n_rows: int, *, count_target: bool = False, log_target: bool
             "tuned",
         ),
     ]
-    rungs += strong_rungs(n_rows, classify=False, loss=loss)
+    rungs += strong_rungs(n_rows, classify=False, loss=loss, blend_trees=blend_trees)
     if log_target:
         rungs = [
             (team, estimator, family)
@@ -333,28 +337,54 @@ def regressor_rungs(n_rows: int, *, count_target: bool = False, log_target: bool
     return rungs
 
 
+def _fit_rung(rung: Rung, frame_train: pd.DataFrame, y_train: np.ndarray, x_test: pd.DataFrame,
+              to_predictions: Callable[[BaseEstimator, Any], pd.DataFrame]) -> LadderEntry:
+    team, estimator, family = rung
+    # One thread: on a busy machine OpenMP/BLAS threads fight each other and small fits
+    # get slower, not faster; one thread also makes the results the same everywhere.
+    with threadpool_limits(1):
+        if getattr(estimator, "takes_raw_frame", False):  # it prepares its own features (e.g. joins tables)
+            model = clone(estimator).fit(frame_train, y_train)  # pyright: ignore[reportAttributeAccessIssue]  # an estimator, not a container
+            return LadderEntry(team, family, to_predictions(model, x_test))
+        scale = family in ("linear", "neighbours", "kernel") or (family == "tuned" and "boosting" not in team)
+        model = make_pipeline(preprocessor(frame_train, scale=scale), clone(estimator))
+        model.fit(frame_train, y_train)
+        return LadderEntry(team, family, to_predictions(model, x_test))
+
+
 def fit_tabular_ladder(
     rungs: Sequence[Rung],
     x_train: pd.DataFrame | np.ndarray,
     y_train: np.ndarray,
     x_test: pd.DataFrame | np.ndarray,
     to_predictions: Callable[[BaseEstimator, Any], pd.DataFrame],
+    *,
+    jobs: int = 1,
 ) -> list[LadderEntry]:
-    """Fit every rung (behind the imputing/encoding preprocessor) and collect its predictions."""
-    frame_train = pd.DataFrame(x_train)
-    entries = []
-    # One thread: on a busy machine OpenMP/BLAS threads fight each other and small fits
-    # get slower, not faster; one thread also makes the results the same everywhere.
-    with threadpool_limits(1):
-        for team, estimator, family in rungs:
-            if getattr(estimator, "takes_raw_frame", False):  # it prepares its own features (e.g. joins tables)
-                model = clone(estimator).fit(frame_train, y_train)  # pyright: ignore[reportAttributeAccessIssue]  # an estimator, not a container
-                entries.append(LadderEntry(team, family, to_predictions(model, pd.DataFrame(x_test))))
-                continue
-            scale = family in ("linear", "neighbours", "kernel") or (family == "tuned" and "boosting" not in team)
-            model = make_pipeline(preprocessor(frame_train, scale=scale), clone(estimator))
-            model.fit(frame_train, y_train)
-            entries.append(LadderEntry(team, family, to_predictions(model, pd.DataFrame(x_test))))
+    """Fit every rung (behind the imputing/encoding preprocessor) and collect its predictions.
+
+    ``jobs`` > 1 fits that many rungs at a time in worker processes. Each rung still fits on
+    one thread with its own seed, so the board is the same whatever ``jobs`` is.
+    """
+    frame_train, frame_test = pd.DataFrame(x_train), pd.DataFrame(x_test)
+    if jobs <= 1 or len(rungs) <= 1:
+        return [_fit_rung(rung, frame_train, y_train, frame_test, to_predictions) for rung in rungs]
+    from joblib import Parallel, delayed
+
+    # The slow rungs (strong, tuned) are last in a ladder: start them first, so the quick
+    # ones fill the other workers meanwhile and no worker is left with a long tail alone.
+    from joblib.externals.loky import get_reusable_executor
+
+    order = list(range(len(rungs)))[::-1]
+    try:
+        fitted = Parallel(n_jobs=jobs, backend="loky", batch_size=1)(
+            delayed(_fit_rung)(rungs[i], frame_train, y_train, frame_test, to_predictions) for i in order
+        )
+    finally:  # no idle workers left behind in the caller (an env, a test session) for minutes
+        get_reusable_executor().shutdown(wait=True)
+    entries: list[LadderEntry] = [None] * len(rungs)  # type: ignore[list-item]
+    for i, entry in zip(order, fitted):
+        entries[i] = entry  # type: ignore[assignment]
     return entries
 
 
