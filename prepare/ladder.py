@@ -377,7 +377,8 @@ def fit_tabular_ladder(
 
     order = list(range(len(rungs)))[::-1]
     try:
-        fitted = Parallel(n_jobs=jobs, backend="loky", batch_size=1)(
+        # one rung per task (joblib takes an int here, though its annotation says str)
+        fitted = Parallel(n_jobs=jobs, backend="loky", batch_size=1)(  # pyright: ignore[reportArgumentType]
             delayed(_fit_rung)(rungs[i], frame_train, y_train, frame_test, to_predictions) for i in order
         )
     finally:  # no idle workers left behind in the caller (an env, a test session) for minutes
