@@ -79,3 +79,12 @@ def reference():
         return path
 
     return find
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """A data root (DOJO_DATA) for the module: each built-in it uses is built once, there."""
+    root = tmp_path_factory.mktemp("dojo-data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOJO_DATA", str(root))
+        yield root

@@ -20,15 +20,6 @@ FAST_AGENT = ["--agent-option", "n_estimators=25", "--agent-option", "folds=2", 
               "--cpus", "1"]
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    """Built-in competitions are built once for this module, in a folder of its own."""
-    root = tmp_path_factory.mktemp("dojo-data")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DOJO_DATA", str(root))
-        yield root
-
-
 def one_error_line(text: str, command: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     assert len(lines) == 1, f"expected one line, got {lines}"

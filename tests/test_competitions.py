@@ -4,7 +4,6 @@ broken submission with a message that says what to fix."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -26,20 +25,6 @@ from dojo_kernel.prepare.common import (
     write_competition,
     write_manifest,
 )
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    """One data root for the module, so each built-in is built once."""
-    root = tmp_path_factory.mktemp("dojo-data")
-    previous = os.environ.get("DOJO_DATA")
-    os.environ["DOJO_DATA"] = str(root)
-    yield root
-    if previous is None:
-        os.environ.pop("DOJO_DATA", None)
-    else:
-        os.environ["DOJO_DATA"] = previous
-
 
 # ---------------------------------------------------------------- built-in competitions
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import nbformat
@@ -48,18 +47,6 @@ SCAFFOLDS = {
     "openai-agents": (tool_model, {}, "agents"),
     "tree": (fenced_model, {"max_nodes": 2, "children": 2}, None),
 }
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dojo-data")
-    previous = os.environ.get("DOJO_DATA")
-    os.environ["DOJO_DATA"] = str(root)
-    yield root
-    if previous is None:
-        os.environ.pop("DOJO_DATA", None)
-    else:
-        os.environ["DOJO_DATA"] = previous
 
 
 @pytest.mark.slow
