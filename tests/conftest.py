@@ -88,3 +88,24 @@ def data_root(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DOJO_DATA", str(root))
         yield root
+
+
+@pytest.fixture
+def make_env(competition, tmp_path):
+    """Envs on the module's `competition`, closed after the test; warm_pool=0 unless asked (a
+    warm kernel is one more process on a small machine). DOJO_TEST_ISOLATION=none runs the
+    suite the way a machine without bubblewrap does."""
+    import dojo_kernel
+
+    made = []
+
+    def make(**settings):
+        settings.setdefault("warm_pool", 0)
+        settings.setdefault("isolation", os.environ.get("DOJO_TEST_ISOLATION", "auto"))
+        env = dojo_kernel.make(competition.name, output_dir=tmp_path / "runs", **settings)
+        made.append(env)
+        return env
+
+    yield make
+    for env in made:
+        env.close()

@@ -57,14 +57,7 @@ def test_the_cells_score_with_the_metric_library_and_write_a_submission(tmp_path
                     "FOLDS": 2}),
         ("fit_and_write", {"CLIP_AT_ZERO": False, "SUBMISSION_PATH": "working/submission.csv"}),
     ]
-    namespace: dict = {}
-    here = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        for name, values in steps:
-            exec(compile(cell(name, **values), f"{name}.py", "exec"), namespace)
-    finally:
-        os.chdir(here)
+    namespace = run_cells(tmp_path, steps)
     assert namespace["METRIC"] == get_metric("roc_auc")
     scores = {model: s for (_, model), s in namespace["cv_scores"].items()}
     assert set(scores) == {"logistic regression", "random forest", "gradient boosting"}

@@ -4,7 +4,6 @@ whose answers the tests know (tests/tiny_competition.py)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -29,23 +28,6 @@ def competition(tmp_path_factory):
     return tiny.build(tmp_path_factory.mktemp("competitions"))
 
 
-@pytest.fixture
-def make_env(competition, tmp_path):
-    """Envs on the tiny competition, closed after the test; warm_pool=0 unless asked (a
-    warm kernel is one more process on a small machine). DOJO_TEST_ISOLATION=none runs the
-    suite the way a machine without bubblewrap does."""
-    made: list[DojoEnv] = []
-
-    def make(**settings) -> DojoEnv:
-        settings.setdefault("warm_pool", 0)
-        settings.setdefault("isolation", os.environ.get("DOJO_TEST_ISOLATION", "auto"))
-        env = dojo_kernel.make(competition.name, output_dir=tmp_path / "runs", **settings)
-        made.append(env)
-        return env
-
-    yield make
-    for env in made:
-        env.close()
 
 
 def action_of(obs) -> str:

@@ -41,20 +41,6 @@ def competition(tmp_path_factory):
     return tiny.build(tmp_path_factory.mktemp("competitions"))
 
 
-@pytest.fixture
-def make_env(competition, tmp_path):
-    made = []
-
-    def make(**settings):
-        settings.setdefault("warm_pool", 0)
-        settings.setdefault("isolation", os.environ.get("DOJO_TEST_ISOLATION", "auto"))
-        env = dojo_kernel.make(competition.name, output_dir=tmp_path / "runs", **settings)
-        made.append(env)
-        return env
-
-    yield make
-    for env in made:
-        env.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ The helpers have their own files: test_compact.py, test_tracebacks.py, test_hint
 from __future__ import annotations
 
 import json
-import os
 
 import nbformat
 import pytest
@@ -15,7 +14,6 @@ import dojo_kernel
 import feedback_corpus as corpus
 import tiny_competition as tiny
 from dojo_kernel import feedback
-from dojo_kernel.env import DojoEnv
 from dojo_kernel.grading import Grade
 from dojo_kernel.rewards import RewardTracker
 
@@ -61,20 +59,6 @@ def test_the_episode_end_and_the_history(competition):
     assert "NameError: x" in lines and "higher is better" in lines
 
 
-@pytest.fixture
-def make_env(competition, tmp_path):
-    made: list[DojoEnv] = []
-
-    def make(**settings) -> DojoEnv:
-        settings.setdefault("warm_pool", 0)
-        settings.setdefault("isolation", os.environ.get("DOJO_TEST_ISOLATION", "auto"))
-        env = dojo_kernel.make(competition.name, output_dir=tmp_path / "runs", **settings)
-        made.append(env)
-        return env
-
-    yield make
-    for env in made:
-        env.close()
 
 
 def test_every_corpus_case_gets_what_it_needs(make_env):
