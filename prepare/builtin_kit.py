@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # Stored in each manifest; a directory built by another version is rebuilt, so a change to a
 # built-in never meets stale files.
-BUILD_VERSION = 5
+BUILD_VERSION = 6
 SEED = 20240601  # every built-in split and ladder derives from this
 # Set (by ``builtin.build(..., quick=True)``) where only the files matter, not the ranking: the
 # tabular ladders then fit a handful of rungs, so a test session can build all built-ins fast.
@@ -163,13 +163,15 @@ def tabular(
     column_notes: dict[str, str] | None = None,
     hidden_from_test: Sequence[str] = (),
     blend_trees: tuple[int, int] | None = None,
+    strong_rounds: int | None = None,
 ) -> None:
     """Split ``frame``, fit and score the reference ladder, write the competition.
 
     ``target`` is one column, or several 0/1 columns for ``output="multilabel"``.
     ``hidden_from_test``: columns that train.csv has but test.csv lacks (known only after the
     fact, such as a delay measured on arrival); the ladder does not use them either.
-    ``blend_trees``: smaller forests in a regression ladder's two blends (``ladder.strong_rungs``).
+    ``blend_trees`` and ``strong_rounds``: smaller forests in a regression ladder's two blends,
+    and fewer boosting rounds at its top (``ladder.strong_rungs``), for a table too wide for the defaults.
     """
     from . import ladder  # scikit-learn: imported only when a competition is built
 
@@ -196,10 +198,11 @@ def tabular(
             for team, estimator, family in ladder.classifier_rungs(len(train), label_output=False, small=True)
         ]
     elif classification:
-        rungs = ladder.classifier_rungs(len(train), label_output=output == "label", n_classes=frame[targets[0]].nunique())
+        rungs = ladder.classifier_rungs(len(train), label_output=output == "label", n_classes=frame[targets[0]].nunique(),
+                                        rarest_class=int(train[targets[0]].value_counts().min()))
     else:
         rungs = ladder.regressor_rungs(len(train), count_target=count_target, log_target=spec.metric == "rmsle",
-                                       blend_trees=blend_trees)
+                                       blend_trees=blend_trees, strong_rounds=strong_rounds)
     rungs = [*rungs, *extra_rungs]
     if QUICK_LADDER.get():  # tests: the trivial rungs and the two simplest others, not the whole ladder
         rungs = [r for r in rungs if r[2] == "trivial"] + [r for r in rungs if r[2] in ("linear", "tree")][:2]

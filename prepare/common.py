@@ -102,10 +102,13 @@ def read_manifest(path: Path) -> dict[str, Any]:
 def seeded_split(
     n_rows: int, test_fraction: float, seed: int, stratify: Sequence[Any] | pd.Series | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices (train, test), shuffled with a fixed seed; stratified when asked.
+    """Row indices (train, test), each part in a seeded random order; stratified when asked.
 
     Stratifying keeps every class in both parts in about its overall share, which matters
     for the small built-in datasets where a rare class could vanish from the test part.
+    The parts are shuffled, not sorted: many sources are ordered by their target (iris by
+    species, doctor visits by count), and a file written in source order would let a row's
+    position in test.csv give its answer away.
     """
     if not 0 < test_fraction < 1:
         raise ValueError(f"expected test_fraction between 0 and 1, got {test_fraction!r}")
@@ -113,14 +116,14 @@ def seeded_split(
     if stratify is None:
         order = rng.permutation(n_rows)
         n_test = int(round(n_rows * test_fraction))
-        return np.sort(order[n_test:]), np.sort(order[:n_test])
+        return order[n_test:], order[:n_test]
     labels = pd.Series(list(stratify))
     test: list[int] = []
     for _, group in labels.groupby(labels, sort=True):
         members = rng.permutation(group.index.to_numpy())
         test.extend(members[: int(round(len(members) * test_fraction))])
-    test_idx = np.sort(np.asarray(test, dtype=int))
-    train_idx = np.setdiff1d(np.arange(n_rows), test_idx)
+    test_idx = rng.permutation(np.asarray(test, dtype=int))
+    train_idx = rng.permutation(np.setdiff1d(np.arange(n_rows), test_idx))
     return train_idx, test_idx
 
 

@@ -79,10 +79,12 @@ def preprocessor(frame: pd.DataFrame, *, scale: bool) -> ColumnTransformer:
     return ColumnTransformer(parts)
 
 
-def classifier_rungs(n_rows: int, *, label_output: bool, n_classes: int = 2, small: bool = False) -> list[Rung]:
+def classifier_rungs(n_rows: int, *, label_output: bool, n_classes: int = 2, small: bool = False,
+                     rarest_class: int | None = None) -> list[Rung]:
     """About 30 classifiers from trivial to tuned, sized so a ladder fits in seconds.
 
     ``small``: a dozen rungs, for ladders that fit one model per label (multi-label).
+    ``rarest_class``: the training rows of the rarest class, which sets the tuned grid's folds.
     """
     trees = 50 if n_rows < 3000 else 25
     boosting_rounds = 30 if n_classes <= 3 else 10  # boosting grows one tree per class per round
@@ -137,7 +139,10 @@ def classifier_rungs(n_rows: int, *, label_output: bool, n_classes: int = 2, sma
             "tuned",
         ),
     ]
-    return rungs + strong_rungs(n_rows, classify=True, n_classes=n_classes)
+    # Early stopping holds out a stratified tenth of each fold's training part, which needs
+    # two rows of every class there: a class of 3 rows keeps only 1 with 2 folds, 2 with 3.
+    folds = 3 if rarest_class is not None and rarest_class < 4 else 2
+    return rungs + strong_rungs(n_rows, classify=True, n_classes=n_classes, tuned_folds=folds)
 
 
 def _small_classifier_rungs(trees: int) -> list[Rung]:
@@ -159,13 +164,15 @@ def _small_classifier_rungs(trees: int) -> list[Rung]:
 
 
 def strong_rungs(n_rows: int, *, classify: bool, n_classes: int = 2, loss: str = "squared_error",
-                 blend_trees: tuple[int, int] | None = None) -> list[Rung]:
+                 blend_trees: tuple[int, int] | None = None, rounds: int | None = None,
+                 tuned_folds: int = 2) -> list[Rung]:
     """The top of the ladder: gradient boosting stopped early on held-out rows, and tuned.
 
     These are what a careful person gets from the same features with patience; a first
     cross-validated model (200 rounds at rate 0.1) should land below them. ``blend_trees``:
     the random forests' sizes in the (blend, slow blend), where the defaults cost more than
-    they add (a wide table, whose full-depth trees are slow).
+    they add (a wide table, whose full-depth trees are slow). ``rounds``: the boosting rounds
+    in place of the default, for a table so wide that each round is slow.
     """
     if classify:
         def boosting(**options: Any) -> BaseEstimator:
@@ -173,7 +180,8 @@ def strong_rungs(n_rows: int, *, classify: bool, n_classes: int = 2, loss: str =
     else:
         def boosting(**options: Any) -> BaseEstimator:
             return HistGradientBoostingRegressor(loss=loss, random_state=0, **options)
-    rounds = 500 if n_classes <= 3 else 150  # a multiclass round fits one tree per class
+    if rounds is None:
+        rounds = 500 if n_classes <= 3 else 150  # a multiclass round fits one tree per class
     stop = {"early_stopping": True, "validation_fraction": 0.1, "n_iter_no_change": 25}
     return [
         (
@@ -203,8 +211,9 @@ def strong_rungs(n_rows: int, *, classify: bool, n_classes: int = 2, loss: str =
             "strong",
         ),
         (
-            "tuned: gradient boosting (2-fold grid over leaves 15 / 63, early stopping)",
-            GridSearchCV(boosting(learning_rate=0.1, max_iter=rounds, **stop), {"max_leaf_nodes": [15, 63]}, cv=2),
+            f"tuned: gradient boosting ({tuned_folds}-fold grid over leaves 15 / 63, early stopping)",
+            GridSearchCV(boosting(learning_rate=0.1, max_iter=rounds, **stop), {"max_leaf_nodes": [15, 63]},
+                         cv=tuned_folds),
             "tuned",
         ),
     ]
@@ -256,7 +265,7 @@ def _slow_blend(classify: bool, rounds: int, loss: str, trees: int | None = None
 
 
 def regressor_rungs(n_rows: int, *, count_target: bool = False, log_target: bool = False,
-                    blend_trees: tuple[int, int] | None = None) -> list[Rung]:
+                    blend_trees: tuple[int, int] | None = None, strong_rounds: int | None = None) -> list[Rung]:
     """About 30 regressors from trivial to tuned, sized so a ladder fits in seconds.
 
     With ``log_target`` (for log-based metrics such as RMSLE) every model but the trivial and
@@ -322,7 +331,7 @@ def regressor_rungs(n_rows: int, *, count_target: bool = False, log_target: bool
             "tuned",
         ),
     ]
-    rungs += strong_rungs(n_rows, classify=False, loss=loss, blend_trees=blend_trees)
+    rungs += strong_rungs(n_rows, classify=False, loss=loss, blend_trees=blend_trees, rounds=strong_rounds)
     if log_target:
         rungs = [
             (team, estimator, family)

@@ -128,6 +128,24 @@ def test_builtin_builds_offline_and_grades(name, offline_builds, tmp_path):
         assert not file.is_file() or file.read_bytes() != answer_bytes, file
 
 
+@pytest.mark.parametrize("name", params())
+def test_the_row_order_of_test_csv_does_not_give_the_answers_away(name, offline_builds):
+    """Many sources are sorted by their target (iris by species, doctor visits by count); rows
+    written in source order would let an agent read an answer off a row's position."""
+    from scipy.stats import spearmanr
+
+    if builtin.BUILTINS[name].task == "forecast":
+        pytest.skip("a forecast's test rows are the future, in time order by design")
+    competition = load_competition_dir(offline_builds(name))
+    id_column = competition.id_column
+    order = pd.read_csv(competition.public_dir / "test.csv", usecols=[id_column])[id_column].astype(str)
+    answers = competition.answers.set_index(competition.answers[id_column].astype(str))
+    target = answers.loc[order, competition.target_columns[0]]
+    codes = target.astype("category").cat.codes if not pd.api.types.is_numeric_dtype(target) else target
+    correlation, p_value = spearmanr(np.arange(len(codes)), codes)
+    assert p_value > 0.001, f"row position in test.csv tracks the target (Spearman {correlation:+.2f})"
+
+
 @pytest.mark.parametrize("name", [p for p in params() if p.id in ("flight-delays",)])
 def test_flight_delays_has_tables_to_join_and_after_the_fact_columns_only_in_train(name, offline_builds):
     public = load_competition_dir(offline_builds(name)).public_dir
