@@ -67,7 +67,18 @@ def one(name: str, cpus: int, out: str, rebuild: bool) -> dict[str, Any]:
         "episode_s": time.perf_counter() - started,
         "build_wall_s": build_wall,
         "build_cpu_s": build_cpu,
+        "commit": _commit(),
     }
+
+
+def _commit() -> str:
+    """The commit measured, so a row kept by a later partial run can say where it came from."""
+    import subprocess
+
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True)
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -158,7 +169,8 @@ def merged(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
     saved = ROOT / "bench" / "results" / "headroom.json"
     known = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
-    known = {name: row for name, row in known.items() if name in BUILTINS}
+    known = {name: {**row, "carried_from": row.get("commit") or row.get("carried_from")}
+             for name, row in known.items() if name in BUILTINS and name not in rows}
     known.update(rows)
     saved.parent.mkdir(exist_ok=True)
     saved.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")

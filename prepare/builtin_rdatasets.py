@@ -48,12 +48,32 @@ def _source(package: str, item: str, text: str) -> str:
 # ---------------------------------------------------------------- binary
 
 
+def telco_rungs() -> list[Rung]:
+    """Churn grows smoothly with tenure and charges, which deep trees chop up and a straight
+    line misses: splines in a logistic regression, and boosting of very small trees."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import SplineTransformer
+
+    from .featured_rungs import FeaturedModel
+
+    return [
+        *[(f"strong: logistic regression C={c:g} on splines of every column ({knots} knots)",
+           FeaturedModel(make_pipeline(SplineTransformer(n_knots=knots), LogisticRegression(C=c, max_iter=3000))),
+           "strong")
+          for knots, c in ((6, 1.0), (4, 0.3))],
+        ("strong: gradient boosting lr=0.1 leaves=3, 150 rounds",
+         HistGradientBoostingClassifier(learning_rate=0.1, max_leaf_nodes=3, max_iter=150, random_state=0), "strong"),
+    ]
+
+
 def build_telco_churn(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = rdata("modeldata", "wa_churn")
     frame["churn"] = (frame.pop("churn") == "Yes").astype(int)
     tabular(
         spec, target_dir, frame=frame, target="churn", output="probability",
-        tags=["binary", "categorical", "missing-values", "business"],
+        tags=["binary", "categorical", "missing-values", "business"], extra_rungs=telco_rungs(),
         about="Customers of a telephone and internet company: their contract, the services they pay for, how long "
         "they have been customers and what they are charged. Eleven new customers have no `total_charges` yet.",
         target_note="Predict the probability that each test customer left the company (`churn` = 1) within the last month.",
@@ -352,11 +372,26 @@ def build_wages(spec: BuiltinSpec, target_dir: Path) -> None:
     )
 
 
+def computer_rungs() -> list[Rung]:
+    """Nine columns and 6,000 rows reward patience: small trees, many rounds."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return [
+        (f"strong: gradient boosting lr={lr:g} {shape}, {rounds} rounds",
+         HistGradientBoostingRegressor(learning_rate=lr, max_iter=rounds, random_state=0, **options), "strong")
+        for lr, shape, rounds, options in (
+            (0.02, "min leaf=5", 3000, {"min_samples_leaf": 5}),
+            (0.03, "leaves=15", 2500, {"max_leaf_nodes": 15}),
+            (0.1, "leaves=15", 600, {"max_leaf_nodes": 15}),
+        )
+    ]
+
+
 def build_computer_prices(spec: BuiltinSpec, target_dir: Path) -> None:
     frame = rdata("Ecdat", "Computers")
     tabular(
         spec, target_dir, frame=frame, target="price", output="value",
-        tags=["regression", "categorical", "time-trend"],
+        tags=["regression", "categorical", "time-trend"], extra_rungs=computer_rungs(),
         about="Personal computers advertised in US magazines from 1993 to 1995: clock speed (MHz), hard disk (MB), "
         "RAM (MB), screen size (inches), CD-ROM, multimedia kit, premium maker, the number of ads that month "
         "(`ads`) and the month counted from January 1993 (`trend`).",
