@@ -17,8 +17,21 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
+from .cli_args import (
+    EXIT_USAGE,
+    UsageError,
+    _key_values,
+    _one_line,
+    _parse_gpus,
+    _Parser,
+    _settings_from,
+    _suite,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from .errors import ConfigError, DojoError, expected
 from .feedback import size as size_text
 from .printable import plain, printable
@@ -26,64 +39,6 @@ from .rundir import ATTACH_FILE, KERNEL_POINTER_FILE, RunDir
 
 if TYPE_CHECKING:
     from .batch import BatchResult
-
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A command-line problem the user fixes by changing the command."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line (no usage block) and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-# -- argument types: each says what it expected and what came -------------------------
-
-def _number_type(kind: type, *, allow_zero: bool = False) -> Callable[[str], Any]:
-    noun = "an integer" if kind is int else "a number"
-    sign = ">= 0" if allow_zero else "> 0"
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {noun} {sign}, got {text!r}") from None
-        if value < 0 or (value == 0 and not allow_zero):
-            raise argparse.ArgumentTypeError(f"expected {noun} {sign}, got {text!r}")
-        return value
-
-    parse.__name__ = noun  # argparse names the type in some messages
-    return parse
-
-
-positive_float = _number_type(float)
-positive_int = _number_type(int)
-non_negative_int = _number_type(int, allow_zero=True)
-
-
-def _key_values(pairs: Sequence[str], flag: str, example: str = "max_steps=10") -> dict[str, Any]:
-    """The one KEY=VALUE reader (--agent-option, --set): VALUE is TOML where it parses
-    (numbers, true, "text", [lists]), else plain text; max-steps=3 reads as max_steps=3."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(expected(f"{flag} KEY=VALUE", pair, f"e.g. {flag} {example}"))
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        values[key.strip().replace("-", "_")] = value
-    return values
-
 
 # -- commands --------------------------------------------------------------------------
 
@@ -170,15 +125,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _suite(name: str) -> tuple[str, ...]:
-    from .prepare import builtin
-
-    try:
-        return builtin.suite(name)
-    except KeyError as error:
-        raise UsageError(str(error.args[0])) from None
-
-
 def cmd_prepare(args: argparse.Namespace) -> int:
     from .competition import data_root
     from .prepare import builtin
@@ -207,18 +153,6 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise UsageError(f"{len(failed)} of {len(builtins)} built-ins failed ({', '.join(failed)}), the others are built: "
                          "fix the cause above and rerun `dojo prepare` with those names")
     return 0
-
-
-def _settings_from(args: argparse.Namespace) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    for flag, key in (("memory_gb", "memory_gb"), ("cell_timeout", "cell_timeout_s"),
-                      ("episode_time", "episode_time_s"), ("max_steps", "max_steps"),
-                      ("isolation", "isolation"), ("reward_mode", "reward_mode"),
-                      ("gpu", "gpu_device"), ("gpu_memory_gb", "gpu_memory_gb"), ("cpus", "cpus")):
-        value = getattr(args, flag, None)
-        if value is not None:
-            settings[key] = value
-    return settings
 
 
 def _check_gpu(index: int | None) -> None:
@@ -315,15 +249,6 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--no-progress", action="store_true", help="no live progress display (default: shown)")
     parser.add_argument("--no-report", action="store_true", help="skip the HTML report page (default: written)")
     return parser
-
-
-def _parse_gpus(text: str | list[int] | None) -> list[int] | None:
-    if text is None or isinstance(text, list):
-        return text
-    try:
-        return [int(part) for part in str(text).split(",") if part.strip()]
-    except ValueError:
-        raise ConfigError(expected("--gpus as comma-separated indices", text, "e.g. --gpus 0,1")) from None
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -605,10 +530,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dojo {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import gymnasium
-import numpy as np
 from gymnasium.error import ResetNeeded
 
 from . import branching, hints, tracebacks
@@ -39,23 +38,22 @@ from . import feedback as text
 from .actions import Action, ActionError, parse_action
 from .async_steps import async_executor
 from .competition import Competition, get_competition, list_competitions
-from .episode_state import Episode, Outcome, compact, file_stamp, finite
+from .env_output import base_info, observation, record_step, step_info
+from .episode_state import Episode, Outcome, compact, file_stamp
 from .episode_summary import episode_summary
 from .errors import ConfigError, KernelDeadError, expected, safe_repr
 from .extensions import feedback_formatter, resolve
 from .figures import MAX_FIGURES, save_figures
 from .grading import Grade, Split
 from .kernel import CellResult, KernelSession, default_launch_spec
-from .outputs import clip
 from .pool import WarmPool
-from .printable import terminal_safe
 from .registered import env_context, format_feedback, listed, run_registered
 from .rewards import RewardTracker
 from .rundir import WORKING_DIR, RunDir, Workspace, new_run_dir, open_workspace
 from .seeding import HASH_SEED
 from .settings import FEEDBACK_STYLES, GRADE_SPLITS, EnvSettings  # noqa: F401  (EnvSettings stays importable from here)
-from .spaces import CELL_STATUSES, ActionSpace, observation_space
-from .trajectory import StepRecord, TrajectoryRecorder
+from .spaces import ActionSpace, observation_space
+from .trajectory import TrajectoryRecorder
 from .usage import add_usage, check_usage
 
 
@@ -139,8 +137,8 @@ class DojoEnv(gymnasium.Env):
         self._episode = Episode(workspace.run_dir, workspace.session, recorder,
                                  RewardTracker(self.settings.reward_mode, self.competition.higher_is_better), seed)
         workspace.session.seed(seed)  # warm kernels started before the seed was known
-        obs = self._observation(feedback, action="reset")
-        info = self._base_info(action="reset")
+        obs = observation(self, feedback, action="reset")
+        info = base_info(self, action="reset")
         info.update(seed=seed, warm_kernel=warm, timings={"reset_s": time.perf_counter() - started},
                     **compact_text.feedback_size(obs["feedback"]))
         return obs, compact(info)
@@ -153,8 +151,8 @@ class DojoEnv(gymnasium.Env):
         if episode.over:
             feedback = ("The episode has ended (" + (episode.end_reason or "done") +
                         "). Call reset() to start a new one.")
-            return (self._observation(feedback, action="invalid"), 0.0, episode.terminated, episode.truncated,
-                    compact(self._base_info(action="invalid", error=tracebacks.of_action(feedback))))
+            return (observation(self, feedback, action="invalid"), 0.0, episode.terminated, episode.truncated,
+                    compact(base_info(self, action="invalid", error=tracebacks.of_action(feedback))))
         episode.steps += 1
         parsed = parse_action(action, max_code_chars=self.settings.max_code_chars, action_set=self.action_set)
         outcome = Outcome()
@@ -198,10 +196,10 @@ class DojoEnv(gymnasium.Env):
         if self._formatter is not None:
             outcome.feedback = format_feedback(self._formatter, outcome, episode.steps)
 
-        obs = self._observation(outcome.feedback, action=outcome.action, outcome=outcome)
-        info = self._step_info(outcome, started)
+        obs = observation(self, outcome.feedback, action=outcome.action, outcome=outcome)
+        info = step_info(self, outcome, started)
         info.update(compact_text.feedback_size(obs["feedback"]))
-        self._record(episode, action, outcome, obs, info)
+        record_step(self, episode, action, outcome, obs, info)
         if terminated or truncated:
             self._close_episode(episode)
         return obs, float(outcome.reward), terminated, truncated, compact(info)
@@ -493,7 +491,7 @@ class DojoEnv(gymnasium.Env):
     def _budget_text(self) -> str:
         return text.budget(self._budget())
 
-    # ---------------------------------------------------------------- observations and info
+    # ---------------------------------------------------------------- info texts
 
     def _info_text(self, info_type: str) -> str:
         if info_type == "limits":
@@ -513,124 +511,6 @@ class DojoEnv(gymnasium.Env):
                 self._info_cache[info_type] = text.competition_info(self.competition, info_type,
                                                                     self._submission_relpath())
             return self._info_cache[info_type]
-
-    def _observation(self, feedback: str, *, action: str, outcome: Outcome | None = None) -> dict[str, Any]:
-        feedback = clip(terminal_safe(feedback), self.settings.max_feedback_chars)
-        self._last_feedback = feedback
-        episode = self._episode
-        rewards = episode.rewards if episode else None
-        grade = outcome.grade if outcome else None
-        steps_left = self._steps_left()
-        time_left = self._time_left()
-        has_best = rewards is not None and rewards.best_position is not None
-        return {
-            "feedback": feedback,
-            "action": np.int64(self._observation_actions.index(action)),
-            "status": np.int64(CELL_STATUSES.index(outcome.status if outcome and outcome.status else "none")),
-            "graded": np.int64(bool(outcome and outcome.graded)),
-            "valid_submission": np.int64(bool(grade and grade.valid)),
-            "score": np.array(finite(grade.score if grade and grade.valid else None), dtype=np.float64),
-            "position": np.array(finite(grade.position if grade and grade.valid else None), dtype=np.float64),
-            "has_best": np.int64(has_best),
-            "best_score": np.array(finite(rewards.best_score if rewards else None), dtype=np.float64),
-            "best_position": np.array(finite(rewards.best_position if rewards else None), dtype=np.float64),
-            "step": np.array(episode.steps if episode else 0, dtype=np.int64),
-            "steps_left": np.array(-1 if steps_left is None else steps_left, dtype=np.int64),
-            "time_left_s": np.array(-1.0 if time_left is None else time_left, dtype=np.float64),
-            "kernel_restarted": np.int64(bool(outcome and outcome.kernel_restarted)),
-            "limit_exceeded": np.int64(bool(outcome and outcome.result and outcome.result.limit_event)),
-            "images": tuple(outcome.figures) if outcome else (),
-        }
-
-    def _base_info(self, *, action: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The keys every info has (reset and step alike)."""
-        episode = self._episode
-        rewards = episode.rewards if episode else None
-        return {
-            "action": action,
-            "status": None,
-            "error": error,
-            "message": None,
-            "grade": None,
-            "score": None,
-            "position": None,
-            "best_score": rewards.best_score if rewards else None,
-            "best_position": rewards.best_position if rewards else None,
-            "reward_mode": self._episode.rewards.mode if self._episode else self.settings.to_dict()["reward_mode"],
-            "step": episode.steps if episode else 0,
-            "budget": self._budget(),
-            "timings": {},
-            "peak_rss_bytes": None,
-            "peak_gpu_bytes": None,
-            "execution_count": None,
-            "limit_event": None,
-            "kernel_restarted": False,
-            "final_grade": None,
-            "final_public_grade": None,
-            "end_reason": episode.end_reason if episode else None,
-            "run_dir": str(episode.run_dir) if episode else None,
-            "isolation": self.isolation_plan.mode,
-            "isolation_warning": self.isolation_plan.warning,
-            "competition": self.competition.name,
-        }
-
-    def _step_info(self, outcome: Outcome, started: float) -> dict[str, Any]:
-        episode = self._episode
-        assert episode is not None
-        info = self._base_info(action=outcome.action, error=outcome.error_info)
-        grade = outcome.grade
-        result = outcome.result
-        info.update(
-            status=outcome.status,
-            message=outcome.message,
-            grade=grade.to_dict() if grade else None,
-            score=grade.score if grade and grade.valid else None,
-            position=grade.position if grade and grade.valid else None,
-            kernel_restarted=outcome.kernel_restarted,
-            timings={**outcome.timings, "step_s": time.perf_counter() - started},
-            action_info=outcome.action_info,
-        )
-        if result is not None:
-            info.update(peak_rss_bytes=result.peak_rss_bytes, peak_gpu_bytes=result.peak_gpu_bytes,
-                        execution_count=result.execution_count,
-                        limit_event=dataclasses.asdict(result.limit_event) if result.limit_event else None)
-        if episode.over:
-            info.update(final_grade=episode.final_grade.to_dict() if episode.final_grade else None,
-                        final_public_grade=(episode.final_public_grade.to_dict()
-                                            if episode.final_public_grade else None))
-        return info
-
-    # ---------------------------------------------------------------- recording
-
-    def _record(self, episode: Episode, raw_action: Any, outcome: Outcome, obs: dict, info: dict) -> None:
-        rewards = episode.rewards
-        episode.history.append({
-            "step": episode.steps, "action": outcome.action, "status": outcome.status,
-            "score": info["score"], "valid": outcome.grade.valid if outcome.grade else None,
-            "reward": outcome.reward, "error": outcome.error,
-        })
-        episode.recorder.record(StepRecord(
-            step=episode.steps,
-            action=outcome.action,
-            code=outcome.code,
-            message=outcome.message,
-            result=outcome.result,
-            grade=outcome.grade,
-            reward=outcome.reward,
-            scores={"score": info["score"], "position": info["position"], "split": self.settings.grade_split},
-            best={"score": rewards.best_score, "position": rewards.best_position, "step": rewards.best_step},
-            elapsed_s=episode.elapsed(),
-            budget_left={"steps": self._steps_left(), "time_s": self._time_left()},
-            limit_event=info["limit_event"],
-            feedback=obs["feedback"],
-            error=outcome.error_info,
-            info_markdown=outcome.markdown,
-            arguments=outcome.arguments if outcome.action != "invalid" else {"received": safe_repr(raw_action)[:300]},
-            started_at=outcome.started_at,
-            usage=episode.pending_usage or None,
-        ))
-        add_usage(episode.usage, episode.pending_usage)
-        episode.pending_usage = {}
 
 
 def make(competition: str | Competition, *, output_dir: str | os.PathLike[str] | None = None,
