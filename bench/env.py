@@ -36,6 +36,7 @@ import psutil
 
 import dojo_kernel
 from dojo_kernel.competition import register
+from dojo_kernel.isolation import resolve_mode
 from dojo_kernel.prepare.common import leaderboard_frame, sample_submission, write_competition
 
 RESULTS = Path(__file__).resolve().parent / "results" / "env.md"
@@ -171,7 +172,7 @@ def write_results(args, size_mb, warm, cold, stateful, stateful_steps, stateless
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
         f"Machine: {os.cpu_count()}-core, {memory_gb:.0f} GB ({platform.processor() or platform.machine()}), "
         f"shared with other work (load average {os.getloadavg()[0]:.1f} at the end)  ",
-        f"Isolation: {dojo_kernel.env.resolve_mode('auto').mode}",
+        f"Isolation: {resolve_mode('auto').mode}",
         "",
         "## reset()",
         "",
