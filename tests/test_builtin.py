@@ -78,6 +78,25 @@ def test_suites_name_builtins():
         builtin.suite("heavy")
 
 
+def test_the_lite_suite_is_measured_quick_and_with_headroom_and_readme_quotes_the_count():
+    """The lite suite's promise (each under a minute for the baseline, each between 20% and 90%
+    of its ladder) and README's count hold for the numbers bench/headroom.py last recorded."""
+    import json
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    measured = json.loads((root / "bench" / "results" / "headroom.json").read_text(encoding="utf-8"))
+    assert set(measured) == set(builtin.BUILTIN_NAMES), "re-run bench/headroom.py for the built-ins it lacks"
+    for name in builtin.suite("lite"):
+        row = measured[name]
+        assert 0.2 <= row["position"] <= 0.9, (name, row["position"])
+        assert row["episode_s"] < 60, (name, row["episode_s"])
+    inside = sum(0.2 <= row["position"] <= 0.9 for row in measured.values())
+    assert inside >= 20
+    quoted = re.search(r"between 20% and 90% of the\s+ladder on (\d+) of the (\d+)", (root / "README.md").read_text())
+    assert quoted and (int(quoted[1]), int(quoted[2])) == (inside, len(measured))
+
+
 def test_a_quick_build_is_never_taken_for_a_full_one(tmp_path):
     path = builtin.build("iris-species", root=tmp_path, quick=True)
     assert builtin.is_current(path, quick=True) and not builtin.is_current(path)
