@@ -191,6 +191,28 @@ def test_a_full_ladder_ranks_from_trivial_to_strong(tmp_path):
     assert np.isfinite(board["score"]).all()
 
 
+@pytest.mark.parametrize("rarest_class, folds_fail", [(3, False), (None, True)])
+def test_the_tuned_grid_keeps_two_rows_of_a_rare_class_in_every_training_fold(rarest_class, folds_fail):
+    """Early stopping holds out a stratified tenth of each fold, which needs two rows of every
+    class: with a class of 3 rows, 2 folds leave one fold with a single row and its fits fail."""
+    import warnings
+
+    from sklearn.exceptions import FitFailedWarning
+
+    from dojo_kernel.prepare import ladder
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = np.array([0] * 100 + [1] * 97 + [2] * 3)
+    rungs = ladder.classifier_rungs(len(x), label_output=False, n_classes=3, rarest_class=rarest_class)
+    tuned = next(rung for rung in rungs if rung[0].startswith("tuned: gradient boosting"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ladder.fit_tabular_ladder([tuned], x, y, x, lambda model, rows: pd.DataFrame(model.predict_proba(rows)))
+    failed = [w for w in caught if issubclass(w.category, FitFailedWarning)]
+    assert bool(failed) == folds_fail, [str(w.message) for w in failed]
+
+
 def test_a_featured_rung_reads_free_text_and_adds_its_own_features():
     """The careful rungs at the top of some ladders (prepare/featured_rungs.py): words the generic
     rungs cannot see (a one-hot of a 400-value text column) and a feature made from two columns."""
