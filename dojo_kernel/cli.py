@@ -360,16 +360,21 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from .leaderboard import AGENT_COLUMNS, RUN_COLUMNS, agent_table, read_runs, text_cell, to_csv
+    from .leaderboard import AGENT_COLUMNS, RUN_COLUMNS, agent_table, read_runs, root_runs, text_cell, to_csv
 
     runs = read_runs(args.runs_dirs)
-    rows = agent_table(runs)
-    table = Table(title=f"{len(runs)} run(s) in {', '.join(map(str, args.runs_dirs))}")
+    rows = agent_table(runs)  # root runs only: a branch is part of its root's episode
+    branches = len(runs) - len(root_runs(runs))
+    title = f"{len(runs) - branches} run(s) in {', '.join(map(str, args.runs_dirs))}"
+    table = Table(title=escape(title) + (f" (and {branches} branch run(s), not counted)" if branches else ""))
     for column in AGENT_COLUMNS:
         table.add_column(column.replace("_", " "), justify="left" if column == "agent" else "right")
     for row in rows:
         table.add_row(*(escape(text_cell(column, row[column])) for column in AGENT_COLUMNS))
     _console().print(table)
+    if branches:
+        print(f"{branches} branch run(s) (forks inside an episode) are listed per run (--runs-csv, `dojo report`, "
+              "column branch_of), not counted in the agent totals")
     target = args.csv if args.csv is not None else Path(args.runs_dirs[0]) / "leaderboard.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(to_csv(rows, AGENT_COLUMNS), encoding="utf-8")

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, expected
+from .run_branch import BranchOf
 
 ELO_BASE = 1500.0  # the mean rating; 400 points = 10:1 odds, as chess and MLE-Dojo's leaderboard scale it
 
 RUN_COLUMNS = ("competition", "agent", "seed", "steps", "time_s", "tokens", "cost_usd", "final_score",
-               "rank", "teams", "position", "medal", "above_median", "valid", "run")
+               "rank", "teams", "position", "medal", "above_median", "valid", "run", "branch_of")
 AGENT_COLUMNS = ("agent", "runs", "competitions", "medal_rate", "gold", "silver", "bronze", "above_median_rate",
                  "valid_rate", "mean_rank", "mean_position", "elo", "tokens", "cost_usd")
 
@@ -55,17 +56,24 @@ class RunResult:
     thresholds: dict[str, float] = field(default_factory=dict)  # the private leaderboard's medal lines
     timeline: list[dict[str, Any]] = field(default_factory=list)  # one dict per step
     error_categories: Counter = field(default_factory=Counter)
+    branch: BranchOf | None = None  # a fork inside another run's episode: listed, never counted in totals
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def branch_of(self) -> str | None:
+        """The parent run dir's name for a branch run ('?' where its files do not say); None for a root."""
+        return None if self.branch is None else self.branch.parent or "?"
 
     def row(self, root: Path | None = None) -> dict[str, Any]:
         run = os.path.relpath(self.path, root) if root is not None else str(self.path)
         return {"competition": self.competition, "agent": self.agent, "seed": self.seed, "steps": self.steps,
                 "time_s": self.time_s, "tokens": self.tokens, "cost_usd": self.cost_usd,
                 "final_score": self.final_score, "rank": self.rank, "teams": self.teams, "position": self.position,
-                "medal": self.medal, "above_median": self.above_median, "valid": self.valid, "run": run}
+                "medal": self.medal, "above_median": self.above_median, "valid": self.valid, "run": run,
+                "branch_of": self.branch_of}
 
 
 def read_runs(roots: Sequence[str | os.PathLike[str]]) -> list[RunResult]:
@@ -90,7 +98,7 @@ def read_run(path: Path) -> RunResult:
     record = load_run(path)  # tolerant of torn lines and missing summaries
     summary = record.summary
     result = RunResult(path=Path(path), competition=record.competition, agent=record.agent,
-                       steps=len(record.steps), finished=bool(summary))
+                       steps=len(record.steps), finished=bool(summary), branch=record.branch)
     result.seed = _int(summary.get("seed"))
     result.time_s = _number(summary.get("elapsed_s"))
     usage = _dict(summary.get("usage"))
@@ -143,11 +151,17 @@ def _step_score(entry: dict[str, Any]) -> float | None:
 
 # -- per-agent totals ----------------------------------------------------------------------------
 
+def root_runs(runs: Iterable[RunResult]) -> list[RunResult]:
+    """The runs that count in per-agent totals: every run but branches (forks inside an
+    episode, whose root holds the agent's answer; a tree search makes dozens)."""
+    return [run for run in runs if run.branch is None]
+
+
 def agent_table(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
-    """One row per agent (sorted by Elo, best first): the totals papers report."""
+    """One row per agent (sorted by Elo, best first): the totals papers report, over root runs only."""
     ratings = elo_ratings(runs)
     by_agent: dict[str, list[RunResult]] = {}
-    for run in runs:
+    for run in root_runs(runs):
         by_agent.setdefault(run.agent or "?", []).append(run)
     rows = []
     for agent, group in by_agent.items():
@@ -175,7 +189,7 @@ def head_to_head(runs: Sequence[RunResult]) -> list[tuple[str, str, float]]:
     different agents on the same competition (and the same seed where both have one). A run
     without a valid final submission loses to one with; two without draw."""
     groups: dict[tuple[Any, ...], list[RunResult]] = {}
-    for run in runs:
+    for run in root_runs(runs):  # a branch is part of its root's episode, not a game of its own
         if run.finished and run.agent:
             groups.setdefault((run.competition,), []).append(run)
     games = []
