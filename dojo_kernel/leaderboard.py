@@ -4,7 +4,8 @@ Per agent: medal rate and above-median rate (MLE-bench's measures), the mean lea
 rank, the valid-submission rate, the mean HumanRank-style position (MLE-Dojo's: the share of
 the leaderboard a final private score beats), and an Elo rating from head-to-head results
 on shared competitions. Runs are read through `read_runs`, the one place that knows the run
-dir's files.
+dir's files. Totals count one run per episode (`counted_runs`): branches that
+`DojoEnv.fork()` made inside an episode are listed per run (`branch_of`), not counted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .run_branch import BranchOf
 ELO_BASE = 1500.0  # the mean rating; 400 points = 10:1 odds, as chess and MLE-Dojo's leaderboard scale it
 
 RUN_COLUMNS = ("competition", "agent", "seed", "steps", "time_s", "tokens", "cost_usd", "final_score",
-               "rank", "teams", "position", "medal", "above_median", "valid", "run", "branch_of")
+               "rank", "teams", "position", "medal", "above_median", "valid", "run", "branch_of", "counted")
 AGENT_COLUMNS = ("agent", "runs", "competitions", "medal_rate", "gold", "silver", "bronze", "above_median_rate",
                  "valid_rate", "mean_rank", "mean_position", "elo", "tokens", "cost_usd")
 
@@ -151,18 +152,68 @@ def _step_score(entry: dict[str, Any]) -> float | None:
 
 # -- per-agent totals ----------------------------------------------------------------------------
 
-def root_runs(runs: Iterable[RunResult]) -> list[RunResult]:
-    """The runs that count in per-agent totals: every run but branches (forks inside an
-    episode, whose root holds the agent's answer; a tree search makes dozens)."""
-    return [run for run in runs if run.branch is None]
+def counted_runs(runs: Iterable[RunResult]) -> list[RunResult]:
+    """The runs per-agent totals count: one per episode. A branch (a fork inside an episode;
+    a tree search makes dozens) is part of its root's episode and is not counted, except the
+    branch a tree search chose as its result (tree.json), which stands for its root."""
+    runs = list(runs)
+    by_name = {(run.path.parent, run.name): run for run in runs}
+    stands_for: dict[Path, RunResult] = {}  # root path (the branch's own where its root is absent) -> branch
+    for run in sorted(runs, key=lambda r: str(r.path)):
+        if run.branch is not None and run.branch.chosen:
+            root = _root_of(run, by_name)
+            stands_for.setdefault(root.path if root is not None else run.path, run)
+    chosen = {id(run) for run in stands_for.values()}
+    return [run for run in runs if id(run) in chosen or (run.branch is None and run.path not in stands_for)]
+
+
+def run_rows(runs: Sequence[RunResult], root: Path | None = None) -> list[dict[str, Any]]:
+    """The per-run table (RUN_COLUMNS): every run, branches with `branch_of`, and whether the
+    per-agent totals count it."""
+    counted = {id(run) for run in counted_runs(runs)}
+    return [{**run.row(root), "counted": id(run) in counted} for run in runs]
+
+
+def uncounted_note(runs: Sequence[RunResult]) -> str | None:
+    """One sentence on the runs listed but not counted in the totals; None where every run counts."""
+    counted = {id(run) for run in counted_runs(runs)}
+    branches = sum(1 for run in runs if run.branch is not None and id(run) not in counted)
+    roots = sum(1 for run in runs if run.branch is None and id(run) not in counted)
+    if not branches and not roots:
+        return None
+    note = f"{branches} branch run(s) (forks inside an episode) are listed, not counted in the agent totals"
+    if roots:
+        note += (f"; {roots} root run(s) are counted through the branch their tree search chose "
+                 "(the episode's result)")
+    return note + "."
+
+
+def _root_of(run: RunResult, by_name: dict[tuple[Path, str], RunResult]) -> RunResult | None:
+    """The root run of a branch's episode, by parent names in the same folder; None where a
+    parent is missing or the names form a cycle (the files are untrusted)."""
+    seen: set[Path] = set()
+    while run.branch is not None:
+        if run.path in seen:
+            return None
+        seen.add(run.path)
+        parent = by_name.get((run.path.parent, run.branch.parent or ""))
+        if parent is None:
+            return None
+        run = parent
+    return run
 
 
 def agent_table(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
-    """One row per agent (sorted by Elo, best first): the totals papers report, over root runs only."""
+    """One row per agent (sorted by Elo, best first): the totals papers report, one run per
+    episode (see counted_runs); tokens and cost are summed over every run, branches too (each
+    branch records the model calls it made, once)."""
     ratings = elo_ratings(runs)
     by_agent: dict[str, list[RunResult]] = {}
-    for run in root_runs(runs):
+    for run in counted_runs(runs):
         by_agent.setdefault(run.agent or "?", []).append(run)
+    usage: dict[str, list[RunResult]] = {}
+    for run in runs:
+        usage.setdefault(run.agent or "?", []).append(run)
     rows = []
     for agent, group in by_agent.items():
         finished = [run for run in group if run.finished] or group
@@ -177,8 +228,8 @@ def agent_table(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
             # HumanRank-style: a run without a valid final submission beats nobody
             "mean_position": _mean(run.position if run.position is not None else 0.0 for run in finished),
             "elo": ratings.get(agent),
-            "tokens": sum(run.tokens or 0 for run in group) or None,
-            "cost_usd": sum(run.cost_usd or 0.0 for run in group) or None,
+            "tokens": sum(run.tokens or 0 for run in usage[agent]) or None,
+            "cost_usd": sum(run.cost_usd or 0.0 for run in usage[agent]) or None,
         })
     rows.sort(key=lambda row: (-(row["elo"] or 0.0), row["agent"]))
     return rows
@@ -189,7 +240,7 @@ def head_to_head(runs: Sequence[RunResult]) -> list[tuple[str, str, float]]:
     different agents on the same competition (and the same seed where both have one). A run
     without a valid final submission loses to one with; two without draw."""
     groups: dict[tuple[Any, ...], list[RunResult]] = {}
-    for run in root_runs(runs):  # a branch is part of its root's episode, not a game of its own
+    for run in counted_runs(runs):  # one game per episode, never one per branch
         if run.finished and run.agent:
             groups.setdefault((run.competition,), []).append(run)
     games = []

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .episode_tree import EpisodeTree, html_tree
-from .leaderboard import AGENT_COLUMNS, RunResult, agent_table, root_runs, text_cell
+from .leaderboard import AGENT_COLUMNS, RunResult, agent_table, counted_runs, text_cell, uncounted_note
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
@@ -52,9 +52,8 @@ def render_page(runs: Sequence[RunResult], *, title: str, out_dir: Path, trees: 
     runs = sorted(runs, key=lambda r: (r.competition or "", r.agent or "", r.seed if r.seed is not None else -1,
                                        str(r.path)))
     anchors = _anchors(runs)
-    branches = len(runs) - len(root_runs(runs))
-    branch_note = (f" {branches} of them are branches (forks inside another run's episode, marked in the runs "
-                   "table): they are listed, not counted in the agent totals." if branches else "")
+    note = uncounted_note(runs)
+    branch_note = f" {note} (Branches are marked in the runs table.)" if note else ""
     parts = ["<!doctype html>", "<html lang='en'><head><meta charset='utf-8'>",
              f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
              f"<h1>{_e(title)}</h1>",
@@ -124,7 +123,7 @@ def _runs_section(runs: Sequence[RunResult], anchors: dict[int, str]) -> list[st
 
 def _errors_section(runs: Sequence[RunResult]) -> list[str]:
     by_agent: dict[str, Counter] = {}
-    for run in root_runs(runs):  # per-agent counts, as every total: roots only
+    for run in counted_runs(runs):  # per-agent counts, as every total: one run per episode
         by_agent.setdefault(run.agent or "?", Counter()).update(run.error_categories)
     categories = sorted({category for counts in by_agent.values() for category in counts})
     if not categories:

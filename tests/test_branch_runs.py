@@ -11,7 +11,7 @@ import pytest
 
 import dojo_kernel
 from dojo_kernel.cli import main
-from dojo_kernel.leaderboard import agent_table, read_run, read_runs
+from dojo_kernel.leaderboard import agent_table, read_run, read_runs, run_rows, uncounted_note
 from dojo_kernel.report import load_run, summary_rows, write_report
 from dojo_kernel.rundir import mark_run_dir
 from tiny_competition import build, submission_code
@@ -57,6 +57,7 @@ def test_a_branch_summary_names_its_parent_and_the_leaderboard_counts_the_root_o
         rows = {Path(row["run"]).name: row for row in csv.DictReader(file)}
     assert set(rows) == {root.name, branch.name}  # both runs listed...
     assert rows[branch.name]["branch_of"] == root.name and rows[root.name]["branch_of"] == ""
+    assert (rows[root.name]["counted"], rows[branch.name]["counted"]) == ("True", "False")
     assert rows[branch.name]["final_score"] == "1"  # the branch's own final submission
     with open(agents_csv, newline="") as file:
         agents = list(csv.DictReader(file))
@@ -70,7 +71,7 @@ def test_dojo_report_marks_the_branch(forked_runs, tmp_path):
     assert rows[branch.name]["branch"] == f"branch of {root.name} at step 1" and rows[root.name]["branch"] == "-"
     text = write_report(runs_dir, tmp_path / "report").read_text()
     assert f"branch of {root.name} at step 1" in text
-    assert "1 of them are branches" in text
+    assert "1 branch run(s) (forks inside an episode) are listed, not counted" in text
     agents_table = text.split("id='agents-table'")[1].split("</table>")[0]
     assert "<td>1</td>" in agents_table.replace(" class='text'", "")  # runs: 1
 
@@ -125,3 +126,28 @@ def test_a_bad_branch_field_falls_back_to_the_reward_log(tmp_path):
     result = read_run(run)
     assert result.branch is not None and (result.branch_of, result.branch.fork_step) == ("?", 1)
     assert [row["runs"] for row in agent_table(read_runs([runs]))] == [1]
+
+
+def test_the_branch_a_tree_search_chose_stands_for_its_episode(tmp_path):
+    """agents/tree.py ends with its chosen branch (tree.json: search.chosen): that branch's
+    result is the episode's, counted once in place of its root; tokens count on every run."""
+    runs = tmp_path / "runs"
+    common = {"agent": "tree", "competition": "c", "higher_is_better": True}
+    step = [{"step": 1, "action": "execute_code", "reward": 0.0}]
+    _run(runs, "root", step, {**common, "final_valid": None, "branch": None, "usage": {}})
+    _run(runs, "b1", step, {**common, "branch": {"parent_run_dir": "root", "fork_step": 0},
+                            "usage": {"total_tokens": 10}})
+    _run(runs, "b2", step, {**common, "branch": {"parent_run_dir": "b1", "fork_step": 1}, "final_valid": True,
+                            "final_score": 0.9, "medal": "gold", "usage": {"total_tokens": 7}})
+    _run(runs, "loop", step, {**common, "branch": {"parent_run_dir": "loop", "fork_step": 1}})  # its own parent
+    (runs / "tree.json").write_text(json.dumps({"nodes": {
+        "root": {"parent": None}, "b1": {"parent": "root", "search": {"chosen": False}},
+        "b2": {"parent": "b1", "search": {"chosen": True}}, "loop": {"parent": "loop", "search": {"chosen": "yes"}}}}))
+    results = read_runs([runs])
+    [row] = agent_table(results)
+    assert (row["runs"], row["valid_rate"], row["gold"], row["tokens"]) == (1, 1.0, 1, 17)
+    counted = {Path(row["run"]).name: row["counted"] for row in run_rows(results)}
+    assert counted == {"root": False, "b1": False, "b2": True, "loop": False}
+    assert uncounted_note(results) == ("2 branch run(s) (forks inside an episode) are listed, not counted in the "
+                                       "agent totals; 1 root run(s) are counted through the branch their tree "
+                                       "search chose (the episode's result).")
