@@ -206,11 +206,13 @@ def _fmt(value: float | None) -> str:
 
 
 def summary_rows(records: list[RunRecord]) -> list[dict[str, str]]:
-    """The report table's rows, as text (shared by the HTML page and `dojo report`'s terminal table)."""
+    """The report table's rows, as text (`dojo report`'s terminal table); a "branch" column
+    ("branch of NAME at step N") where any run is a fork inside another's episode."""
+    branches = any(r.branch for r in records)
     return [{"run": r.name, "competition": r.competition or "-", "agent": r.agent or "-",
              "steps": str(len(r.steps)), "return": f"{r.total_reward:.4g}", "best score": _fmt(r.best_score),
              "final score": _fmt(r.final_score), "ended": r.ended,
-             "branch": r.branch.label() if r.branch else "-"} for r in records]
+             **({"branch": r.branch.label() if r.branch else "-"} if branches else {})} for r in records]
 
 
 def _relative(target: Path, start: Path) -> str:

@@ -108,12 +108,14 @@ def _run(root: Path, name: str, steps: list[dict], summary: dict | None) -> Path
 @pytest.mark.parametrize("branch", ["x", {"parent_run_dir": 5, "fork_step": 1}, {"parent_run_dir": "p"},
                                     {"parent_run_dir": "../elsewhere", "fork_step": 2},
                                     {"parent_run_dir": "p", "fork_step": True}, ["p", 1], None])
-def test_a_hostile_branch_field_reads_as_a_root(tmp_path, branch):
+def test_a_hostile_branch_field_reads_as_a_root(tmp_path, branch, capsys):
     steps = [{"step": 1, "action": "execute_code", "reward": 0.0, "inherited": "yes"},
              {"step": 2, "action": "execute_code", "reward": 0.5, "inherited": 1}]
     run = _run(tmp_path / "runs", "r", steps, {"agent": "a", "competition": "c", "branch": branch})
     assert read_run(run).branch is None and load_run(run).branch is None
     assert [row["runs"] for row in agent_table(read_runs([tmp_path / "runs"]))] == [1]
+    assert main(["leaderboard", str(tmp_path / "runs"), "--csv", str(tmp_path / "agents.csv")]) == 0
+    assert "not counted" not in capsys.readouterr().out
 
 
 def test_a_bad_branch_field_falls_back_to_the_reward_log(tmp_path):
