@@ -330,7 +330,9 @@ class TrajectoryRecorder:
         branch = self._metadata["dojo"].get("branch")
         if not isinstance(branch, dict):
             return None
-        return {"parent_run_dir": Path(str(branch.get("parent_run_dir"))).name, "fork_step": branch.get("fork_step")}
+        parent = branch.get("parent_run_dir")
+        return {"parent_run_dir": Path(parent).name if isinstance(parent, str) else None,
+                "fork_step": branch.get("fork_step")}
 
     def close(self, summary: dict[str, Any]) -> None:
         """Finish the episode: the summary goes into the notebook metadata and summary.json."""
