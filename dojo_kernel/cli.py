@@ -360,22 +360,37 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from .leaderboard import AGENT_COLUMNS, RUN_COLUMNS, agent_table, read_runs, text_cell, to_csv
+    from .leaderboard import (
+        AGENT_COLUMNS,
+        RUN_COLUMNS,
+        agent_table,
+        counted_runs,
+        read_runs,
+        run_rows,
+        text_cell,
+        to_csv,
+        uncounted_note,
+    )
 
     runs = read_runs(args.runs_dirs)
-    rows = agent_table(runs)
-    table = Table(title=f"{len(runs)} run(s) in {', '.join(map(str, args.runs_dirs))}")
+    rows = agent_table(runs)  # one run per episode: a fork inside an episode is part of it
+    counted = len(counted_runs(runs))
+    title = escape(f"{counted} run(s) in {', '.join(map(str, args.runs_dirs))}")
+    table = Table(title=title + (f" ({len(runs) - counted} more listed, not counted)" if counted < len(runs) else ""))
     for column in AGENT_COLUMNS:
         table.add_column(column.replace("_", " "), justify="left" if column == "agent" else "right")
     for row in rows:
         table.add_row(*(escape(text_cell(column, row[column])) for column in AGENT_COLUMNS))
     _console().print(table)
+    note = uncounted_note(runs)
+    if note:
+        print(note + " Per run (column branch_of): --runs-csv FILE, or `dojo report`.")
     target = args.csv if args.csv is not None else Path(args.runs_dirs[0]) / "leaderboard.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(to_csv(rows, AGENT_COLUMNS), encoding="utf-8")
     print(f"per agent: {target}")
     if args.runs_csv is not None:
-        args.runs_csv.write_text(to_csv((run.row() for run in runs), RUN_COLUMNS), encoding="utf-8")
+        args.runs_csv.write_text(to_csv(run_rows(runs), RUN_COLUMNS), encoding="utf-8")
         print(f"per run:   {args.runs_csv}")
     return 0
 

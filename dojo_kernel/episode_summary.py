@@ -63,4 +63,7 @@ def episode_summary(env: DojoEnv, episode: Episode) -> dict[str, Any]:
         "started_at": episode.started_at,
         "ended_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "run_dir": str(episode.run_dir),
+        # a fork inside an episode (DojoEnv.fork): {"parent_run_dir": NAME, "fork_step": N}; null for a
+        # root. Leaderboards count roots only (a tree search's branches are not runs of their own).
+        "branch": episode.recorder.branch,
     }

@@ -4,7 +4,8 @@ Per agent: medal rate and above-median rate (MLE-bench's measures), the mean lea
 rank, the valid-submission rate, the mean HumanRank-style position (MLE-Dojo's: the share of
 the leaderboard a final private score beats), and an Elo rating from head-to-head results
 on shared competitions. Runs are read through `read_runs`, the one place that knows the run
-dir's files.
+dir's files. Totals count one run per episode (`counted_runs`): branches that
+`DojoEnv.fork()` made inside an episode are listed per run (`branch_of`), not counted.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, expected
+from .run_branch import BranchOf
 
 ELO_BASE = 1500.0  # the mean rating; 400 points = 10:1 odds, as chess and MLE-Dojo's leaderboard scale it
 
 RUN_COLUMNS = ("competition", "agent", "seed", "steps", "time_s", "tokens", "cost_usd", "final_score",
-               "rank", "teams", "position", "medal", "above_median", "valid", "run")
+               "rank", "teams", "position", "medal", "above_median", "valid", "run", "branch_of", "counted")
 AGENT_COLUMNS = ("agent", "runs", "competitions", "medal_rate", "gold", "silver", "bronze", "above_median_rate",
                  "valid_rate", "mean_rank", "mean_position", "elo", "tokens", "cost_usd")
 
@@ -55,17 +57,24 @@ class RunResult:
     thresholds: dict[str, float] = field(default_factory=dict)  # the private leaderboard's medal lines
     timeline: list[dict[str, Any]] = field(default_factory=list)  # one dict per step
     error_categories: Counter = field(default_factory=Counter)
+    branch: BranchOf | None = None  # a fork inside another run's episode: listed, never counted in totals
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def branch_of(self) -> str | None:
+        """The parent run dir's name for a branch run ('?' where its files do not say); None for a root."""
+        return None if self.branch is None else self.branch.parent or "?"
 
     def row(self, root: Path | None = None) -> dict[str, Any]:
         run = os.path.relpath(self.path, root) if root is not None else str(self.path)
         return {"competition": self.competition, "agent": self.agent, "seed": self.seed, "steps": self.steps,
                 "time_s": self.time_s, "tokens": self.tokens, "cost_usd": self.cost_usd,
                 "final_score": self.final_score, "rank": self.rank, "teams": self.teams, "position": self.position,
-                "medal": self.medal, "above_median": self.above_median, "valid": self.valid, "run": run}
+                "medal": self.medal, "above_median": self.above_median, "valid": self.valid, "run": run,
+                "branch_of": self.branch_of}
 
 
 def read_runs(roots: Sequence[str | os.PathLike[str]]) -> list[RunResult]:
@@ -90,7 +99,7 @@ def read_run(path: Path) -> RunResult:
     record = load_run(path)  # tolerant of torn lines and missing summaries
     summary = record.summary
     result = RunResult(path=Path(path), competition=record.competition, agent=record.agent,
-                       steps=len(record.steps), finished=bool(summary))
+                       steps=len(record.steps), finished=bool(summary), branch=record.branch)
     result.seed = _int(summary.get("seed"))
     result.time_s = _number(summary.get("elapsed_s"))
     usage = _dict(summary.get("usage"))
@@ -143,12 +152,68 @@ def _step_score(entry: dict[str, Any]) -> float | None:
 
 # -- per-agent totals ----------------------------------------------------------------------------
 
+def counted_runs(runs: Iterable[RunResult]) -> list[RunResult]:
+    """The runs per-agent totals count: one per episode. A branch (a fork inside an episode;
+    a tree search makes dozens) is part of its root's episode and is not counted, except the
+    branch a tree search chose as its result (tree.json), which stands for its root."""
+    runs = list(runs)
+    by_name = {(run.path.parent, run.name): run for run in runs}
+    stands_for: dict[Path, RunResult] = {}  # root path (the branch's own where its root is absent) -> branch
+    for run in sorted(runs, key=lambda r: str(r.path)):
+        if run.branch is not None and run.branch.chosen:
+            root = _root_of(run, by_name)
+            stands_for.setdefault(root.path if root is not None else run.path, run)
+    chosen = {id(run) for run in stands_for.values()}
+    return [run for run in runs if id(run) in chosen or (run.branch is None and run.path not in stands_for)]
+
+
+def run_rows(runs: Sequence[RunResult], root: Path | None = None) -> list[dict[str, Any]]:
+    """The per-run table (RUN_COLUMNS): every run, branches with `branch_of`, and whether the
+    per-agent totals count it."""
+    counted = {id(run) for run in counted_runs(runs)}
+    return [{**run.row(root), "counted": id(run) in counted} for run in runs]
+
+
+def uncounted_note(runs: Sequence[RunResult]) -> str | None:
+    """One sentence on the runs listed but not counted in the totals; None where every run counts."""
+    counted = {id(run) for run in counted_runs(runs)}
+    branches = sum(1 for run in runs if run.branch is not None and id(run) not in counted)
+    roots = sum(1 for run in runs if run.branch is None and id(run) not in counted)
+    if not branches and not roots:
+        return None
+    note = f"{branches} branch run(s) (forks inside an episode) are listed, not counted in the agent totals"
+    if roots:
+        note += (f"; {roots} root run(s) are counted through the branch their tree search chose "
+                 "(the episode's result)")
+    return note + "."
+
+
+def _root_of(run: RunResult, by_name: dict[tuple[Path, str], RunResult]) -> RunResult | None:
+    """The root run of a branch's episode, by parent names in the same folder; None where a
+    parent is missing or the names form a cycle (the files are untrusted)."""
+    seen: set[Path] = set()
+    while run.branch is not None:
+        if run.path in seen:
+            return None
+        seen.add(run.path)
+        parent = by_name.get((run.path.parent, run.branch.parent or ""))
+        if parent is None:
+            return None
+        run = parent
+    return run
+
+
 def agent_table(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
-    """One row per agent (sorted by Elo, best first): the totals papers report."""
+    """One row per agent (sorted by Elo, best first): the totals papers report, one run per
+    episode (see counted_runs); tokens and cost are summed over every run, branches too (each
+    branch records the model calls it made, once)."""
     ratings = elo_ratings(runs)
     by_agent: dict[str, list[RunResult]] = {}
-    for run in runs:
+    for run in counted_runs(runs):
         by_agent.setdefault(run.agent or "?", []).append(run)
+    usage: dict[str, list[RunResult]] = {}
+    for run in runs:
+        usage.setdefault(run.agent or "?", []).append(run)
     rows = []
     for agent, group in by_agent.items():
         finished = [run for run in group if run.finished] or group
@@ -163,8 +228,8 @@ def agent_table(runs: Sequence[RunResult]) -> list[dict[str, Any]]:
             # HumanRank-style: a run without a valid final submission beats nobody
             "mean_position": _mean(run.position if run.position is not None else 0.0 for run in finished),
             "elo": ratings.get(agent),
-            "tokens": sum(run.tokens or 0 for run in group) or None,
-            "cost_usd": sum(run.cost_usd or 0.0 for run in group) or None,
+            "tokens": sum(run.tokens or 0 for run in usage[agent]) or None,
+            "cost_usd": sum(run.cost_usd or 0.0 for run in usage[agent]) or None,
         })
     rows.sort(key=lambda row: (-(row["elo"] or 0.0), row["agent"]))
     return rows
@@ -175,7 +240,7 @@ def head_to_head(runs: Sequence[RunResult]) -> list[tuple[str, str, float]]:
     different agents on the same competition (and the same seed where both have one). A run
     without a valid final submission loses to one with; two without draw."""
     groups: dict[tuple[Any, ...], list[RunResult]] = {}
-    for run in runs:
+    for run in counted_runs(runs):  # one game per episode, never one per branch
         if run.finished and run.agent:
             groups.setdefault((run.competition,), []).append(run)
     games = []

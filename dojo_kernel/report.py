@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, expected
 from .metrics.registry import is_better
+from .run_branch import BranchOf, branch_of
 from .rundir import REWARDS_FILE, RunDir, find_run_dirs, read_run
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class RunRecord:
     scores: list[float | None] = field(default_factory=list)  # per step; None where nothing was graded
     statuses: list[str | None] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    branch: BranchOf | None = None  # a fork inside another run's episode (see run_branch); None for a root
 
     @property
     def total_reward(self) -> float:
@@ -107,7 +109,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunRecord:
         run = read_run(run_dir)
     except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
         raise ConfigError(expected(f"a readable {REWARDS_FILE} in {run_dir}", f"{type(error).__name__}: {error}")) from None
-    record = RunRecord(path=run.path, name=run.path.name, summary=run.summary)
+    record = RunRecord(path=run.path, name=run.path.name, summary=run.summary, branch=branch_of(run))
     for number, entry in run.lines:
         step = entry.get("step")
         record.steps.append(step if isinstance(step, int) and not isinstance(step, bool) else number)
@@ -204,10 +206,13 @@ def _fmt(value: float | None) -> str:
 
 
 def summary_rows(records: list[RunRecord]) -> list[dict[str, str]]:
-    """The report table's rows, as text (shared by the HTML page and `dojo report`'s terminal table)."""
+    """The report table's rows, as text (`dojo report`'s terminal table); a "branch" column
+    ("branch of NAME at step N") where any run is a fork inside another's episode."""
+    branches = any(r.branch for r in records)
     return [{"run": r.name, "competition": r.competition or "-", "agent": r.agent or "-",
              "steps": str(len(r.steps)), "return": f"{r.total_reward:.4g}", "best score": _fmt(r.best_score),
-             "final score": _fmt(r.final_score), "ended": r.ended} for r in records]
+             "final score": _fmt(r.final_score), "ended": r.ended,
+             **({"branch": r.branch.label() if r.branch else "-"} if branches else {})} for r in records]
 
 
 def _relative(target: Path, start: Path) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .episode_tree import EpisodeTree, html_tree
-from .leaderboard import AGENT_COLUMNS, RunResult, agent_table, text_cell
+from .leaderboard import AGENT_COLUMNS, RunResult, agent_table, counted_runs, text_cell, uncounted_note
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
@@ -52,11 +52,13 @@ def render_page(runs: Sequence[RunResult], *, title: str, out_dir: Path, trees: 
     runs = sorted(runs, key=lambda r: (r.competition or "", r.agent or "", r.seed if r.seed is not None else -1,
                                        str(r.path)))
     anchors = _anchors(runs)
+    note = uncounted_note(runs)
+    branch_note = f" {note} (Branches are marked in the runs table.)" if note else ""
     parts = ["<!doctype html>", "<html lang='en'><head><meta charset='utf-8'>",
              f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
              f"<h1>{_e(title)}</h1>",
              f"<p>{len(runs)} run(s), {len({r.agent for r in runs})} agent(s), "
-             f"{len({r.competition for r in runs})} competition(s). Final scores are graded once, on the private "
+             f"{len({r.competition for r in runs})} competition(s).{_e(branch_note)} Final scores are graded once, on the private "
              "split; positions are the share of the private leaderboard a final score beats (MLE-Dojo's "
              "HumanRank-style measure); medals and above-median follow MLE-bench's rules. Elo is fitted to the "
              "head-to-head results of agents on shared competitions (400 points: 10 to 1 odds).</p>"]
@@ -112,7 +114,8 @@ def _runs_section(runs: Sequence[RunResult], anchors: dict[int, str]) -> list[st
             else:
                 text = text_cell(key, value)
             cells.append(_td(key, text))
-        cells.append(f"<td class='text'><a href='#{anchors[index]}'>{_e(run.name)}</a></td>")
+        branch = f" <span class='muted branch'>{_e(run.branch.label())}</span>" if run.branch else ""
+        cells.append(f"<td class='text'><a href='#{anchors[index]}'>{_e(run.name)}</a>{branch}</td>")
         out.append(f"<tr class='{_e(run.medal or '')}'>" + "".join(cells) + "</tr>")
     out.append("</table>")
     return out
@@ -120,7 +123,7 @@ def _runs_section(runs: Sequence[RunResult], anchors: dict[int, str]) -> list[st
 
 def _errors_section(runs: Sequence[RunResult]) -> list[str]:
     by_agent: dict[str, Counter] = {}
-    for run in runs:
+    for run in counted_runs(runs):  # per-agent counts, as every total: one run per episode
         by_agent.setdefault(run.agent or "?", Counter()).update(run.error_categories)
     categories = sorted({category for counts in by_agent.values() for category in counts})
     if not categories:

@@ -321,6 +321,19 @@ class TrajectoryRecorder:
         self._steps = parent._steps
         self._last_step = parent._last_step
 
+    @property
+    def branch(self) -> dict[str, Any] | None:
+        """{"parent_run_dir": the parent's run dir NAME, "fork_step": N} where this trajectory
+        inherited another's (a fork of its episode); None for a root episode. The notebook's
+        metadata keeps the parent's full path; the summary gets the name, which stays true
+        when the runs folder moves."""
+        branch = self._metadata["dojo"].get("branch")
+        if not isinstance(branch, dict):
+            return None
+        parent = branch.get("parent_run_dir")
+        return {"parent_run_dir": Path(parent).name if isinstance(parent, str) else None,
+                "fork_step": branch.get("fork_step")}
+
     def close(self, summary: dict[str, Any]) -> None:
         """Finish the episode: the summary goes into the notebook metadata and summary.json."""
         if self._closed:

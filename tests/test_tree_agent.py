@@ -20,6 +20,7 @@ from dojo_kernel.agents.tree_policy import Node, backpropagate, best_node, selec
 from dojo_kernel.branching import read_tree  # noqa: E402
 from dojo_kernel.cli import main  # noqa: E402
 from dojo_kernel.errors import ConfigError  # noqa: E402
+from dojo_kernel.leaderboard import agent_table, read_runs  # noqa: E402
 from dojo_kernel.rundir import read_summary  # noqa: E402
 from tiny_competition import build  # noqa: E402
 
@@ -113,6 +114,10 @@ def test_best_first_expands_the_best_node_and_ends_with_it(competition, tmp_path
     assert "score 0.65" in rows[1] and "CHOSEN" not in rows[1] and "score -" in rows[0]
     page = (tmp_path / "report" / "report.html").read_text()
     assert page.count("<li") == 7 and page.count("<li class='chosen'><a href='#run-") == 1
+    # In per-agent totals the search is one run, whose result is the chosen branch's; its tokens all count.
+    [row] = agent_table(read_runs([output_dir]))
+    assert (row["runs"], row["valid_rate"], row["tokens"]) == (1, 1.0, sum(
+        read_summary(output_dir / name)["usage"].get("total_tokens", 0) for name in nodes))
 
     # The chosen branch, three forks deep, replays from the root: its inherited cells, then its own.
     assert main(["replay", str(chosen), "--isolation", "none"]) == 0
