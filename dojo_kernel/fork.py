@@ -83,6 +83,10 @@ class SharedSandbox:
     torn_down: bool = False
     owner_closed: bool = False  # the root session is closed: its runtime folder goes with root_dir
     scratch: set[Path] = field(default_factory=set)
+    # The root kernel's group reaper and cgroups, taken over when its session closes before the
+    # sandbox goes: the root's own dispose() never reaches them, so tear_down() ends them.
+    root_reaper: subprocess.Popen | None = None
+    root_cgroup: Any = None
     _count: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -131,12 +135,14 @@ class SharedSandbox:
                     self.torn_down = True  # the caller kills it and removes root_dir...
                     kept = bool(self.scratch)
                 if kept:  # ...unless a forked episode's files are still there
+                    self._take_root_leftovers(kernel)
                     self.tear_down()
                     kernel.client.stop_channels()
                     return True
                 _LIVE_SANDBOXES.discard(self)
                 return False
             self._retire_root()
+            self._take_root_leftovers(kernel)
             kernel.retired = True
             kernel.client.stop_channels()
             return True
@@ -167,12 +173,24 @@ class SharedSandbox:
                 _signal(pid, signal.SIGKILL)
         _signal(self.root_pid, signal.SIGSTOP)
 
+    def _take_root_leftovers(self, kernel: _Kernel) -> None:
+        self.root_reaper, self.root_cgroup = kernel.reaper, kernel.cgroup
+        kernel.reaper = kernel.cgroup = None
+
     def tear_down(self) -> None:
         kill_tree(self.launcher.pid, process_group=self.launcher.pid)
         try:
             self.launcher.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        if self.root_cgroup is not None:
+            self.root_cgroup.remove()
+        if self.root_reaper is not None:  # it exits by itself once the group is gone; reap it
+            try:
+                self.root_reaper.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.root_reaper.kill()
+                self.root_reaper.wait()
         with self._lock:
             self.torn_down = True
         self._remove_folders()

@@ -178,6 +178,9 @@ def test_fork_under_the_sandbox(make_session, forks, tmp_path):
     assert seen.status == "ok" and seen.text.splitlines()[0] == "p 65534 dojo-kernel"
     assert child.run("value = 'c'").status == "ok"
     assert parent.run("print(value)").text == "p\n"
+    assert parent._kernel is not None
+    reaper = parent._kernel.reaper  # the root's group reaper: the sandbox takes it over
+    assert reaper is not None
     parent.close()  # the root retires; its branch keeps running in the sandbox
     assert child.run("print(value)").text == "c\n"
     assert child.run("open('/etc/hostname-probe', 'w')").status == "error"  # still read-only
@@ -185,6 +188,8 @@ def test_fork_under_the_sandbox(make_session, forks, tmp_path):
     child.close()
     assert_nothing_left(tmp_path)
     assert not parent.runtime_dir.exists() and not child.runtime_dir.exists()
+    # reaped, not left a zombie whose Popen warns "subprocess N is still running" when collected
+    assert reaper.returncode is not None
 
 
 ENV_SCRIPT = """
