@@ -69,7 +69,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from .prepare import builtin
 
     table = Table(title=f"competitions (data root: {data_root()})",
-                  caption="a built-in is built on its first `dojo run` (seconds); Kaggle ones need `dojo prepare NAME`")
+                  caption="a built-in is built on its first `dojo run` (under a minute); Kaggle ones need `dojo prepare NAME`")
     for column in ("name", "kind", "metric", "size", "built"):
         table.add_column(column, no_wrap=column in ("name", "metric", "size"), overflow="fold")
     shown = set()

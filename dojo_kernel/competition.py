@@ -533,7 +533,7 @@ def _load_cached(path: Path) -> Competition:
 
 
 def get_competition(name: str) -> Competition:
-    """The competition called ``name``; a built-in one is built on first use (seconds).
+    """The competition called ``name``; a built-in one is built on first use (under a minute).
 
     Raises CompetitionNotFound (a KeyError) listing the closest names.
     """
