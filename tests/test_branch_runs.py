@@ -13,7 +13,7 @@ import dojo_kernel
 from dojo_kernel.cli import main
 from dojo_kernel.leaderboard import agent_table, read_run, read_runs, run_rows, uncounted_note
 from dojo_kernel.report import load_run, summary_rows, write_report
-from dojo_kernel.rundir import mark_run_dir
+from test_report import make_run
 from tiny_competition import build, submission_code
 
 pytestmark = pytest.mark.timeout(240)
@@ -95,23 +95,13 @@ def test_an_older_or_running_branch_is_told_by_its_inherited_lines(forked_runs, 
     assert [row["runs"] for row in agent_table(read_runs([copy]))] == [1]
 
 
-def _run(root: Path, name: str, steps: list[dict], summary: dict | None) -> Path:
-    run = root / name
-    run.mkdir(parents=True)
-    mark_run_dir(run)
-    (run / "rewards.jsonl").write_text("".join(json.dumps(step) + "\n" for step in steps))
-    if summary is not None:
-        (run / "summary.json").write_text(json.dumps(summary))
-    return run
-
-
 @pytest.mark.parametrize("branch", ["x", {"parent_run_dir": 5, "fork_step": 1}, {"parent_run_dir": "p"},
                                     {"parent_run_dir": "../elsewhere", "fork_step": 2},
                                     {"parent_run_dir": "p", "fork_step": True}, ["p", 1], None])
 def test_a_hostile_branch_field_reads_as_a_root(tmp_path, branch, capsys):
     steps = [{"step": 1, "action": "execute_code", "reward": 0.0, "inherited": "yes"},
              {"step": 2, "action": "execute_code", "reward": 0.5, "inherited": 1}]
-    run = _run(tmp_path / "runs", "r", steps, {"agent": "a", "competition": "c", "branch": branch})
+    run = make_run(tmp_path / "runs", "r", steps, {"agent": "a", "competition": "c", "branch": branch})
     assert read_run(run).branch is None and load_run(run).branch is None
     assert [row["runs"] for row in agent_table(read_runs([tmp_path / "runs"]))] == [1]
     assert main(["leaderboard", str(tmp_path / "runs"), "--csv", str(tmp_path / "agents.csv")]) == 0
@@ -122,8 +112,8 @@ def test_a_bad_branch_field_falls_back_to_the_reward_log(tmp_path):
     steps = [{"step": 1, "action": "execute_code", "reward": 0.0, "inherited": True},
              {"step": 2, "action": "execute_code", "reward": 0.5}]
     runs = tmp_path / "runs"
-    _run(runs, "root", steps[1:], {"agent": "a", "competition": "c"})
-    run = _run(runs, "fork", steps, {"agent": "a", "competition": "c", "branch": {"parent_run_dir": 5}})
+    make_run(runs, "root", steps[1:], {"agent": "a", "competition": "c"})
+    run = make_run(runs, "fork", steps, {"agent": "a", "competition": "c", "branch": {"parent_run_dir": 5}})
     (runs / "tree.json").write_text(json.dumps({"nodes": {"fork": {"parent": ["not", "a", "name"]}}}))
     result = read_run(run)
     assert result.branch is not None and (result.branch_of, result.branch.fork_step) == ("?", 1)
@@ -136,12 +126,12 @@ def test_the_branch_a_tree_search_chose_stands_for_its_episode(tmp_path):
     runs = tmp_path / "runs"
     common = {"agent": "tree", "competition": "c", "higher_is_better": True}
     step = [{"step": 1, "action": "execute_code", "reward": 0.0}]
-    _run(runs, "root", step, {**common, "final_valid": None, "branch": None, "usage": {}})
-    _run(runs, "b1", step, {**common, "branch": {"parent_run_dir": "root", "fork_step": 0},
+    make_run(runs, "root", step, {**common, "final_valid": None, "branch": None, "usage": {}})
+    make_run(runs, "b1", step, {**common, "branch": {"parent_run_dir": "root", "fork_step": 0},
                             "usage": {"total_tokens": 10}})
-    _run(runs, "b2", step, {**common, "branch": {"parent_run_dir": "b1", "fork_step": 1}, "final_valid": True,
+    make_run(runs, "b2", step, {**common, "branch": {"parent_run_dir": "b1", "fork_step": 1}, "final_valid": True,
                             "final_score": 0.9, "medal": "gold", "usage": {"total_tokens": 7}})
-    _run(runs, "loop", step, {**common, "branch": {"parent_run_dir": "loop", "fork_step": 1}})  # its own parent
+    make_run(runs, "loop", step, {**common, "branch": {"parent_run_dir": "loop", "fork_step": 1}})  # its own parent
     (runs / "tree.json").write_text(json.dumps({"nodes": {
         "root": {"parent": None}, "b1": {"parent": "root", "search": {"chosen": False}},
         "b2": {"parent": "b1", "search": {"chosen": True}}, "loop": {"parent": "loop", "search": {"chosen": "yes"}}}}))
