@@ -93,22 +93,22 @@ class AdoptedProcess:
         return -signal.SIGKILL if self._killed else _UNKNOWN_EXIT
 
 
-def _start_ticks(pid: int) -> int | None:
+def _stat_field(pid: int, index: int) -> int | None:
+    """Field ``index`` of /proc/PID/stat counted after the command name, or None (gone, unreadable)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             data = handle.read()
-        return int(data[data.rindex(b")") + 2:].split()[19])
+        return int(data[data.rindex(b")") + 2:].split()[index])  # the name may hold spaces and ')'
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    return _stat_field(pid, 19)
 
 
 def _session_id(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read()
-        return int(data[data.rindex(b")") + 2:].split()[3])
-    except (OSError, ValueError, IndexError):
-        return None
+    return _stat_field(pid, 3)
 
 
 def _host_pid(namespace_pid: int, sandbox_root: int) -> int | None:
